@@ -1,0 +1,54 @@
+# pardus — the two entry points of a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PARDUS := $(VENV)/bin/pardus
+DEMO_DIR ?= demo-output
+DEMO_REPLICATES ?= 200
+
+.PHONY: demo test venv install install-dev browser bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# The end-to-end report test drives a real headless Chromium through chromedriver
+# (Debian packages). Installed here when missing and we may use apt-get.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver (Debian) for the browser test"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "chromium/chromedriver missing and cannot be installed: the browser test will be skipped"; fi
+
+demo: install
+	$(PARDUS) compare \
+	  examples/amur-2015-baseline.toml \
+	  examples/amur-2015-anti-poaching.toml \
+	  examples/amur-2015-vaccination.toml \
+	  examples/amur-2015-lazovsky-release.toml \
+	  --replicates $(DEMO_REPLICATES) --seed 2015 --output $(DEMO_DIR)/results.nc
+	$(PARDUS) summary $(DEMO_DIR)/results.nc --csv $(DEMO_DIR)/summary.csv
+	$(PARDUS) report $(DEMO_DIR)/results.nc --output $(DEMO_DIR)/report
+	@echo "report: $(DEMO_DIR)/report/report.html"
+
+test: install-dev browser
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: install
+	$(PY) benchmarks/bench_nonspatial.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) build src/*.egg-info

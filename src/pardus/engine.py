@@ -1,0 +1,251 @@
+"""One replicate: the state, the yearly schedule and the random streams.
+
+Random numbers: the run's root ``SeedSequence`` gives one child per replicate (the same child
+for replicate *i* of every scenario, so scenarios are compared with common random numbers), and
+each named process draws from its own generator spawned from that child with a fixed key derived
+from the process name. Adding a process therefore never shifts another process's draws, and a
+replicate's result does not depend on which worker runs it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .population.genetics import captive_pool, founder_genotypes, lethal_layout
+from .population.lifetable import life_table, natural_survival
+from .population.table import ALIVE, FEMALE, MALE, Population
+from .processes.base import State
+from .processes.management import BASELINE_LAYERS, MANAGED_LAYERS, CaptiveSource
+from .scenario.schema import CAUSES, Scenario
+from .schedule import build_schedule
+
+RECORD_VARS = (
+    "N",
+    "N_before_truncation",
+    "breeding_females",
+    "births",
+    "deaths",
+    "released",
+    "gene_diversity",
+    "heterozygosity",
+    "alleles",
+    "mean_inbreeding",
+    "mean_kinship",
+    "founder_genome_equivalents",
+    "prey",
+    "cost",
+)
+
+
+def build_layers(scenario: Scenario, names: list[str]) -> dict[str, np.ndarray]:
+    """Per-cell layers of the non-spatial landscape: one cell per population."""
+    pops = [scenario.populations[n] for n in names]
+
+    def col(attr: str) -> np.ndarray:
+        return np.array([float(getattr(p, attr)) for p in pops])
+
+    layers = {
+        "carrying_capacity": col("carrying_capacity"),
+        "area_km2": col("area_km2"),
+        "prey": col("initial_prey"),
+        "prey_capacity": col("prey_capacity"),
+        "human_access": col("human_access"),
+        "deer_farm_exposure": col("deer_farm_exposure"),
+        "road_exposure": col("road_exposure"),
+        "patrol_effort": col("patrol_effort"),
+        "outbreak": np.zeros(len(pops), dtype=bool),
+    }
+    for name in MANAGED_LAYERS:
+        layers.setdefault(name, np.zeros(len(pops)))
+    return layers
+
+
+def stream_key(name: str) -> int:
+    """A fixed 32-bit key per process name (independent of the order of the schedule)."""
+    return zlib.crc32(name.encode())
+
+
+def process_rng(replicate_seq: np.random.SeedSequence, name: str) -> np.random.Generator:
+    seq = np.random.SeedSequence(replicate_seq.entropy, spawn_key=tuple(replicate_seq.spawn_key) + (stream_key(name),))
+    return np.random.Generator(np.random.PCG64(seq))
+
+
+def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(seed, spawn_key=(replicate,))
+
+
+def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
+    """Integer counts summing to total, proportional to weights (largest remainder)."""
+    if total == 0 or weights.sum() <= 0:
+        return np.zeros(weights.size, dtype=int)
+    exact = total * weights / weights.sum()
+    base = np.floor(exact).astype(int)
+    rest = total - base.sum()
+    order = np.argsort(-(exact - base), kind="stable")
+    base[order[:rest]] += 1
+    return base
+
+
+@dataclass
+class Prepared:
+    """Everything about a scenario that does not change between replicates."""
+
+    scenario: Scenario
+    names: list[str]
+    natural: np.ndarray
+    n_lethal: int
+    frac_last: float
+    initial_ages: list[tuple[np.ndarray, np.ndarray]]  # per population: ages of females, of males
+
+
+def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
+    names = list(scenario.populations) if names is None else names
+    lt = life_table(scenario)
+    d = scenario.demography
+    n_lethal, frac = lethal_layout(scenario.genetics.lethal_equivalents, scenario.genetics.lethal_share)
+    ages_all = np.arange(1, d.max_age + 1)
+    initial = []
+    for name in names:
+        p = scenario.populations.get(name)
+        if p is None:
+            initial.append((np.zeros(0, np.int16), np.zeros(0, np.int16)))
+            continue
+        n_m = int(round(p.initial_size * p.initial_sex_ratio))
+        n_f = p.initial_size - n_m
+        if p.initial_age_distribution == "stable":
+            wf, wm = lt.stable_female, lt.stable_male
+        else:
+            w = np.zeros(d.max_age)
+            given = np.asarray(p.initial_age_distribution, dtype=float)
+            w[: given.size] = given
+            wf = wm = w
+        af = np.repeat(ages_all, _allocate(n_f, np.asarray(wf, float)))
+        am = np.repeat(ages_all, _allocate(n_m, np.asarray(wm, float)))
+        initial.append((af.astype(np.int16), am.astype(np.int16)))
+    return Prepared(scenario, names, natural_survival(scenario), n_lethal, frac, initial)
+
+
+class Replicate:
+    """One replicate run of a prepared scenario."""
+
+    def __init__(self, prep: Prepared, seed: int, replicate: int):
+        self.prep = prep
+        sc = prep.scenario
+        self.seq = replicate_seed(seed, replicate)
+        n_loci = sc.genetics.neutral_loci + prep.n_lethal
+        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * sum(p.carrying_capacity for p in sc.populations.values())))
+        self._lethal = np.zeros(1024, dtype=bool)
+        self.layers = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
+        self.baseline = {k: self.layers[k].copy() for k in (*BASELINE_LAYERS, *MANAGED_LAYERS, "prey_capacity")}
+        init_rng = process_rng(self.seq, "initial")
+        self._founders(init_rng)
+        alleles, cum = captive_pool(
+            sc.captive.founders, sc.captive.gene_diversity, n_loci, prep.n_lethal, prep.frac_last, self.pop, self._grow_lethal, init_rng
+        )
+        self.captive = CaptiveSource(alleles, cum, sc.captive.gene_diversity, sc.genetics.neutral_loci)
+        self.schedule = build_schedule(sc, prep.names, prep.natural, self.baseline, self.captive)
+        self.rngs = {proc.name: process_rng(self.seq, proc.name) for proc in self.schedule}
+
+    def _layers_union(self) -> dict[str, np.ndarray]:
+        """Layers when the run's population list is a union over scenarios (absent = K 0)."""
+        sc = self.prep.scenario
+        present = [n for n in self.prep.names if n in sc.populations]
+        own = build_layers(sc, present)
+        k = len(self.prep.names)
+        out = {}
+        for key, arr in own.items():
+            full = np.zeros(k, dtype=arr.dtype)
+            if key in ("area_km2", "prey_capacity"):
+                full[:] = 1.0
+            for i, n in enumerate(self.prep.names):
+                if n in present:
+                    full[i] = arr[present.index(n)]
+            out[key] = full
+        return out
+
+    def _grow_lethal(self, ids: np.ndarray, flags: np.ndarray) -> None:
+        need = int(ids.max()) + 1 if ids.size else 0
+        if need > self._lethal.size:
+            grown = np.zeros(max(need, 2 * self._lethal.size), dtype=bool)
+            grown[: self._lethal.size] = self._lethal
+            self._lethal = grown
+        self._lethal[ids] = flags
+
+    def _founders(self, rng: np.random.Generator) -> None:
+        pop = self.pop
+        for c, (af, am) in enumerate(self.prep.initial_ages):
+            k = af.size + am.size
+            if k == 0:
+                continue
+            pop.reserve(k)
+            rows = np.arange(pop.n, pop.n + k)
+            pop.id[rows] = pop.new_ids(k)
+            pop.sex[rows] = np.r_[np.full(af.size, FEMALE), np.full(am.size, MALE)]
+            pop.age[rows] = np.r_[af, am]
+            pop.cause[rows] = ALIVE
+            pop.mother[rows] = -1
+            pop.father[rows] = -1
+            pop.cell[rows] = c
+            pop.F[rows] = 0.0
+            pop.origin[rows] = 0
+            pop.captive_share[rows] = 0.0
+            pop.kin[np.ix_(rows, rows)] = 0.0
+            pop.kin[rows, rows] = 0.5
+            pop.n += k
+            founder_genotypes(pop, rows, self.prep.n_lethal, self.prep.frac_last, self._grow_lethal, rng)
+
+    def run(self) -> dict[str, np.ndarray]:
+        sc = self.prep.scenario
+        T = sc.run.years
+        k = len(self.prep.names)
+        rec = {
+            "N": np.zeros((T + 1, k, 2, 3), np.int32),
+            "N_before_truncation": np.zeros((T + 1, k), np.int32),
+            "breeding_females": np.zeros((T + 1, k), np.int32),
+            "births": np.zeros((T + 1, k), np.int32),
+            "deaths": np.zeros((T + 1, k, len(CAUSES)), np.int32),
+            "released": np.zeros((T + 1, k), np.int32),
+            "prey": np.zeros((T + 1, k)),
+            "cost": np.zeros(T + 1),
+        }
+        for v in ("gene_diversity", "heterozygosity", "alleles", "mean_inbreeding", "mean_kinship", "founder_genome_equivalents"):
+            rec[v] = np.full(T + 1, np.nan)
+        census = next(p for p in self.schedule if p.name == "census")
+        state = State(year=sc.run.start_year, t=0, pop=self.pop, layers=self.layers, tally={}, is_lethal=self._lethal)
+        self._record(rec, 0, census.measure(state, age_offset=1), state, initial=True)
+        for t in range(1, T + 1):
+            state.year = sc.run.start_year + t
+            state.t = t
+            state.tally = {
+                "births": np.zeros(k, np.int64),
+                "breeding_females": np.zeros(k, np.int64),
+                "deaths": np.zeros((k, len(CAUSES)), np.int64),
+                "released": np.zeros(k, np.int64),
+                "N_before_truncation": np.zeros(k, np.int64),
+                "cost": np.zeros(1),
+            }
+            for proc in self.schedule:
+                state.is_lethal = self._lethal
+                proc.step(state, self.rngs[proc.name])
+            self._record(rec, t, state.extra["census"], state)
+        return rec
+
+    def _record(self, rec: dict, t: int, m: dict, state: State, initial: bool = False) -> None:
+        rec["N"][t] = m["N"]
+        for v in ("gene_diversity", "heterozygosity", "alleles", "mean_inbreeding", "mean_kinship", "founder_genome_equivalents"):
+            rec[v][t] = m[v]
+        rec["prey"][t] = state.layers["prey"]
+        if initial:
+            rec["N_before_truncation"][t] = m["N"].sum(axis=(1, 2))
+            return
+        for v in ("births", "breeding_females", "deaths", "released", "N_before_truncation"):
+            rec[v][t] = state.tally[v]
+        rec["cost"][t] = state.tally["cost"][0]
+
+
+def run_replicate(scenario: Scenario, seed: int, replicate: int, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Run one replicate of a scenario; returns the per-year records (see docs/outputs.md)."""
+    return Replicate(prepare(scenario, names), seed, replicate).run()

@@ -1,0 +1,88 @@
+"""What every process declares, and the yearly state it works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from ..population.table import ALIVE, Population
+from ..scenario.schema import CAUSES
+
+CAUSE_INDEX = {c: i for i, c in enumerate(CAUSES)}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A layer (per cell) or a column (per individual) that a process reads or writes."""
+
+    name: str
+    where: str  # "cell", "individual" or "year" (a per-year tally)
+    units: str = "-"
+
+
+@dataclass
+class State:
+    """Everything one replicate knows in the current year.
+
+    ``layers`` are per-cell arrays (in non-spatial mode one cell per population);
+    ``pop`` is the individual table; ``tally`` collects this year's counts for the census.
+    """
+
+    year: int
+    t: int
+    pop: Population
+    layers: dict[str, np.ndarray]
+    tally: dict[str, np.ndarray]
+    is_lethal: np.ndarray  # per allele id: True if the allele is a recessive lethal
+    hazard: np.ndarray = field(default_factory=lambda: np.zeros((0, len(CAUSES))))
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.layers["carrying_capacity"])
+
+    def living_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.pop.cause[: self.pop.n] == ALIVE)
+
+    def mark_dead(self, rows: np.ndarray, cause: str) -> None:
+        self.pop.cause[rows] = CAUSE_INDEX[cause]
+
+
+class Process:
+    """A unit of the yearly schedule: declared inputs/outputs and one verb, ``step``."""
+
+    name: ClassVar[str]
+    reads: ClassVar[tuple[Field, ...]] = ()
+    writes: ClassVar[tuple[Field, ...]] = ()
+
+    def step(self, state: State, rng: np.random.Generator) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Hazard:
+    """A cause of death: gives each listed individual's probability of dying of it this year.
+
+    Hazards are combined as competing risks by :class:`pardus.processes.mortality.Mortality`.
+    """
+
+    cause: ClassVar[str]
+    reads: ClassVar[tuple[Field, ...]] = ()
+
+    def prepare(self, state: State, rng: np.random.Generator) -> None:
+        """Yearly draws the hazard needs (e.g. whether an outbreak happens); default none."""
+
+    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+def stage_of_age(age: np.ndarray, adult_age: int) -> np.ndarray:
+    """0 cub (age 0), 1 subadult (1 … adult_age-1), 2 adult."""
+    return np.where(age <= 0, 0, np.where(age < adult_age, 1, 2)).astype(np.int64)
+
+
+def patrol_effect(effort: np.ndarray, max_effect: float, half_effort: float) -> np.ndarray:
+    """Saturating effect of patrol effort: max · E / (E + E½)."""
+    effort = np.asarray(effort, dtype=float)
+    return max_effect * effort / (effort + half_effort)

@@ -1,0 +1,105 @@
+"""End of the year (MODEL.md §8, steps 8–9): resolve deaths, age everyone, senescence,
+carrying-capacity truncation (non-spatial mode), census.
+
+Deaths of the year are tallied by population and cause from the marks the processes left,
+then removed together. Carrying-capacity truncation is Vortex's: when a population exceeds K,
+each animal survives with probability K/N. ``N_before_truncation`` is recorded before it so that
+the stochastic growth rate is not biased by the ceiling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..population.genetics import diversity
+from ..population.table import ALIVE
+from ..scenario.schema import CAUSES, Scenario
+from .base import CAUSE_INDEX, Field, Process, State, stage_of_age
+
+N_CAUSES = len(CAUSES)
+
+
+def tally_deaths(state: State) -> None:
+    pop = state.pop
+    n = pop.n
+    dead = pop.cause[:n] != ALIVE
+    if dead.any():
+        idx = pop.cell[:n][dead].astype(np.int64) * N_CAUSES + pop.cause[:n][dead]
+        state.tally["deaths"] += np.bincount(idx, minlength=state.n_cells * N_CAUSES).reshape(state.n_cells, N_CAUSES)
+    pop.remove_dead()
+
+
+class ResolveAndAge(Process):
+    name = "resolve"
+    reads = (Field("cause", "individual"), Field("carrying_capacity", "cell", "individuals"))
+    writes = (
+        Field("age", "individual", "years"),
+        Field("cause", "individual"),
+        Field("deaths", "year", "individuals"),
+        Field("N_before_truncation", "year", "individuals"),
+    )
+
+    def __init__(self, scenario: Scenario):
+        self.max_age = scenario.demography.max_age
+
+    def step(self, state: State, rng: np.random.Generator) -> None:
+        pop = state.pop
+        tally_deaths(state)
+        n = pop.n
+        pop.age[:n] += 1
+        old = pop.age[:n] > self.max_age
+        pop.cause[:n][old] = CAUSE_INDEX["senescence"]
+        tally_deaths(state)
+        n = pop.n
+        cell = pop.cell[:n]
+        counts = np.bincount(cell, minlength=state.n_cells)
+        state.tally["N_before_truncation"][:] = counts
+        K = state.layers["carrying_capacity"]
+        u = rng.random(n)
+        over = counts > K
+        if over.any():
+            keep_p = np.where(over, K / np.maximum(counts, 1), 1.0)
+            cut = u >= keep_p[cell]
+            pop.cause[:n][cut] = CAUSE_INDEX["carrying_capacity"]
+            tally_deaths(state)
+
+
+class Census(Process):
+    name = "census"
+    reads = (
+        Field("sex", "individual"),
+        Field("age", "individual", "years"),
+        Field("cell", "individual"),
+        Field("F", "individual"),
+    )
+    writes = (Field("census", "year", "individuals"),)
+
+    def __init__(self, scenario: Scenario):
+        self.adult_age = scenario.demography.adult_age
+        self.n_neutral = scenario.genetics.neutral_loci
+
+    def measure(self, state: State, age_offset: int = 1) -> dict[str, np.ndarray | float]:
+        pop = state.pop
+        n = pop.n
+        stage = stage_of_age(pop.age[:n] - age_offset, self.adult_age)
+        idx = (pop.cell[:n].astype(np.int64) * 2 + pop.sex[:n]) * 3 + stage
+        N = np.bincount(idx, minlength=state.n_cells * 6).reshape(state.n_cells, 2, 3)
+        if n:
+            rows = np.arange(n)
+            gd, ho, na = diversity(pop.geno, rows, self.n_neutral)
+            mk = float(pop.kin[:n, :n].mean())
+            mean_f = float(pop.F[:n].mean())
+        else:
+            gd = ho = na = mk = mean_f = np.nan
+        return {
+            "N": N,
+            "gene_diversity": gd,
+            "heterozygosity": ho,
+            "alleles": na,
+            "mean_kinship": mk,
+            "mean_inbreeding": mean_f,
+            "founder_genome_equivalents": 1.0 / (2.0 * mk) if n else np.nan,
+        }
+
+    def step(self, state: State, rng: np.random.Generator) -> None:
+        state.extra["census"] = self.measure(state)

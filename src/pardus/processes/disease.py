@@ -1,0 +1,41 @@
+"""Disease (MODEL.md §4.9): canine distemper as a catastrophe. Each year and population an
+outbreak happens with a given probability; in an outbreak an unprotected animal survives with
+probability ``survival`` and breeding is multiplied by ``breeding``. Vaccination protects each
+animal with probability coverage × efficacy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..scenario.schema import Scenario
+from .base import Field, Hazard, State
+
+
+class Disease(Hazard):
+    cause = "disease"
+    reads = (
+        Field("cell", "individual"),
+        Field("vaccination", "cell"),
+        Field("outbreak", "cell"),
+    )
+
+    def __init__(self, scenario: Scenario):
+        d = scenario.threats.disease
+        self.p, self.survival, self.breeding, self.efficacy = d.probability, d.survival, d.breeding, d.vaccine_efficacy
+
+    def prepare(self, state: State, rng: np.random.Generator) -> None:
+        """Draw this year's outbreaks (one uniform per cell, always, to keep streams aligned)."""
+        u = rng.random(state.n_cells)
+        state.layers["outbreak"][:] = u < self.p
+        pop = state.pop
+        n = pop.n
+        protect = rng.random(n) < (state.layers["vaccination"][pop.cell[:n]] * self.efficacy)
+        pop.protected[:n] = protect
+
+    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:
+        pop = state.pop
+        hit = state.layers["outbreak"][pop.cell[rows]] & ~pop.protected[rows]
+        return np.where(hit, 1.0 - self.survival, 0.0)
+
+    def breeding_factor(self, layers: dict[str, np.ndarray]) -> np.ndarray:
+        return np.where(layers["outbreak"], self.breeding, 1.0)

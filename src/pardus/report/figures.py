@@ -1,0 +1,619 @@
+"""Figures of the pardus report.
+
+Every figure is drawn with matplotlib's object-oriented API on a bare
+:class:`matplotlib.figure.Figure` rendered by the Agg canvas, so building a
+report never touches ``pyplot``'s global state or the user's interactive
+backend.  Each ``plot_*`` function returns a :class:`FigureSpec` (file name,
+title, caption and the PNG bytes) or ``None`` when the figure does not apply.
+
+Derived quantities (total N, extinction, …) are computed here from the
+results :class:`xarray.Dataset` described in ``docs/outputs.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import textwrap
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+import matplotlib as mpl
+
+__all__ = [
+    "DPI",
+    "FigureSpec",
+    "SCENARIO_PALETTE",
+    "CAUSE_COLORS",
+    "scenario_colors",
+    "total_n",
+    "extinct_mask",
+    "cumulative_extinction",
+    "make_figures",
+    "plot_trajectories",
+    "plot_extinction",
+    "plot_genetics",
+    "plot_deaths_by_cause",
+    "plot_comparison",
+    "plot_populations",
+]
+
+DPI = 150
+CSS_PX_PER_INCH = 112  # on-screen size of the figures in the page
+
+#: Colour-blind-safe qualitative palette: Okabe & Ito (2008) ordered for lines on
+#: white (yellow last), continued with Paul Tol's "muted" scheme for runs with
+#: many scenarios.
+SCENARIO_PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#000000",  # black
+    "#332288",  # indigo (Tol)
+    "#117733",  # green (Tol)
+    "#882255",  # wine (Tol)
+    "#44AA99",  # teal (Tol)
+    "#999933",  # olive (Tol)
+    "#AA4499",  # purple (Tol)
+    "#F0E442",  # yellow (hard to see on white: last)
+)
+
+#: Fixed colours per cause of death (Paul Tol's muted scheme plus greys), so that
+#: a cause has the same colour in every report.
+CAUSE_COLORS: dict[str, str] = {
+    "natural": "#BBBBBB",
+    "starvation": "#DDCC77",
+    "poaching": "#882255",
+    "conflict": "#CC6677",
+    "road": "#332288",
+    "disease": "#117733",
+    "dispersal": "#88CCEE",
+    "senescence": "#44AA99",
+    "inbreeding_lethal": "#AA4499",
+    "inbreeding_depression": "#999933",
+    "carrying_capacity": "#555555",
+}
+_EXTRA_CAUSE_COLORS = ("#E69F00", "#56B4E9", "#0072B2", "#D55E00", "#009E73", "#CC79A7")
+
+_RC = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.6,
+    "axes.axisbelow": True,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+}
+
+N_REPLICATE_LINES = 5
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One rendered figure of the report."""
+
+    name: str  # file stem, e.g. "trajectories" -> figures/trajectories.png
+    title: str
+    caption: str
+    png: bytes
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.png"
+
+    @property
+    def size_px(self) -> tuple[int, int]:
+        """(width, height) in pixels, read from the PNG header."""
+        return struct.unpack(">II", self.png[16:24])
+
+    @property
+    def css_width(self) -> int:
+        """Display width in CSS pixels: a little larger than print size (96 px/inch)."""
+        return int(round(self.size_px[0] * CSS_PX_PER_INCH / DPI))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def scenario_colors(names: Iterable[str]) -> dict[str, str]:
+    """Map scenario names to palette colours, in the order given (first seen wins)."""
+    out: dict[str, str] = {}
+    for name in names:
+        name = str(name)
+        if name not in out:
+            out[name] = SCENARIO_PALETTE[len(out) % len(SCENARIO_PALETTE)]
+    return out
+
+
+def _linestyle(index: int) -> str:
+    """Line style for scenario *index*: solid until the palette runs out."""
+    return ("-", "--", ":", "-.")[(index // len(SCENARIO_PALETTE)) % 4]
+
+
+def plain(text: object, width: int | None = None) -> str:
+    """Text safe for matplotlib: no mathtext (``$``), optionally wrapped."""
+    s = str(text).replace("$", r"\$")
+    if width is not None and len(s) > width:
+        s = "\n".join(textwrap.wrap(s, width=width, break_long_words=True)) or s
+    return s
+
+
+def _sum_dims(da: xr.DataArray, keep: Sequence[str]) -> xr.DataArray:
+    """Sum over every dimension not in *keep*, NaN counted as 0."""
+    drop = [d for d in da.dims if d not in keep]
+    return da.sum(dim=drop, skipna=True) if drop else da.fillna(0)
+
+
+def total_n(ds: xr.Dataset) -> xr.DataArray:
+    """Total census size per (scenario, replicate, year), summed over everything else."""
+    return _sum_dims(ds["N"], ("scenario", "replicate", "year")).transpose(
+        "scenario", "replicate", "year"
+    )
+
+
+def extinct_mask(ds: xr.Dataset) -> xr.DataArray:
+    """True where a replicate is extinct in that year (not cumulative).
+
+    Extinct means no animal alive, or animals of only one sex left.
+    """
+    n = ds["N"]
+    if "sex" in n.dims:
+        by_sex = _sum_dims(n, ("scenario", "replicate", "year", "sex"))
+        alive_per_sex = by_sex > 0
+        extinct = alive_per_sex.sum("sex") < min(2, by_sex.sizes["sex"])
+    else:
+        extinct = total_n(ds) <= 0
+    return extinct.transpose("scenario", "replicate", "year")
+
+
+def cumulative_extinction(ds: xr.Dataset) -> xr.DataArray:
+    """True from the first year a replicate went extinct onwards."""
+    ext = extinct_mask(ds)
+    cum = np.maximum.accumulate(ext.values.astype(bool), axis=ext.get_axis_num("year"))
+    return ext.copy(data=cum)
+
+
+def _render(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.08, h_pad=0.08, wspace=0.06, hspace=0.06)
+    return fig
+
+
+def _years(ds: xr.Dataset) -> np.ndarray:
+    return np.asarray(ds["year"].values)
+
+
+def _year_axis(ax, years: np.ndarray) -> None:
+    ax.set_xlabel("Year")
+    if years.size > 1:
+        ax.set_xlim(years[0], years[-1])
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=6, integer=True))
+
+
+def _n_replicates(ds: xr.Dataset) -> int:
+    return int(ds.sizes.get("replicate", 0))
+
+
+def _scenario_names(ds: xr.Dataset) -> list[str]:
+    return [str(s) for s in ds["scenario"].values]
+
+
+def _legend_handles(names: Sequence[str], colors: Mapping[str, str]):
+    from matplotlib.lines import Line2D
+
+    return [
+        Line2D([], [], color=colors[n], lw=2.2, ls=_linestyle(i), label=plain(n, 40))
+        for i, n in enumerate(names)
+    ]
+
+
+def _legend_below(fig: Figure, handles, ncols_max: int = 4) -> None:
+    if not handles:
+        return
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(ncols_max, len(handles)),
+        frameon=False,
+    )
+
+
+def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
+    ncols = 2 if n == 4 else min(max_cols, max(1, n))
+    nrows = int(np.ceil(n / ncols))
+    return nrows, ncols
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_trajectories(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec:
+    """Total N per scenario: median, 50 % and 90 % bands, a few replicate lines."""
+    names = _scenario_names(ds)
+    years = _years(ds)
+    n_tot = total_n(ds)
+    n_rep = _n_replicates(ds)
+    show_overlay = len(names) > 1
+    n_panels = len(names) + (1 if show_overlay else 0)
+    nrows, ncols = _grid(n_panels)
+    with mpl.rc_context(_RC):
+        fig = _new_figure(3.6 * ncols + 0.6, 2.9 * nrows + 0.7)
+        axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+        ymax = float(np.nanmax(n_tot.values)) if n_tot.size else 1.0
+        for i, name in enumerate(names):
+            ax = axes[i]
+            c = colors[name]
+            vals = n_tot.sel(scenario=name).values.astype(float)  # replicate x year
+            q05, q25, q50, q75, q95 = np.nanquantile(vals, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+            ax.fill_between(years, q05, q95, color=c, alpha=0.15, lw=0)
+            ax.fill_between(years, q25, q75, color=c, alpha=0.32, lw=0)
+            for r in range(min(N_REPLICATE_LINES, vals.shape[0])):
+                ax.plot(years, vals[r], color=c, lw=0.6, alpha=0.55)
+            ax.plot(years, q50, color=c, lw=2.2, ls=_linestyle(i))
+            ax.set_title(plain(name, 38), color="#222222")
+            _year_axis(ax, years)
+        if show_overlay:
+            ax = axes[len(names)]
+            for i, name in enumerate(names):
+                med = np.nanmedian(n_tot.sel(scenario=name).values.astype(float), axis=0)
+                ax.plot(years, med, color=colors[name], lw=2.0, ls=_linestyle(i))
+            ax.set_title("All scenarios (medians)")
+            _year_axis(ax, years)
+        for ax in axes[n_panels:]:
+            ax.set_visible(False)
+        for k, ax in enumerate(axes[:n_panels]):
+            if k % ncols == 0:
+                ax.set_ylabel("Population size N\n(individuals)")
+            # shared x: make sure every visible bottom-of-column panel shows tick labels
+            ax.tick_params(labelbottom=True)
+        axes[0].set_ylim(0, max(1.0, ymax * 1.05))
+        from matplotlib.lines import Line2D
+
+        key = [
+            Line2D([], [], color="#444444", lw=2.2, label="median"),
+            Patch(facecolor="#444444", alpha=0.45, label="50 % of replicates"),
+            Patch(facecolor="#444444", alpha=0.18, label="90 % of replicates"),
+            Line2D([], [], color="#444444", lw=0.6, alpha=0.7, label="single replicates"),
+        ]
+        _legend_below(fig, key)
+        png = _render(fig)
+    caption = (
+        f"Total population size (all populations, sexes and ages) over time, one panel per "
+        f"scenario. The thick line is the median of the {n_rep} replicates, the dark band "
+        f"holds the middle 50 % and the light band the middle 90 % of replicates; thin lines "
+        f"are {min(N_REPLICATE_LINES, n_rep)} individual replicates, showing how bumpy a single "
+        f"possible future is."
+    )
+    if show_overlay:
+        caption += " The last panel overlays the medians of all scenarios."
+    return FigureSpec("trajectories", "Population size over time", caption, png)
+
+
+def plot_extinction(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec:
+    """Cumulative probability of extinction over time with a ±1.96·SE band."""
+    names = _scenario_names(ds)
+    years = _years(ds)
+    cum = cumulative_extinction(ds)
+    n_rep = max(1, _n_replicates(ds))
+    with mpl.rc_context(_RC):
+        fig = _new_figure(8.0, 4.2)
+        ax = fig.add_subplot()
+        top = 0.0
+        for i, name in enumerate(names):
+            p = cum.sel(scenario=name).values.mean(axis=0).astype(float)
+            se = np.sqrt(p * (1.0 - p) / n_rep)
+            lo, hi = np.clip(p - 1.96 * se, 0, 1), np.clip(p + 1.96 * se, 0, 1)
+            ax.fill_between(years, lo, hi, color=colors[name], alpha=0.13, lw=0, step="post")
+            ax.step(years, p, where="post", color=colors[name], lw=2.0, ls=_linestyle(i))
+            top = max(top, float(np.nanmax(hi)) if hi.size else 0.0)
+        ax.set_ylim(0, min(1.0, max(0.05, top * 1.1)))
+        ax.set_ylabel("Probability of extinction\n(share of replicates extinct)")
+        _year_axis(ax, years)
+        _legend_below(fig, _legend_handles(names, colors))
+        png = _render(fig)
+    caption = (
+        "Share of replicates that have gone extinct (no animals left, or only one sex left) "
+        "by each year; once extinct, a replicate counts as extinct for the rest of the run. "
+        f"The shaded band is ±1.96 standard errors (about a 95 % interval) for {n_rep} "
+        "replicates: a lower curve means a safer scenario."
+    )
+    return FigureSpec("extinction", "Probability of extinction over time", caption, png)
+
+
+def _extant_mean_sd(da: xr.DataArray, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    vals = np.where(alive, da.values.astype(float), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        count = np.sum(np.isfinite(vals), axis=0)
+        mean = np.where(count > 0, np.nansum(vals, axis=0) / np.maximum(count, 1), np.nan)
+        dev = np.where(np.isfinite(vals), (vals - mean) ** 2, 0.0)
+        sd = np.where(count > 1, np.sqrt(dev.sum(axis=0) / np.maximum(count - 1, 1)), np.nan)
+    return mean, sd
+
+
+def plot_genetics(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
+    """Gene diversity and mean inbreeding over time, mean ± SD over extant replicates."""
+    panels = [
+        (v, label)
+        for v, label in (
+            ("gene_diversity", "Gene diversity\n(expected heterozygosity)"),
+            ("mean_inbreeding", "Mean inbreeding\ncoefficient F"),
+        )
+        if v in ds
+    ]
+    if not panels:
+        return None
+    names = _scenario_names(ds)
+    years = _years(ds)
+    alive = ~extinct_mask(ds)
+    with mpl.rc_context(_RC):
+        fig = _new_figure(10.0, 4.0)
+        axes = fig.subplots(1, len(panels), squeeze=False).ravel()
+        for ax, (var, label) in zip(axes, panels):
+            lo_all, hi_all = [], []
+            for i, name in enumerate(names):
+                m, sd = _extant_mean_sd(
+                    ds[var].sel(scenario=name).transpose("replicate", "year"),
+                    alive.sel(scenario=name).values,
+                )
+                lo, hi = np.clip(m - sd, 0, 1), np.clip(m + sd, 0, 1)
+                ax.fill_between(years, lo, hi, color=colors[name], alpha=0.16, lw=0)
+                ax.plot(years, m, color=colors[name], lw=2.0, ls=_linestyle(i))
+                lo_all.append(np.nanmin(np.r_[lo, m]) if np.isfinite(m).any() else np.nan)
+                hi_all.append(np.nanmax(np.r_[hi, m]) if np.isfinite(m).any() else np.nan)
+            ax.set_ylabel(label)
+            ax.set_title("Gene diversity" if var == "gene_diversity" else "Inbreeding")
+            _year_axis(ax, years)
+            lo_v, hi_v = np.nanmin(lo_all + [np.inf]), np.nanmax(hi_all + [-np.inf])
+            if np.isfinite(lo_v) and np.isfinite(hi_v):
+                pad = max(0.01, 0.08 * (hi_v - lo_v))
+                ax.set_ylim(max(0.0, lo_v - pad), min(1.0, hi_v + pad))
+        _legend_below(fig, _legend_handles(names, colors))
+        png = _render(fig)
+    caption = (
+        "Left: gene diversity (expected heterozygosity, 1 = maximal) of the whole "
+        "metapopulation; right: mean inbreeding coefficient F of the living animals. "
+        "Lines are the mean over the replicates still extant in that year, bands ±1 standard "
+        "deviation; losing gene diversity and rising F mean more inbreeding depression."
+    )
+    if len(panels) == 1:
+        caption = (
+            "Gene diversity over time: mean over extant replicates, band ±1 standard deviation."
+            if panels[0][0] == "gene_diversity"
+            else "Mean inbreeding coefficient F over time: mean over extant replicates, "
+            "band ±1 standard deviation."
+        )
+    return FigureSpec("genetics", "Genetic diversity and inbreeding", caption, png)
+
+
+def _cause_color(cause: str, k: int) -> str:
+    return CAUSE_COLORS.get(cause, _EXTRA_CAUSE_COLORS[k % len(_EXTRA_CAUSE_COLORS)])
+
+
+def plot_deaths_by_cause(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
+    """Stacked horizontal bars: mean deaths per replicate over the whole run, by cause."""
+    if "deaths" not in ds or "cause" not in ds["deaths"].dims:
+        return None
+    names = _scenario_names(ds)
+    per_rep = _sum_dims(ds["deaths"], ("scenario", "replicate", "cause"))
+    mean = per_rep.mean("replicate", skipna=True).transpose("scenario", "cause")
+    causes = [str(c) for c in mean["cause"].values]
+    vals = np.nan_to_num(mean.values.astype(float))  # scenario x cause
+    keep = [j for j in range(len(causes)) if np.any(vals[:, j] > 0)]
+    if not keep:
+        return None
+    n_rep = _n_replicates(ds)
+    hatches = {"carrying_capacity": "//"}
+    with mpl.rc_context(_RC):
+        height = 1.6 + 0.55 * len(names) + 0.25 * int(np.ceil(len(keep) / 4))
+        fig = _new_figure(9.0, max(3.0, height))
+        ax = fig.add_subplot()
+        y = np.arange(len(names))[::-1]
+        left = np.zeros(len(names))
+        handles = []
+        for k, j in enumerate(keep):
+            cause = causes[j]
+            color = _cause_color(cause, k)
+            ax.barh(
+                y, vals[:, j], left=left, color=color, edgecolor="white", linewidth=0.6,
+                hatch=hatches.get(cause), height=0.62,
+            )
+            handles.append(
+                Patch(facecolor=color, edgecolor="white", hatch=hatches.get(cause),
+                      label=plain(cause.replace("_", " ")))
+            )
+            left += vals[:, j]
+        for yy, tot in zip(y, left):
+            ax.text(tot, yy, f" {tot:,.1f}", va="center", ha="left", fontsize=9, color="#222222")
+        ax.set_yticks(y, [plain(n, 28) for n in names])
+        for lbl, n in zip(ax.get_yticklabels(), names):
+            lbl.set_color(colors[n])
+            lbl.set_fontweight("bold")
+        ax.set_xlim(0, max(1.0, float(left.max()) * 1.12))
+        ax.set_xlabel("Mean deaths per replicate over the whole run (individuals)")
+        ax.grid(axis="y", visible=False)
+        _legend_below(fig, handles, ncols_max=4)
+        png = _render(fig)
+    caption = (
+        f"How animals died: each bar is one scenario, split by cause of death, showing the mean "
+        f"number of deaths per replicate summed over all years (mean of {n_rep} replicates); "
+        "the number at the end is the total. Causes that never occurred are left out."
+    )
+    return FigureSpec("deaths_by_cause", "Deaths by cause", caption, png)
+
+
+def _finite(x) -> bool:
+    try:
+        return bool(np.isfinite(float(x)))
+    except (TypeError, ValueError):
+        return False
+
+
+def plot_comparison(
+    comparison, colors: Mapping[str, str], baseline: str | None = None
+) -> FigureSpec | None:
+    """dPE with 95 % CI per scenario vs the baseline; dPE per million spent if costs > 0."""
+    if comparison is None or len(comparison) == 0 or "dPE" not in comparison.columns:
+        return None
+    comp = comparison
+    names = [str(s) for s in comp.index]
+    colors = dict(colors)
+    for n in names:  # scenarios absent from the dataset still need a colour
+        if n not in colors:
+            colors[n] = SCENARIO_PALETTE[len(colors) % len(SCENARIO_PALETTE)]
+
+    def col(name: str) -> np.ndarray:
+        if name not in comp.columns:
+            return np.full(len(comp), np.nan)
+        return np.asarray(comp[name].to_numpy(dtype=float, na_value=np.nan), dtype=float)
+
+    dpe, lo, hi = col("dPE"), col("dPE_ci_low"), col("dPE_ci_high")
+    se = col("dPE_se")
+    lo = np.where(np.isfinite(lo), lo, dpe - 1.96 * se)
+    hi = np.where(np.isfinite(hi), hi, dpe + 1.96 * se)
+    cost = col("extra_cost")
+    per_m = col("dPE_per_million")
+    cost_rows = [i for i in range(len(names)) if cost[i] > 0 and np.isfinite(per_m[i])]
+    two = len(cost_rows) > 0
+    base = plain(baseline, 40) if baseline else "the baseline"
+    with mpl.rc_context(_RC):
+        fig = _new_figure(10.0 if two else 8.0, 1.5 + 0.5 * len(names))
+        axes = fig.subplots(1, 2 if two else 1, squeeze=False, sharey=True).ravel()
+        ax = axes[0]
+        y = np.arange(len(names))[::-1]
+        for i, n in enumerate(names):
+            if not np.isfinite(dpe[i]):
+                continue
+            xerr = None
+            if np.isfinite(lo[i]) and np.isfinite(hi[i]):
+                xerr = [[max(0.0, dpe[i] - lo[i])], [max(0.0, hi[i] - dpe[i])]]
+            ax.errorbar(dpe[i], y[i], xerr=xerr, fmt="o", color=colors[n], ms=7,
+                        capsize=4, lw=1.8)
+        ax.axvline(0, color="#444444", lw=1.0)
+        ax.set_yticks(y, [plain(n, 28) for n in names])
+        ax.set_ylim(-0.7, len(names) - 0.3)
+        ax.set_xlabel(
+            f"Change in probability of extinction vs {base}\n← lower risk          higher risk →"
+        )
+        ax.set_title("Δ extinction risk (95 % CI)")
+        ax.grid(axis="y", visible=False)
+        span = np.nanmax(np.abs(np.r_[lo, hi, dpe, 0.01][np.isfinite(np.r_[lo, hi, dpe, 0.01])]))
+        ax.set_xlim(-span * 1.15, span * 1.15)
+        if two:
+            ax2 = axes[1]
+            ax2.tick_params(labelleft=False)
+            for i in cost_rows:
+                ax2.barh(y[i], per_m[i], color=colors[names[i]], height=0.55)
+            ax2.axvline(0, color="#444444", lw=1.0)
+            ax2.set_xlabel(
+                "Change in probability of extinction per million\ncurrency units of extra cost"
+            )
+            ax2.set_title("Δ extinction risk per million spent")
+            ax2.grid(axis="y", visible=False)
+            m = np.nanmax(np.abs(per_m[cost_rows])) if cost_rows else 0.0
+            m = m if np.isfinite(m) and m > 0 else 1.0
+            ax2.set_xlim(-m * 1.15, m * 1.15)
+        for a in axes:
+            for lbl, n in zip(a.get_yticklabels(), names):
+                lbl.set_color(colors[n])
+        png = _render(fig)
+    caption = (
+        f"Each point is how much a scenario changes the probability of extinction compared "
+        f"with {'baseline “' + str(baseline) + '”' if baseline else 'the baseline'}, with its "
+        "95 % confidence interval (computed replicate by replicate, because replicates share "
+        "random numbers). Left of the vertical line = safer than the baseline; an interval "
+        "crossing the line means the difference is not clear."
+    )
+    if two:
+        caption += (
+            " Right: change in extinction probability per million spent — the more negative, "
+            "the more risk reduction each million buys (only scenarios with extra costs)."
+        )
+    return FigureSpec("comparison", "Scenario comparison", caption, png)
+
+
+def _population_present(n_pop: np.ndarray) -> bool:
+    """A population a scenario does not have is all 0 / NaN."""
+    return bool(np.nansum(np.abs(n_pop)) > 0)
+
+
+def plot_populations(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
+    """Median N per population per scenario, one panel per population."""
+    if "population" not in ds["N"].dims or ds.sizes["population"] <= 1:
+        return None
+    names = _scenario_names(ds)
+    pops = [str(p) for p in ds["population"].values]
+    years = _years(ds)
+    per_pop = _sum_dims(ds["N"], ("scenario", "replicate", "year", "population")).transpose(
+        "scenario", "population", "replicate", "year"
+    )
+    nrows, ncols = _grid(len(pops))
+    with mpl.rc_context(_RC):
+        fig = _new_figure(3.6 * ncols + 0.6, 2.9 * nrows + 0.7)
+        axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
+        for k, pop in enumerate(pops):
+            ax = axes[k]
+            for i, name in enumerate(names):
+                vals = per_pop.sel(scenario=name, population=pop).values.astype(float)
+                raw = ds["N"].sel(scenario=name, population=pop).values
+                if not _population_present(raw):
+                    continue
+                ax.plot(years, np.nanmedian(vals, axis=0), color=colors[name], lw=2.0,
+                        ls=_linestyle(i))
+            ax.set_title(plain(pop, 38))
+            ax.set_ylim(bottom=0)
+            _year_axis(ax, years)
+            ax.tick_params(labelbottom=True)
+            if k % ncols == 0:
+                ax.set_ylabel("Median N\n(individuals)")
+        for ax in axes[len(pops):]:
+            ax.set_visible(False)
+        _legend_below(fig, _legend_handles(names, colors))
+        png = _render(fig)
+    caption = (
+        "Median population size of each population (one panel per population) and scenario. "
+        "A scenario that does not contain a population has no line in its panel; each panel "
+        "has its own vertical scale."
+    )
+    return FigureSpec("populations", "Population size by population", caption, png)
+
+
+def make_figures(
+    ds: xr.Dataset,
+    comparison=None,
+    *,
+    colors: Mapping[str, str] | None = None,
+    baseline: str | None = None,
+) -> list[FigureSpec]:
+    """All figures that apply to *ds* (and *comparison*), in report order."""
+    colors = dict(colors) if colors is not None else scenario_colors(_scenario_names(ds))
+    figs: list[FigureSpec | None] = [
+        plot_trajectories(ds, colors),
+        plot_extinction(ds, colors),
+        plot_populations(ds, colors),
+        plot_genetics(ds, colors),
+        plot_deaths_by_cause(ds, colors),
+        plot_comparison(comparison, colors, baseline),
+    ]
+    return [f for f in figs if f is not None]

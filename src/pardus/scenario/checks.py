@@ -1,0 +1,179 @@
+"""Checks that span several keys (impossible combinations) and warnings on suspicious values.
+
+``semantic_problems`` works on the raw merged dict, defensively, so that it can run even when
+the schema found other problems: the user sees everything in one go.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any
+
+from .schema import Scenario
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _who(origin: dict[str, str], key: str, label: str) -> str:
+    if key in origin:
+        return origin[key]
+    for k, v in origin.items():
+        if k.startswith(key + ".") or key.startswith(k + "."):
+            return v
+    return label
+
+
+def _pop_ref(name: Any, pops: list[str]) -> str:
+    hint = difflib.get_close_matches(str(name), pops, n=1)
+    did = f"; did you mean '{hint[0]}'?" if hint else ""
+    return f"no population of that name — populations are: {', '.join(pops) or '(none)'}{did}"
+
+
+def semantic_problems(raw: dict[str, Any], origin: dict[str, str], label: str) -> list[str]:
+    out: list[str] = []
+    dem = raw.get("demography") if isinstance(raw.get("demography"), dict) else {}
+    max_age = _num(dem.get("max_age"))
+    for key in ("female_breeding_age", "male_breeding_age", "adult_age", "female_last_breeding_age"):
+        v = _num(dem.get(key))
+        if v is not None and max_age is not None and v > max_age:
+            k = f"demography.{key}"
+            out.append(
+                f"{_who(origin, k, label)}: {k} = {int(v)} — above demography.max_age = {int(max_age)};"
+                " animals would die before reaching it: lower it or raise max_age"
+            )
+    fb, lb = _num(dem.get("female_breeding_age")), _num(dem.get("female_last_breeding_age"))
+    if fb is not None and lb is not None and lb < fb:
+        k = "demography.female_last_breeding_age"
+        out.append(f"{_who(origin, k, label)}: {k} = {int(lb)} — below female_breeding_age = {int(fb)}")
+    ls = dem.get("litter_size")
+    if isinstance(ls, list) and ls and all(_num(x) is not None for x in ls):
+        total = sum(float(x) for x in ls)
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            k = "demography.litter_size"
+            out.append(
+                f"{_who(origin, k, label)}: {k} = {ls} — probabilities of litters of 1, 2, … must sum to 1 (they sum to {total:.4g})"
+            )
+    elif isinstance(ls, list) and not ls:
+        k = "demography.litter_size"
+        out.append(f"{_who(origin, k, label)}: {k} = [] — give at least one litter-size probability")
+
+    pops_raw = raw.get("populations")
+    pops = list(pops_raw) if isinstance(pops_raw, dict) else []
+    if isinstance(pops_raw, dict):
+        for name, p in pops_raw.items():
+            if not isinstance(p, dict):
+                continue
+            dist = p.get("initial_age_distribution")
+            if isinstance(dist, list) and max_age is not None and len(dist) > max_age:
+                k = f"populations.{name}.initial_age_distribution"
+                out.append(
+                    f"{_who(origin, k, label)}: {k} — gives {len(dist)} ages but demography.max_age = {int(max_age)}; shorten it"
+                )
+            if isinstance(dist, list) and dist and sum(_num(x) or 0 for x in dist) <= 0 and (_num(p.get("initial_size")) or 0) > 0:
+                k = f"populations.{name}.initial_age_distribution"
+                out.append(f"{_who(origin, k, label)}: {k} — all zero, but initial_size > 0; give some ages a weight")
+
+    disp = raw.get("dispersal") if isinstance(raw.get("dispersal"), dict) else {}
+    lo, hi = _num(disp.get("min_age")), _num(disp.get("max_age"))
+    if lo is not None and hi is not None and lo > hi:
+        out.append(f"{_who(origin, 'dispersal.min_age', label)}: dispersal.min_age = {int(lo)} — above dispersal.max_age = {int(hi)}")
+    dest = disp.get("destinations")
+    if isinstance(dest, dict):
+        for src, row in dest.items():
+            k = f"dispersal.destinations.{src}"
+            if src not in pops:
+                out.append(f"{_who(origin, k, label)}: {k} — {_pop_ref(src, pops)}")
+            if isinstance(row, dict):
+                for dst in row:
+                    if dst not in pops:
+                        out.append(f"{_who(origin, k + '.' + dst, label)}: {k}.{dst} — {_pop_ref(dst, pops)}")
+                    elif dst == src:
+                        out.append(f"{_who(origin, k + '.' + dst, label)}: {k}.{dst} — a population cannot disperse into itself")
+                weights = [_num(v) for v in row.values()]
+                if row and all(w is not None for w in weights) and sum(weights) <= 0:  # type: ignore[arg-type]
+                    out.append(f"{_who(origin, k, label)}: {k} — destination weights sum to 0; give at least one a positive weight")
+
+    ivs = raw.get("interventions")
+    if isinstance(ivs, dict):
+        for lab, iv in ivs.items():
+            if not isinstance(iv, dict):
+                continue
+            base = f"interventions.{lab}"
+            for key in ("population", "source"):
+                if key in iv and iv[key] not in pops:
+                    k = f"{base}.{key}"
+                    out.append(f"{_who(origin, k, label)}: {k} = \"{iv[key]}\" — {_pop_ref(iv[key], pops)}")
+            start, end = _num(iv.get("start")), _num(iv.get("end"))
+            if start is not None and end is not None and end < start:
+                k = f"{base}.end"
+                out.append(f"{_who(origin, k, label)}: {k} = {int(end)} — before start = {int(start)}")
+            if iv.get("type") in ("release", "translocation"):
+                if (_num(iv.get("females")) or 0) + (_num(iv.get("males")) or 0) <= 0:
+                    out.append(f"{_who(origin, base, label)}: {base} — moves no animals; set females and/or males")
+                age = _num(iv.get("age"))
+                if age is not None and max_age is not None and age >= max_age:
+                    out.append(f"{_who(origin, base + '.age', label)}: {base}.age = {int(age)} — not below demography.max_age = {int(max_age)}")
+            if iv.get("type") == "translocation" and iv.get("source") == iv.get("population") and "source" in iv:
+                out.append(f"{_who(origin, base, label)}: {base} — source and population are the same")
+            tmin, tmax = _num(iv.get("min_age")), _num(iv.get("max_age"))
+            if tmin is not None and tmax is not None and tmin > tmax:
+                out.append(f"{_who(origin, base + '.min_age', label)}: {base}.min_age = {int(tmin)} — above max_age = {int(tmax)}")
+    run = raw.get("run") if isinstance(raw.get("run"), dict) else {}
+    start_year = _num(run.get("start_year"))
+    years = _num(run.get("years"))
+    if isinstance(ivs, dict) and start_year is not None and years is not None:
+        last = start_year + years
+        for lab, iv in ivs.items():
+            s = _num(iv.get("start")) if isinstance(iv, dict) else None
+            if s is not None and (s <= start_year - 1000 or s > last):
+                k = f"interventions.{lab}.start"
+                out.append(
+                    f"{_who(origin, k, label)}: {k} = {int(s)} — after the last simulated year {int(last)}; it would never act"
+                )
+    return out
+
+
+def suspicious_values(sc: Scenario, origin: dict[str, str], label: str) -> list[str]:
+    """Valid but suspicious values: warnings, not errors."""
+    w: list[str] = []
+
+    def warn(key: str, value: Any, why: str) -> None:
+        w.append(f"{_who(origin, key, label)}: {key} = {value} — {why}")
+
+    d = sc.demography
+    for sex in ("female", "male"):
+        rates = getattr(d.survival, sex)
+        if rates.adult < 0.5:
+            warn(f"demography.survival.{sex}.adult", rates.adult, "adult survival below 0.5 is far below any big cat; check it is a survival, not a mortality")
+        if rates.cub > rates.adult + 0.3:
+            warn(f"demography.survival.{sex}.cub", rates.cub, "cub survival far above adult survival is unusual for felids")
+    mean_litter = sum((i + 1) * p for i, p in enumerate(d.litter_size))
+    if mean_litter > 3.5:
+        warn("demography.litter_size", d.litter_size, f"mean litter {mean_litter:.2f} is above what leopards raise (about 2)")
+    if d.female_breeding_age > 6:
+        warn("demography.female_breeding_age", d.female_breeding_age, "leopards first breed at 2.5–4 years")
+    for name, p in sc.populations.items():
+        if p.initial_size > 2 * p.carrying_capacity:
+            warn(f"populations.{name}.initial_size", p.initial_size, f"more than twice carrying_capacity = {p.carrying_capacity}; the first year truncates it")
+        if p.initial_prey > 3 * p.prey_capacity:
+            warn(f"populations.{name}.initial_prey", p.initial_prey, "far above prey_capacity")
+    if sc.threats.poaching.hazard.adult > 0.3:
+        warn("threats.poaching.hazard.adult", sc.threats.poaching.hazard.adult, "a third of adults poached every year would end any population within years")
+    if sc.run.replicates < 100:
+        warn("run.replicates", sc.run.replicates, "fewer than 100 replicates: the extinction probability has a standard error above 0.05")
+    if sc.run.years > 300:
+        warn("run.years", sc.run.years, "projections beyond 300 years say little about a real population")
+    last = sc.run.start_year + sc.run.years
+    for lab, iv in sc.interventions.items():
+        if iv.start < sc.run.start_year:
+            warn(f"interventions.{lab}.start", iv.start, f"before run.start_year = {sc.run.start_year}; it acts from the first year")
+        if iv.end is not None and iv.end > last:
+            pass
+        if getattr(iv, "type", "") == "release":
+            pop = sc.populations[iv.population]
+            if pop.carrying_capacity < iv.females + iv.males:
+                warn(f"interventions.{lab}", f"{iv.females + iv.males} animals", f"more than carrying_capacity of {iv.population}")
+    return w

@@ -1,0 +1,366 @@
+"""Loading scenario files: TOML, `extends`, sweeps, provenance, and every error at once.
+
+A scenario file may say ``extends = "amur-2015"`` (a shipped preset) or
+``extends = "../base.toml"`` (a file, relative to the extending file) and then override any
+key. Tables merge key by key; lists and scalar values replace. ``[sources]`` maps dotted keys
+to a citation (or ``assumption``); ``[sweep]`` maps dotted keys to lists of values and turns one
+file into one scenario per combination.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from .schema import INTERVENTION_TYPES, Scenario
+
+PRESET_PACKAGE = "pardus.scenario.presets"
+_RESERVED = {"extends", "sources", "sweep"}
+
+
+class ScenarioError(Exception):
+    """One or more problems in scenario files; ``problems`` holds one line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass
+class Resolved:
+    """A validated scenario together with where every value came from."""
+
+    scenario: Scenario
+    raw: dict[str, Any]
+    origin: dict[str, str] = field(default_factory=dict)  # dotted key → file that set it
+    sources: dict[str, str] = field(default_factory=dict)  # dotted key → citation
+    warnings: list[str] = field(default_factory=list)
+    path: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(self.scenario.model_dump(mode="json"), sort_keys=True)
+
+
+def list_presets() -> list[str]:
+    files = resources.files(PRESET_PACKAGE)
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def _read_toml(label: str, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{label}: not valid TOML — {exc}; fix the syntax at that line"]) from None
+
+
+def _load_source(ref: str, base_dir: Path | None) -> tuple[str, dict[str, Any], Path | None]:
+    """Return (label, data, directory) for a preset name or a file path."""
+    is_path = ref.endswith(".toml") or "/" in ref or "\\" in ref
+    if not is_path:
+        presets = list_presets()
+        if ref not in presets:
+            hint = difflib.get_close_matches(ref, presets, n=1)
+            did = f"; did you mean '{hint[0]}'?" if hint else ""
+            raise ScenarioError(
+                [f"unknown preset '{ref}' — shipped presets are: {', '.join(presets)}{did}"]
+            )
+        text = resources.files(PRESET_PACKAGE).joinpath(f"{ref}.toml").read_text(encoding="utf-8")
+        return f"preset:{ref}", _read_toml(f"preset:{ref}", text), None
+    path = Path(ref)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if not path.exists():
+        raise ScenarioError([f"{ref}: no such scenario file — check the path (or name a preset: {', '.join(list_presets())})"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{path}: cannot be read as a UTF-8 text file — {exc}"]) from None
+    return str(path), _read_toml(str(path), text), path.parent
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _merge(base: dict, over: dict, origin: dict[str, str], label: str, prefix: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v, origin, label, key + ".")
+        else:
+            out[k] = copy.deepcopy(v)
+            for sub in (_flatten(v, key + ".") if isinstance(v, dict) and v else {key: v}):
+                origin[sub] = label
+    return out
+
+
+def _resolve_chain(ref: str, base_dir: Path | None, seen: tuple[str, ...] = ()) -> tuple[dict, dict, dict]:
+    """Merge a file with everything it extends. Returns (data, origin, sources)."""
+    label, data, directory = _load_source(ref, base_dir)
+    if label in seen:
+        raise ScenarioError([f"{label}: extends itself through {' → '.join(seen + (label,))} — break the cycle"])
+    parent = data.get("extends")
+    if parent is not None and not isinstance(parent, str):
+        raise ScenarioError([f"{label}: extends = {parent!r} — must be a preset name or a file path"])
+    if parent:
+        base, origin, sources = _resolve_chain(parent, directory, seen + (label,))
+    else:
+        base, origin, sources = {}, {}, {}
+    own = {k: v for k, v in data.items() if k not in _RESERVED}
+    merged = _merge(base, own, origin, label)
+    src = data.get("sources", {})
+    if not isinstance(src, dict):
+        raise ScenarioError([f"{label}: [sources] must be a table of dotted key = \"citation\""])
+    sources = {**sources, **{str(k): str(v) for k, v in src.items()}}
+    if "sweep" in data:
+        merged["__sweep__"] = data["sweep"]
+    else:
+        merged.pop("__sweep__", None)
+    return merged, origin, sources
+
+
+# ---------------------------------------------------------------------------------------------
+# error formatting
+
+
+def _get(d: Any, path: list) -> Any:
+    for p in path:
+        if isinstance(d, dict) and p in d:
+            d = d[p]
+        else:
+            return None
+    return d
+
+
+def _model_at(path: list) -> type[BaseModel] | None:
+    """The pydantic model class that validates the table at ``path`` (None if not a model)."""
+    model: Any = Scenario
+    for p in path:
+        if model is None:
+            return None
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            if p not in model.model_fields:
+                return None
+            model = model.model_fields[p].annotation
+        elif get_origin(model) is dict:
+            model = get_args(model)[1]
+        else:
+            return None
+        model = _unwrap(model)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Optional/Annotated so that nested models can be found."""
+    while True:
+        args = get_args(tp)
+        origin = get_origin(tp)
+        if origin is None:
+            return tp
+        if origin is dict:
+            return tp
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) == 1:
+            return models[0]
+        if origin.__class__.__name__ == "_AnnotatedAlias" or str(origin) == "typing.Annotated":
+            tp = args[0]
+            continue
+        dicts = [a for a in args if get_origin(a) is dict]
+        if dicts:
+            return dicts[0]
+        return tp
+
+
+def _intervention_model(itype: str) -> type[BaseModel] | None:
+    from . import schema
+
+    for cls in (
+        schema.AntiPoaching,
+        schema.PreyRecovery,
+        schema.ConflictMitigation,
+        schema.Vaccination,
+        schema.Crossing,
+        schema.Release,
+        schema.Translocation,
+    ):
+        if cls.model_fields["type"].annotation.__args__[0] == itype:  # type: ignore[attr-defined]
+            return cls
+    return None
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "{…}"
+    return repr(v) if not isinstance(v, (int, float)) else str(v)
+
+
+def format_validation_error(exc: ValidationError, raw: dict, origin: dict[str, str], default_label: str) -> list[str]:
+    lines: list[str] = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        # drop discriminator tags from intervention paths: interventions.<label>.<type>.<key>
+        if len(loc) >= 3 and loc[0] == "interventions" and loc[2] in INTERVENTION_TYPES:
+            loc.pop(2)
+        key = ".".join(str(p) for p in loc)
+        label = origin.get(key) or _origin_prefix(origin, key) or default_label
+        etype = err["type"]
+        if etype == "extra_forbidden":
+            parent = loc[:-1]
+            model = _model_at([str(p) for p in parent])
+            if parent and parent[0] == "interventions" and len(parent) == 2:
+                model = _intervention_model(str(_get(raw, ["interventions", parent[1], "type"])))
+            hint = ""
+            if model is not None:
+                match = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.5)
+                hint = f"; did you mean '{'.'.join(str(p) for p in parent + [match[0]])}'?" if match else (
+                    f"; valid keys here: {', '.join(model.model_fields)}"
+                )
+            lines.append(f"{label}: {key} = {_fmt_value(err['input'])} — unknown key{hint}")
+        elif etype == "missing":
+            lines.append(f"{label}: {key} — required value is missing; add it to the file or extend a preset that has it")
+        elif etype == "union_tag_invalid" or etype == "union_tag_not_found":
+            given = _get(raw, [str(p) for p in loc] + ["type"])
+            hint = difflib.get_close_matches(str(given), INTERVENTION_TYPES, n=1)
+            did = f"; did you mean '{hint[0]}'?" if hint else ""
+            lines.append(
+                f"{label}: {key}.type = {_fmt_value(given)} — must be one of {', '.join(INTERVENTION_TYPES)}{did}"
+            )
+        else:
+            value = err.get("input")
+            msg = err["msg"]
+            if etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+                ctx = err.get("ctx", {})
+                lo = ctx.get("ge", ctx.get("gt"))
+                hi = ctx.get("le", ctx.get("lt"))
+                if key.split(".")[-1] in ("cub", "subadult", "adult") or (lo == 0.0 and hi == 1.0):
+                    msg = "must be a probability in [0, 1]" if (lo, hi) == (0.0, 1.0) else msg
+            lines.append(f"{label}: {key} = {_fmt_value(value)} — {msg}")
+    return lines
+
+
+def _origin_prefix(origin: dict[str, str], key: str) -> str | None:
+    best = None
+    for k, v in origin.items():
+        if key.startswith(k + ".") or k.startswith(key + "."):
+            best = v
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def _expand_sweep(raw: dict, label: str) -> list[tuple[str, dict, dict[str, Any]]]:
+    sweep = raw.pop("__sweep__", None)
+    if not sweep:
+        return [(raw.get("name", ""), raw, {})]
+    if not isinstance(sweep, dict):
+        raise ScenarioError([f"{label}: [sweep] must be a table of dotted key = [values]"])
+    flat = _flatten(sweep)
+    problems = []
+    for k, v in flat.items():
+        if not isinstance(v, list) or not v:
+            problems.append(f"{label}: sweep.{k} = {_fmt_value(v)} — must be a non-empty list of values")
+    if problems:
+        raise ScenarioError(problems)
+    keys = list(flat)
+    out = []
+    for combo in itertools.product(*(flat[k] for k in keys)):
+        data = copy.deepcopy(raw)
+        parts = []
+        for k, v in zip(keys, combo):
+            node = data
+            path = k.split(".")
+            for p in path[:-1]:
+                node = node.setdefault(p, {})
+            node[path[-1]] = v
+            parts.append(f"{k}={v}")
+        name = f"{raw.get('name', 'scenario')} [{', '.join(parts)}]"
+        data["name"] = name
+        out.append((name, data, dict(zip(keys, combo))))
+    return out
+
+
+def load_scenarios(ref: str | Path) -> list[Resolved]:
+    """Load a scenario file or preset; a ``[sweep]`` gives several scenarios.
+
+    Raises :class:`ScenarioError` listing every problem found.
+    """
+    from .checks import semantic_problems, suspicious_values
+
+    ref = str(ref)
+    raw, origin, sources = _resolve_chain(ref, Path.cwd())
+    label = ref if (ref.endswith(".toml") or "/" in ref) else f"preset:{ref}"
+    if "name" not in raw:
+        raw["name"] = Path(ref).stem
+        origin.setdefault("name", label)
+    results: list[Resolved] = []
+    problems: list[str] = []
+    for _name, data, _combo in _expand_sweep(raw, label):
+        these: list[str] = []
+        scenario = None
+        try:
+            scenario = Scenario.model_validate(data)
+        except ValidationError as exc:
+            these.extend(format_validation_error(exc, data, origin, label))
+        these.extend(semantic_problems(data, origin, label))
+        if these:
+            problems.extend(p for p in these if p not in problems)
+            continue
+        assert scenario is not None
+        warn = suspicious_values(scenario, origin, label)
+        warn.extend(
+            f"{label}: sources.{k} — names no parameter of the scenario; check the key"
+            for k in sources
+            if k not in _flatten(data) and not any(f.startswith(k + ".") for f in _flatten(data))
+        )
+        results.append(Resolved(scenario=scenario, raw=data, origin=origin, sources=sources, warnings=warn, path=label))
+    if problems:
+        raise ScenarioError(problems)
+    return results
+
+
+def load_scenario(ref: str | Path) -> Resolved:
+    """Load exactly one scenario (a file without ``[sweep]`` or a preset)."""
+    found = load_scenarios(ref)
+    if len(found) != 1:
+        raise ScenarioError([f"{ref}: holds a [sweep] of {len(found)} scenarios — use `pardus compare` or `pardus run` on it"])
+    return found[0]
+
+
+def scenario_from_dict(data: dict[str, Any], label: str = "<dict>") -> Scenario:
+    """Validate a plain dict (used by the Python API and tests). Raises ScenarioError."""
+    from .checks import semantic_problems
+
+    problems: list[str] = []
+    scenario = None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(format_validation_error(exc, data, {}, label))
+    problems.extend(semantic_problems(data, {}, label))
+    if problems:
+        raise ScenarioError(problems)
+    assert scenario is not None
+    return scenario

@@ -1,0 +1,313 @@
+"""The scenario schema: every parameter of a pardus run, with units and ranges.
+
+A scenario file is TOML. Its tables map one-to-one onto the models below; unknown keys are
+errors (with the nearest valid key suggested), values are checked against their ranges, and
+cross-references (a release into a population that does not exist) are checked in
+:mod:`pardus.scenario.checks` so that every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+PosInt = Annotated[int, Field(ge=1)]
+NonNegInt = Annotated[int, Field(ge=0)]
+
+STAGES = ("cub", "subadult", "adult")
+SEXES = ("female", "male")
+CAUSES = (
+    "natural",
+    "starvation",
+    "poaching",
+    "conflict",
+    "road",
+    "disease",
+    "dispersal",
+    "senescence",
+    "inbreeding_lethal",
+    "inbreeding_depression",
+    "carrying_capacity",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageRates(Strict):
+    """A rate per life stage: cub (first year), subadult (1 to adult age), adult."""
+
+    cub: Probability
+    subadult: Probability
+    adult: Probability
+
+
+class StageSD(Strict):
+    cub: NonNeg = 0.0
+    subadult: NonNeg = 0.0
+    adult: NonNeg = 0.0
+
+
+class Survival(Strict):
+    female: StageRates
+    male: StageRates
+    basis: Literal["natural", "all_causes"] = Field(
+        "natural",
+        description="'natural': the rates are survival from natural causes only and human causes"
+        " come on top; 'all_causes': the rates are all-cause survival under the scenario's"
+        " starting conditions and pardus derives the natural part by dividing out the human"
+        " causes of the first year.",
+    )
+
+
+class EnvironmentalVariation(Strict):
+    survival_sd: StageSD = StageSD()
+    breeding_sd: NonNeg = 0.0
+    correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = Field(
+        0.0, description="correlation of the yearly breeding deviate with the survival deviate"
+    )
+
+
+class DensityDependence(Strict):
+    enabled: bool = False
+    p_breed_at_k: Probability = 0.0
+    steepness_b: Annotated[float, Field(ge=1.0, le=16.0)] = 2.0
+    allee_a: NonNeg = 0.0
+
+
+class Demography(Strict):
+    max_age: Annotated[int, Field(ge=2, le=60)]
+    adult_age: Annotated[int, Field(ge=1, le=20)] = Field(
+        2, description="age (years) from which the adult survival applies"
+    )
+    female_breeding_age: Annotated[int, Field(ge=1, le=30)]
+    male_breeding_age: Annotated[int, Field(ge=1, le=30)]
+    female_last_breeding_age: Annotated[int, Field(ge=1, le=60)] | None = None
+    dependence_years: Annotated[int, Field(ge=1, le=5)] = Field(
+        2,
+        description="years a litter depends on its mother; she cannot breed while any cub of a"
+        " litter younger than this is alive",
+    )
+    p_breed: Probability = Field(
+        description="probability that an eligible female (adult, no dependent cubs, mate"
+        " available) breeds in a year"
+    )
+    litter_size: list[Probability] = Field(
+        description="probabilities of litters of 1, 2, 3 … cubs (must sum to 1)"
+    )
+    sex_ratio: Probability = Field(0.5, description="probability that a cub is male")
+    male_breeding_pool: Probability = Field(
+        1.0, description="share of adult males available as sires in a year"
+    )
+    avoid_kinship_above: Probability | None = Field(
+        None, description="if set, a female avoids sires with kinship above this when she can"
+    )
+    survival: Survival
+    environmental_variation: EnvironmentalVariation = EnvironmentalVariation()
+    density_dependence: DensityDependence = DensityDependence()
+
+
+class Genetics(Strict):
+    neutral_loci: Annotated[int, Field(ge=1, le=500)] = 20
+    lethal_equivalents: Annotated[float, Field(ge=0.0, le=30.0)] = 6.29
+    lethal_share: Probability = 0.5
+    fertility_b: NonNeg = Field(
+        0.0, description="breeding probability is multiplied by exp(-fertility_b * F)"
+    )
+
+
+class Poaching(Strict):
+    hazard: StageRates = Field(description="annual poaching hazard at human_access = 1, no patrols")
+    dogs: Probability = Field(0.0, description="extra hazard from hunting with dogs at access 1")
+    patrol_max_effect: Probability = 0.8
+    patrol_half_effort: Annotated[float, Field(gt=0.0)] = Field(
+        1.0, description="patrol-days per km² per year at which the effect reaches half its max"
+    )
+    prey_patrol_max_effect: Probability = 0.6
+
+
+class Conflict(Strict):
+    hazard: Probability = 0.0
+    gamma: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+
+
+class Road(Strict):
+    hazard: StageRates = StageRates(cub=0.0, subadult=0.0, adult=0.0)
+
+
+class Disease(Strict):
+    probability: Probability = 0.0
+    survival: Probability = Field(1.0, description="survival of an unprotected animal in an outbreak")
+    breeding: Probability = Field(1.0, description="breeding multiplier in an outbreak year")
+    vaccine_efficacy: Probability = 0.9
+
+
+class Starvation(Strict):
+    max_hazard: Probability = 0.0
+
+
+class Threats(Strict):
+    poaching: Poaching = Poaching(hazard=StageRates(cub=0.0, subadult=0.0, adult=0.0))
+    conflict: Conflict = Conflict()
+    road: Road = Road()
+    disease: Disease = Disease()
+    starvation: Starvation = Starvation()
+
+
+class Prey(Strict):
+    growth_rate: NonNeg = 0.0
+    growth_sd: NonNeg = 0.0
+    offtake: Probability = Field(0.0, description="share of prey hunted per year at access 1")
+    kills_per_leopard: NonNeg = Field(0.0, description="prey eaten per leopard (age ≥ 1) per year")
+    required_density: NonNeg = Field(
+        0.0, description="prey density (per km²) at and above which breeding and survival are unaffected"
+    )
+    breeding_exponent: NonNeg = 1.0
+
+
+class Population(Strict):
+    initial_size: NonNegInt
+    carrying_capacity: PosInt
+    area_km2: Annotated[float, Field(gt=0.0)] = 1000.0
+    initial_prey: NonNeg = 1.0
+    prey_capacity: Annotated[float, Field(gt=0.0)] = 1.0
+    human_access: Probability = 0.0
+    deer_farm_exposure: Probability = 0.0
+    road_exposure: Probability = 0.0
+    patrol_effort: NonNeg = 0.0
+    initial_sex_ratio: Probability = Field(0.5, description="share of males at the start")
+    initial_age_distribution: Literal["stable"] | list[NonNeg] = Field(
+        "stable",
+        description="'stable' or relative numbers of animals of age 1, 2, … at the start",
+    )
+
+
+class Dispersal(Strict):
+    min_age: Annotated[int, Field(ge=0, le=30)] = 1
+    max_age: Annotated[int, Field(ge=0, le=30)] = 3
+    female: Probability = 0.0
+    male: Probability = 0.0
+    mortality: Probability = 0.0
+    destinations: dict[str, dict[str, NonNeg]] = Field(
+        default_factory=dict,
+        description="source population → {destination population: relative weight}",
+    )
+
+
+class Captive(Strict):
+    founders: Annotated[int, Field(ge=1, le=10000)] = 14
+    gene_diversity: Probability = 0.91
+
+
+class Run(Strict):
+    start_year: int = 2015
+    years: Annotated[int, Field(ge=1, le=1000)] = 100
+    replicates: Annotated[int, Field(ge=1, le=1_000_000)] = 500
+    extinction: Literal["one_sex", "no_animals"] = "one_sex"
+    quasi_extinction: NonNegInt = 20
+
+
+class _Intervention(Strict):
+    start: int
+    end: int | None = None
+    unit_cost: NonNeg = Field(0.0, description="cost per unit used (the unit depends on the type)")
+    fixed_cost: NonNeg = Field(0.0, description="one-off cost in the start year")
+    note: str = ""
+
+
+class AntiPoaching(_Intervention):
+    type: Literal["anti_poaching"]
+    population: str
+    effort: NonNeg = Field(description="patrol-days per km² per year (replaces the baseline)")
+
+
+class PreyRecovery(_Intervention):
+    type: Literal["prey_recovery"]
+    population: str
+    hunting_ban: Probability = 0.0
+    capacity_factor: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    feeding: NonNeg = Field(0.0, description="prey added per km² per year by supplemental feeding")
+
+
+class ConflictMitigation(_Intervention):
+    type: Literal["conflict_mitigation"]
+    population: str
+    reduction: Probability
+
+
+class Vaccination(_Intervention):
+    type: Literal["vaccination"]
+    population: str
+    coverage: Probability
+
+
+class Crossing(_Intervention):
+    type: Literal["crossing"]
+    population: str
+    road_reduction: Probability = 0.0
+    dispersal_mortality_reduction: Probability = 0.0
+
+
+class Release(_Intervention):
+    type: Literal["release"]
+    population: str
+    females: NonNegInt = 0
+    males: NonNegInt = 0
+    age: Annotated[int, Field(ge=0, le=30)] = 1
+    every: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="repeat every this many years until end (default: once)"
+    )
+
+
+class Translocation(_Intervention):
+    type: Literal["translocation"]
+    source: str
+    population: str
+    females: NonNegInt = 0
+    males: NonNegInt = 0
+    min_age: Annotated[int, Field(ge=0, le=30)] = 1
+    max_age: Annotated[int, Field(ge=0, le=30)] = 3
+    mortality: Probability = 0.0
+    every: Annotated[int, Field(ge=1)] | None = None
+
+
+Intervention = Annotated[
+    Union[
+        AntiPoaching,
+        PreyRecovery,
+        ConflictMitigation,
+        Vaccination,
+        Crossing,
+        Release,
+        Translocation,
+    ],
+    Field(discriminator="type"),
+]
+
+INTERVENTION_TYPES = (
+    "anti_poaching",
+    "prey_recovery",
+    "conflict_mitigation",
+    "vaccination",
+    "crossing",
+    "release",
+    "translocation",
+)
+
+
+class Scenario(Strict):
+    name: str
+    description: str = ""
+    run: Run = Run()
+    demography: Demography
+    genetics: Genetics = Genetics()
+    threats: Threats = Threats()
+    prey: Prey = Prey()
+    populations: dict[str, Population] = Field(min_length=1)
+    dispersal: Dispersal = Dispersal()
+    captive: Captive = Captive()
+    interventions: dict[str, Intervention] = Field(default_factory=dict)
