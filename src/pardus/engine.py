@@ -136,7 +136,7 @@ class Replicate:
         sc = prep.scenario
         self.seq = replicate_seed(seed, replicate)
         n_loci = sc.genetics.neutral_loci + prep.n_lethal
-        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * sum(p.carrying_capacity for p in sc.populations.values())))
+        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * sum(p.initial_size for p in sc.populations.values())))
         self._lethal = np.zeros(1024, dtype=bool)
         self.layers = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
         self.baseline = {k: self.layers[k].copy() for k in (*BASELINE_LAYERS, *MANAGED_LAYERS, "prey_capacity")}

@@ -10,9 +10,12 @@
 
 The matrix mirrors the yearly schedule: a female of age a (a = 1 … max_age at the start of a
 year) survives the year's mortality with s(a), then breeds with the annual rate b(a) and has
-L̄·(1 − sex_ratio) daughters, which survive their first year with s0. With cub dependence
-(``dependence_years`` D > 1), b = p / (1 + p·B) where B = Σ_{j<D} P(some cub of the litter is
-alive j years on): a renewal approximation, exact for D = 1.
+L̄·(1 − sex_ratio) daughters, which survive their first year with s0. Cub dependence
+(``dependence_years`` D) is handled exactly in expectation by giving each female a state at the
+reproduction step: free, or "litter born j years ago still has a cub alive" (j < D). A litter
+still blocks j years on with probability q_j = Σ_L P(L)·(1 − (1 − S_j)^L), S_j being a cub's
+survival to that point, so the share of blocked females moves from j to j+1 with q_{j+1}/q_j.
+R0 is the spectral radius of F(I − T)⁻¹ and the generation time ln R0 / ln λ (Caswell 2001).
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ def natural_survival(scenario: Scenario) -> np.ndarray:
 def life_table(scenario: Scenario) -> LifeTable:
     d = scenario.demography
     M = d.max_age
+    D = d.dependence_years
     w = _weights(scenario)
     nat = natural_survival(scenario)
     human = np.tensordot(w, human_survival(scenario, include_disease=True), axes=1)
@@ -113,48 +117,75 @@ def life_table(scenario: Scenario) -> LifeTable:
     sizes = np.arange(1, litter.size + 1)
     mean_litter = float((litter * sizes).sum())
     p = d.p_breed
-    if d.density_dependence.enabled and d.density_dependence.allee_a > 0:
-        pass  # P(N) → P(0) at low density only without an Allee term; keep P(0) (Vortex does the same)
-    # expected prey and disease effects on breeding at the start
     pops = list(scenario.populations.values())
     if scenario.prey.required_density > 0:
         pf = np.array([min(1.0, q.initial_prey / scenario.prey.required_density) ** scenario.prey.breeding_exponent for q in pops])
         p *= float(w @ pf)
     dis = scenario.threats.disease
     p *= 1.0 - dis.probability * (1.0 - dis.breeding)
-    # cub dependence: renewal approximation
-    B = 0.0
-    S = s0[0]
-    for j in range(1, d.dependence_years):
-        S *= s_f[j - 1] if j - 1 < M else 0.0
-        B += float((litter * (1.0 - (1.0 - S) ** sizes)).sum())
-    b = p / (1.0 + p * B) if p > 0 else 0.0
     last = d.female_last_breeding_age if d.female_last_breeding_age is not None else M
-    breed = np.where((ages >= d.female_breeding_age) & (ages <= last), b, 0.0)
-    daughters = mean_litter * (1.0 - d.sex_ratio) * s0[0]
+    can_breed = (ages >= d.female_breeding_age) & (ages <= last)
 
-    A = np.zeros((M, M))
-    A[0, :] = s_f * breed * daughters
-    for a in range(M - 1):
-        A[a + 1, a] = s_f[a]
-    eig = np.linalg.eigvals(A)
-    lam = float(np.max(eig.real))
-    # life table in newborn units
-    l_f = np.r_[s0[0], s0[0] * np.cumprod(s_f[:-1])]
+    # q[j]: probability that a litter still has a cub alive at the reproduction step j years on
+    q = np.ones(D)
+    S = s0[0]
+    for j in range(1, D):
+        S *= s_f[j - 1]
+        q[j] = float((litter * (1.0 - (1.0 - S) ** sizes)).sum())
+    # states per age at the reproduction step: 0 = free, j = litter born j years ago still dependent
+    k = D
+    n = M * k
+    idx = lambda a, j: (a - 1) * k + j  # noqa: E731
+    T = np.zeros((n, n))  # survival and state transitions of females
+    F = np.zeros((n, n))  # daughters reaching the next reproduction step
+    daughters = mean_litter * (1.0 - d.sex_ratio)
+    for a in range(1, M + 1):
+        for j in range(k):
+            frm = idx(a, j)
+            breeds = p if (j == 0 and can_breed[a - 1]) else 0.0
+            if breeds:
+                F[idx(1, 0), frm] = breeds * daughters * s0[0] * s_f[0]
+            if a == M:
+                continue
+            surv = s_f[a]  # survival through next year's mortality at age a + 1
+            # where she is at the next reproduction step
+            if j == 0:
+                if breeds and D > 1:
+                    T[idx(a + 1, 1), frm] += surv * breeds * q[1]
+                    T[idx(a + 1, 0), frm] += surv * (1.0 - breeds * q[1])
+                else:
+                    T[idx(a + 1, 0), frm] += surv
+            elif j < D - 1:
+                stay = q[j + 1] / q[j] if q[j] > 0 else 0.0
+                T[idx(a + 1, j + 1), frm] += surv * stay
+                T[idx(a + 1, 0), frm] += surv * (1.0 - stay)
+            else:
+                T[idx(a + 1, 0), frm] += surv
+    A = T + F
+    vals, vecs = np.linalg.eig(A)
+    i = int(np.argmax(vals.real))
+    lam = float(vals.real[i])
+    v = np.abs(vecs[:, i].real).reshape(M, k)
+    at_repro = v.sum(axis=1)
+    breed_rate = np.where(can_breed, p * v[:, 0] / np.maximum(at_repro, 1e-300), 0.0)
+    # R0 = spectral radius of F (I − T)^-1 (Caswell 2001); T = ln R0 / ln λ
+    N_fund = np.linalg.inv(np.eye(n) - T)
+    R0 = float(np.max(np.abs(np.linalg.eigvals(F @ N_fund))))
+    gen = float(np.log(R0) / np.log(lam)) if lam > 0 and R0 > 0 and abs(np.log(lam)) > 1e-12 else float("nan")
+    if not np.isfinite(gen):
+        # λ = 1: mean age of mothers at birth of daughters in the stable population
+        gen = float((ages * at_repro * breed_rate).sum() / max((at_repro * breed_rate).sum(), 1e-300))
     l_m = np.r_[s0[1], s0[1] * np.cumprod(s_m[:-1])]
-    m = s_f * breed * mean_litter * (1.0 - d.sex_ratio)
-    R0 = float((l_f * m).sum())
-    T = float((ages * l_f * m).sum() / R0) if R0 > 0 else float("nan")
     disc = lam ** (-ages.astype(float)) if lam > 0 else np.zeros(M)
     return LifeTable(
         lam=lam,
         r=float(np.log(lam)) if lam > 0 else float("-inf"),
         R0=R0,
-        generation_time=T,
+        generation_time=gen,
         survival_female=s_f,
         survival_male=s_m,
         cub_survival=s0,
-        breeding_rate=breed,
-        stable_female=l_f * disc,
+        breeding_rate=breed_rate,
+        stable_female=at_repro / s_f,  # numbers at the start of the year, before mortality
         stable_male=l_m * disc,
     )

@@ -13,6 +13,7 @@ results :class:`xarray.Dataset` described in ``docs/outputs.md``.
 from __future__ import annotations
 
 import io
+import json
 import struct
 import textwrap
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ _RC = {
 }
 
 N_REPLICATE_LINES = 5
+#: with more scenarios than this, uncertainty bands of overlaid lines are left out (unreadable)
+MAX_BANDED = 5
 
 
 @dataclass(frozen=True)
@@ -166,26 +169,61 @@ def total_n(ds: xr.Dataset) -> xr.DataArray:
     )
 
 
+def extinction_definitions(ds: xr.Dataset) -> dict[str, str]:
+    """Per scenario, ``"one_sex"`` (default) or ``"no_animals"``.
+
+    Read from the resolved scenarios in ``ds.attrs["scenarios"]`` (``run.extinction``);
+    anything missing or unreadable falls back to ``"one_sex"``.
+    """
+    names = _scenario_names(ds)
+    out = {n: "one_sex" for n in names}
+    try:
+        raw = ds.attrs.get("scenarios")
+        parsed = json.loads(raw) if isinstance(raw, (str, bytes)) else (raw or {})
+        for n in names:
+            spec = parsed.get(n) if isinstance(parsed, dict) else None
+            run = spec.get("run") if isinstance(spec, dict) else None
+            value = run.get("extinction") if isinstance(run, dict) else None
+            if value in ("one_sex", "no_animals"):
+                out[n] = value
+    except (TypeError, ValueError, AttributeError):
+        pass
+    return out
+
+
 def extinct_mask(ds: xr.Dataset) -> xr.DataArray:
     """True where a replicate is extinct in that year (not cumulative).
 
-    Extinct means no animal alive, or animals of only one sex left.
+    Extinct means no animal alive, or animals of only one sex left (unless the
+    scenario's ``run.extinction`` is ``"no_animals"``: then only no animal alive).
     """
     n = ds["N"]
-    if "sex" in n.dims:
-        by_sex = _sum_dims(n, ("scenario", "replicate", "year", "sex"))
-        alive_per_sex = by_sex > 0
-        extinct = alive_per_sex.sum("sex") < min(2, by_sex.sizes["sex"])
-    else:
-        extinct = total_n(ds) <= 0
-    return extinct.transpose("scenario", "replicate", "year")
+    none_left = total_n(ds) <= 0
+    if "sex" not in n.dims:
+        return none_left
+    by_sex = _sum_dims(n, ("scenario", "replicate", "year", "sex"))
+    one_sex = ((by_sex > 0).sum("sex") < min(2, by_sex.sizes["sex"])).transpose(
+        "scenario", "replicate", "year"
+    )
+    defs = extinction_definitions(ds)
+    pick = xr.DataArray(
+        [defs[name] == "one_sex" for name in _scenario_names(ds)],
+        dims="scenario", coords={"scenario": ds["scenario"]},
+    )
+    return xr.where(pick, one_sex, none_left).transpose("scenario", "replicate", "year")
 
 
 def cumulative_extinction(ds: xr.Dataset) -> xr.DataArray:
-    """True from the first year a replicate went extinct onwards."""
+    """True from the first year a replicate went extinct onwards.
+
+    The initial census (first year) never counts: a scenario may start empty and be
+    filled by releases.
+    """
     ext = extinct_mask(ds)
-    cum = np.maximum.accumulate(ext.values.astype(bool), axis=ext.get_axis_num("year"))
-    return ext.copy(data=cum)
+    axis = ext.get_axis_num("year")
+    vals = ext.values.astype(bool).copy()
+    vals[(slice(None),) * axis + (0,)] = False
+    return ext.copy(data=np.maximum.accumulate(vals, axis=axis))
 
 
 def _render(fig: Figure) -> bytes:
@@ -230,14 +268,22 @@ def _legend_handles(names: Sequence[str], colors: Mapping[str, str]):
 
 
 def _legend_below(fig: Figure, handles, ncols_max: int = 4) -> None:
+    """A legend under the axes with as many columns as fit the figure's width."""
     if not handles:
         return
-    fig.legend(
-        handles=handles,
-        loc="outside lower center",
-        ncols=min(ncols_max, len(handles)),
-        frameon=False,
+    longest = max(
+        (max(len(line) for line in str(h.get_label()).split("\n")) for h in handles), default=1
     )
+    entry_in = 0.65 + 0.068 * longest  # handle + padding + text at 9 pt, in inches
+    fits = max(1, min(ncols_max, int((fig.get_figwidth() - 0.3) // entry_in)))
+    rows = -(-len(handles) // fits)
+    ncols = -(-len(handles) // rows)  # balanced: 4 entries in 2 x 2 rather than 3 + 1
+    fig.legend(handles=handles, loc="outside lower center", ncols=ncols, frameon=False)
+    # the figure sizes leave room for one legend row: grow for the others
+    lines = max(str(h.get_label()).count("\n") + 1 for h in handles)
+    extra_lines = rows * lines - 1
+    if extra_lines > 0:
+        fig.set_figheight(fig.get_figheight() + 0.21 * extra_lines)
 
 
 def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
@@ -259,7 +305,7 @@ def plot_trajectories(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec:
     n_panels = len(names) + (1 if show_overlay else 0)
     nrows, ncols = _grid(n_panels)
     with mpl.rc_context(_RC):
-        fig = _new_figure(3.6 * ncols + 0.6, 2.9 * nrows + 0.7)
+        fig = _new_figure(max(6.5, 3.6 * ncols + 0.6), 2.9 * nrows + 0.7)
         axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
         ymax = float(np.nanmax(n_tot.values)) if n_tot.size else 1.0
         for i, name in enumerate(names):
@@ -321,11 +367,13 @@ def plot_extinction(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec:
         fig = _new_figure(8.0, 4.2)
         ax = fig.add_subplot()
         top = 0.0
+        banded = len(names) <= MAX_BANDED
         for i, name in enumerate(names):
             p = cum.sel(scenario=name).values.mean(axis=0).astype(float)
             se = np.sqrt(p * (1.0 - p) / n_rep)
             lo, hi = np.clip(p - 1.96 * se, 0, 1), np.clip(p + 1.96 * se, 0, 1)
-            ax.fill_between(years, lo, hi, color=colors[name], alpha=0.13, lw=0, step="post")
+            if banded:
+                ax.fill_between(years, lo, hi, color=colors[name], alpha=0.13, lw=0, step="post")
             ax.step(years, p, where="post", color=colors[name], lw=2.0, ls=_linestyle(i))
             top = max(top, float(np.nanmax(hi)) if hi.size else 0.0)
         ax.set_ylim(0, min(1.0, max(0.05, top * 1.1)))
@@ -333,11 +381,25 @@ def plot_extinction(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec:
         _year_axis(ax, years)
         _legend_below(fig, _legend_handles(names, colors))
         png = _render(fig)
+    kinds = set(extinction_definitions(ds).values())
+    what = {
+        frozenset({"one_sex"}): "no animals left, or only one sex left",
+        frozenset({"no_animals"}): "no animals left",
+    }.get(frozenset(kinds), "as each scenario defines it: no animals, or only one sex, left")
+    if banded:
+        band = (
+            f"The shaded band is ±1.96 standard errors (about a 95 % interval) for {n_rep} "
+            "replicates."
+        )
+    else:
+        band = (
+            "Uncertainty bands are left out because there are many scenarios; with "
+            f"{n_rep} replicates a 95 % interval reaches at most ±{0.98 / np.sqrt(n_rep):.2f}."
+        )
     caption = (
-        "Share of replicates that have gone extinct (no animals left, or only one sex left) "
-        "by each year; once extinct, a replicate counts as extinct for the rest of the run. "
-        f"The shaded band is ±1.96 standard errors (about a 95 % interval) for {n_rep} "
-        "replicates: a lower curve means a safer scenario."
+        f"Share of replicates that have gone extinct ({what}) by each year; once extinct, a "
+        f"replicate counts as extinct for the rest of the run. {band} A lower curve means a "
+        "safer scenario."
     )
     return FigureSpec("extinction", "Probability of extinction over time", caption, png)
 
@@ -350,6 +412,16 @@ def _extant_mean_sd(da: xr.DataArray, alive: np.ndarray) -> tuple[np.ndarray, np
         dev = np.where(np.isfinite(vals), (vals - mean) ** 2, 0.0)
         sd = np.where(count > 1, np.sqrt(dev.sum(axis=0) / np.maximum(count - 1, 1)), np.nan)
     return mean, sd
+
+
+def _mark_isolated(ax, x: np.ndarray, y: np.ndarray, color: str) -> None:
+    """Draw points that a line cannot show (finite values with no finite neighbour)."""
+    ok = np.isfinite(y)
+    prev = np.r_[False, ok[:-1]]
+    nxt = np.r_[ok[1:], False]
+    lone = ok & ~prev & ~nxt
+    if lone.any():
+        ax.plot(x[lone], y[lone], "o", color=color, ms=4, clip_on=False)
 
 
 def plot_genetics(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
@@ -367,6 +439,7 @@ def plot_genetics(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | Non
     names = _scenario_names(ds)
     years = _years(ds)
     alive = ~extinct_mask(ds)
+    banded = len(names) <= MAX_BANDED
     with mpl.rc_context(_RC):
         fig = _new_figure(10.0, 4.0)
         axes = fig.subplots(1, len(panels), squeeze=False).ravel()
@@ -378,8 +451,10 @@ def plot_genetics(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | Non
                     alive.sel(scenario=name).values,
                 )
                 lo, hi = np.clip(m - sd, 0, 1), np.clip(m + sd, 0, 1)
-                ax.fill_between(years, lo, hi, color=colors[name], alpha=0.16, lw=0)
+                if banded:
+                    ax.fill_between(years, lo, hi, color=colors[name], alpha=0.16, lw=0)
                 ax.plot(years, m, color=colors[name], lw=2.0, ls=_linestyle(i))
+                _mark_isolated(ax, years, m, colors[name])
                 lo_all.append(np.nanmin(np.r_[lo, m]) if np.isfinite(m).any() else np.nan)
                 hi_all.append(np.nanmax(np.r_[hi, m]) if np.isfinite(m).any() else np.nan)
             ax.set_ylabel(label)
@@ -397,13 +472,14 @@ def plot_genetics(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | Non
         "Lines are the mean over the replicates still extant in that year, bands ±1 standard "
         "deviation; losing gene diversity and rising F mean more inbreeding depression."
     )
+    if not banded:
+        caption = caption.replace(", bands ±1 standard deviation", " (bands left out: too many scenarios)")
     if len(panels) == 1:
         caption = (
-            "Gene diversity over time: mean over extant replicates, band ±1 standard deviation."
+            "Gene diversity over time: mean over extant replicates"
             if panels[0][0] == "gene_diversity"
-            else "Mean inbreeding coefficient F over time: mean over extant replicates, "
-            "band ±1 standard deviation."
-        )
+            else "Mean inbreeding coefficient F over time: mean over extant replicates"
+        ) + (", band ±1 standard deviation." if banded else ".")
     return FigureSpec("genetics", "Genetic diversity and inbreeding", caption, png)
 
 
@@ -477,6 +553,8 @@ def plot_comparison(
     if comparison is None or len(comparison) == 0 or "dPE" not in comparison.columns:
         return None
     comp = comparison
+    if baseline is not None and len(comp) > 1:  # the baseline compared with itself says nothing
+        comp = comp[[str(s) != str(baseline) for s in comp.index]]
     names = [str(s) for s in comp.index]
     colors = dict(colors)
     for n in names:  # scenarios absent from the dataset still need a colour
@@ -574,6 +652,7 @@ def plot_populations(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | 
         axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
         for k, pop in enumerate(pops):
             ax = axes[k]
+            drawn = 0
             for i, name in enumerate(names):
                 vals = per_pop.sel(scenario=name, population=pop).values.astype(float)
                 raw = ds["N"].sel(scenario=name, population=pop).values
@@ -581,6 +660,11 @@ def plot_populations(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | 
                     continue
                 ax.plot(years, np.nanmedian(vals, axis=0), color=colors[name], lw=2.0,
                         ls=_linestyle(i))
+                drawn += 1
+            if not drawn:
+                ax.text(0.5, 0.5, "no animals in any scenario", transform=ax.transAxes,
+                        ha="center", va="center", color="#777777")
+                ax.set_yticks([])
             ax.set_title(plain(pop, 38))
             ax.set_ylim(bottom=0)
             _year_axis(ax, years)

@@ -20,12 +20,15 @@ import uuid
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
 
 from .figures import FigureSpec, make_figures, scenario_colors
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["build_report", "render_html", "REPORT_FILENAME", "FIGURES_DIRNAME"]
 
@@ -138,7 +141,7 @@ SUMMARY_OUTCOME_COLUMNS: list[Column] = [
      _num_col("median_TE", 1)),
     ("Mean time to extinction (years)", "Mean years until extinction among the replicates that went extinct; — when none did",
      _num_col("mean_TE", 1)),
-    ("Final N, all runs: mean (SD)", "Population size in the last year over all replicates (extinct ones count as 0): mean (standard deviation)",
+    ("Final N, all runs: mean (SD)", "Population size in the last year over all replicates, extinct ones included: mean (standard deviation)",
      lambda r: (fmt_mean_sd(_g(r, "N_mean"), _g(r, "N_sd")), _sort_key(_g(r, "N_mean")))),
     ("Final N, surviving runs: mean (SD)", "Population size in the last year over the replicates still extant: mean (standard deviation)",
      lambda r: (fmt_mean_sd(_g(r, "N_extant_mean"), _g(r, "N_extant_sd")), _sort_key(_g(r, "N_extant_mean")))),
@@ -516,8 +519,8 @@ def write_report_files(out_dir: Path, html_text: str, figures: Sequence[FigureSp
 
 def build_report(
     ds: xr.Dataset,
-    summary,
-    comparison,
+    summary: pd.DataFrame,
+    comparison: pd.DataFrame | None,
     out_dir: Path,
     *,
     baseline: str | None = None,

@@ -1,0 +1,322 @@
+"""The `pardus` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="pardus: Amur leopard population viability, threats and conservation actions.")
+out = Console()
+err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A mistake of the user: shown as lines, no traceback, non-zero exit."""
+
+    def __init__(self, lines: list[str], code: int = 2):
+        self.lines = lines
+        self.code = code
+
+
+def _load_all(files: list[str]):
+    from .scenario.loader import ScenarioError, load_scenarios
+
+    resolved, problems = [], []
+    for f in files:
+        try:
+            resolved.extend(load_scenarios(f))
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise UserError(problems)
+    names = [r.scenario.name for r in resolved]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise UserError([f"two scenarios are named '{d}' — give each file its own `name = \"…\"`" for d in dup])
+    for r in resolved:
+        for w in r.warnings:
+            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    return resolved
+
+
+def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int], scheduler: Optional[str], output: Path):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .ensemble import run_ensemble
+    from .results import build_dataset, save_results
+
+    scenarios = [r.scenario for r in resolved]
+    starts = {(s.run.start_year, s.run.years) for s in scenarios}
+    if len(starts) > 1:
+        raise UserError(["scenarios compared in one run must share run.start_year and run.years — found " + ", ".join(f"{a}+{b}" for a, b in sorted(starts))])
+    n = replicates or max(s.run.replicates for s in scenarios)
+    if n < 1:
+        raise UserError([f"--replicates {n} — must be at least 1"])
+    if output.exists() and output.is_dir():
+        raise UserError([f"{output}: is a folder — give a file name such as {output / 'results.nc'}"])
+    total = n * len(scenarios)
+    with Progress(
+        TextColumn("[bold]simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("replicates"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("run", total=total)
+        names, records = run_ensemble(
+            scenarios, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=lambda k: bar.advance(task, k)
+        )
+    ds = build_dataset(scenarios, names, records, seed)
+    save_results(ds, output)
+    err.print(f"wrote {output} ({len(scenarios)} scenario(s) × {n} replicates × {scenarios[0].run.years} years)", highlight=False)
+    return ds
+
+
+def _fmt(x, digits=3):
+    import math
+
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _print_summary(summary) -> None:
+    t = Table(title="Population viability per scenario", show_lines=False)
+    for col in ("scenario", "PE ± SE", "median TE", "mean TE", "N (SD)", "N extant (SD)", "r stoch (SD)", "r det", "λ", "R0", "T", "GD kept", "P(N<q)", "cost"):
+        t.add_column(col, justify="right" if col != "scenario" else "left")
+    for name, r in summary.iterrows():
+        t.add_row(
+            str(name),
+            f"{r.PE:.3f} ± {r.PE_se:.3f}",
+            _fmt(r.median_TE, 0),
+            _fmt(r.mean_TE, 1),
+            f"{r.N_mean:.1f} ({_fmt(r.N_sd, 1)})",
+            f"{_fmt(r.N_extant_mean, 1)} ({_fmt(r.N_extant_sd, 1)})",
+            f"{_fmt(r.r_stoch)} ({_fmt(r.r_stoch_sd)})",
+            _fmt(r.r_det),
+            _fmt(r.lambda_det),
+            _fmt(r.R0, 2),
+            _fmt(r.generation_time, 1),
+            _fmt(r.GD_retained),
+            f"{r.quasi_PE:.3f}",
+            f"{r.total_cost_mean:,.0f}",
+        )
+    out.print(t)
+
+
+def _print_comparison(cmp, baseline: str) -> None:
+    if cmp.empty:
+        return
+    t = Table(title=f"Difference from '{baseline}' (paired replicates; 95 % CI)")
+    for col in ("scenario", "ΔPE", "95 % CI", "ΔN final ± SE", "ΔGD ± SE", "extra cost", "ΔPE per million"):
+        t.add_column(col, justify="right" if col != "scenario" else "left")
+    for name, r in cmp.sort_values("dPE").iterrows():
+        t.add_row(
+            str(name),
+            f"{r.dPE:+.3f}",
+            f"[{r.dPE_ci_low:+.3f}, {r.dPE_ci_high:+.3f}]",
+            f"{r.dN_mean:+.1f} ± {_fmt(r.dN_se, 1)}",
+            f"{_fmt(r.dGD, 4)} ± {_fmt(r.dGD_se, 4)}",
+            f"{r.extra_cost:,.0f}",
+            _fmt(r.dPE_per_million, 4),
+        )
+    out.print(t)
+    best = cmp.sort_values("dPE").iloc[0]
+    if best.dPE_ci_high < 0:
+        out.print(f"Lowest extinction risk: [bold]{cmp.sort_values('dPE').index[0]}[/] (ΔPE {best.dPE:+.3f}, CI excludes 0).")
+    else:
+        out.print("No scenario lowers the extinction risk with a 95 % CI that excludes 0; see ΔN and ΔGD, or run more replicates.")
+    per = cmp[cmp.dPE_per_million.notna() & (cmp.dPE < 0)]
+    if not per.empty:
+        out.print(f"Most risk bought down per million spent: [bold]{per.sort_values('dPE_per_million').index[0]}[/].")
+
+
+def _csv_atomic(df, path: Path) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_csv(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@app.command()
+def check(files: list[str] = typer.Argument(..., help="scenario files or preset names")) -> None:
+    """Validate scenario files: every problem at once, warnings for suspicious values."""
+    resolved = _load_all(files)
+    for r in resolved:
+        out.print(f"{r.path}: scenario '{r.scenario.name}' is valid ({len(r.warnings)} warning(s))", highlight=False)
+
+
+@app.command()
+def explain(file: str = typer.Argument(..., help="scenario file or preset name")) -> None:
+    """Print the resolved parameters with their sources and the intervention schedule."""
+    from .scenario.explain import derived_lines, parameter_rows, schedule_lines
+
+    for r in _load_all([file]):
+        sc = r.scenario
+        out.print(f"[bold]{sc.name}[/] — {sc.description}", highlight=False)
+        t = Table(title="Resolved parameters")
+        for col in ("parameter", "value", "set by", "source"):
+            t.add_column(col, overflow="fold")
+        for key, value, set_by, source in parameter_rows(r):
+            t.add_row(key, str(value), set_by, source)
+        out.print(t)
+        out.print("[bold]Derived[/]")
+        for line in derived_lines(sc):
+            out.print(f"  {line}", highlight=False)
+        out.print(f"[bold]Schedule[/] ({sc.run.start_year + 1}–{sc.run.start_year + sc.run.years})")
+        for line in schedule_lines(sc):
+            out.print(f"  {line}", highlight=False)
+
+
+@app.command()
+def run(
+    scenario: list[str] = typer.Argument(..., help="scenario file(s) or preset name(s); a [sweep] gives several"),
+    replicates: Optional[int] = typer.Option(None, "--replicates", "-n", help="replicates per scenario (default: run.replicates)"),
+    seed: int = typer.Option(1, "--seed", "-s", help="root random seed"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="local worker processes (default: all cores)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask distributed scheduler, e.g. tcp://host:8786"),
+    output: Path = typer.Option(Path("results.nc"), "--output", "-o", help="results file (NetCDF)"),
+) -> None:
+    """Run replicates of one or more scenarios and save the results."""
+    resolved = _load_all(scenario)
+    ds = _run(resolved, replicates, seed, workers, scheduler, output)
+    from .results import summarize
+
+    _print_summary(summarize(ds))
+
+
+@app.command()
+def compare(
+    scenarios: list[str] = typer.Argument(..., help="two or more scenario files (the first is the baseline), or one file with a [sweep]"),
+    replicates: Optional[int] = typer.Option(None, "--replicates", "-n"),
+    seed: int = typer.Option(1, "--seed", "-s"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler"),
+    output: Path = typer.Option(Path("compare.nc"), "--output", "-o"),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="scenario name to compare against (default: the first)"),
+) -> None:
+    """Run scenarios with common random numbers and report differences with their uncertainty."""
+    from .results import compare_to_baseline, summarize
+
+    resolved = _load_all(scenarios)
+    if len(resolved) < 2:
+        raise UserError([f"{scenarios[0]}: compare needs at least two scenarios (two files, or a file with a [sweep])"])
+    names = [r.scenario.name for r in resolved]
+    if baseline is not None and baseline not in names:
+        raise UserError([f"--baseline {baseline!r} — not one of the scenarios: {', '.join(names)}"])
+    ds = _run(resolved, replicates, seed, workers, scheduler, output)
+    _print_summary(summarize(ds))
+    base = baseline or names[0]
+    _print_comparison(compare_to_baseline(ds, base), base)
+
+
+@app.command()
+def summary(
+    results: Path = typer.Argument(..., help="results file written by `pardus run` or `pardus compare`"),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="CSV file for the table (default: RESULTS with -summary.csv)"),
+    baseline: Optional[str] = typer.Option(None, "--baseline"),
+) -> None:
+    """Print and save the standard PVA table of a results file."""
+    from .results import compare_to_baseline, load_results, summarize
+
+    ds = _load_results(results)
+    table = summarize(ds)
+    _print_summary(table)
+    path = csv or results.with_name(results.stem + "-summary.csv")
+    _csv_atomic(table, path)
+    if ds.sizes["scenario"] > 1:
+        base = baseline or str(ds.scenario.values[0])
+        cmp = _results_call(compare_to_baseline, ds, base)
+        _print_comparison(cmp, base)
+        _csv_atomic(cmp, path.with_name(path.stem + "-comparison.csv"))
+    err.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def report(
+    results: Path = typer.Argument(..., help="results file written by `pardus run` or `pardus compare`"),
+    output: Path = typer.Option(Path("report"), "--output", "-o", help="folder for report.html and figures/"),
+    baseline: Optional[str] = typer.Option(None, "--baseline"),
+) -> None:
+    """Write a self-contained HTML report with PNG figures."""
+    from .report import build_report
+    from .results import compare_to_baseline, summarize
+
+    ds = _load_results(results)
+    table = summarize(ds)
+    cmp = _results_call(compare_to_baseline, ds, baseline or str(ds.scenario.values[0])) if ds.sizes["scenario"] > 1 else None
+    path = build_report(ds, table, cmp, output)
+    err.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def presets() -> None:
+    """List the shipped presets."""
+    from .scenario.loader import list_presets, load_scenario
+
+    for name in list_presets():
+        out.print(f"{name}: {load_scenario(name).scenario.description}", highlight=False)
+
+
+def _load_results(path: Path):
+    from .results import ResultsError, load_results
+
+    try:
+        return load_results(path)
+    except ResultsError as exc:
+        raise UserError([str(exc)]) from None
+
+
+def _results_call(fn, *args):
+    from .results import ResultsError
+
+    try:
+        return fn(*args)
+    except ResultsError as exc:
+        raise UserError([str(exc)]) from None
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        for line in exc.lines:
+            err.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+        sys.exit(exc.code)
+    except KeyboardInterrupt:
+        err.print("interrupted — stopped all workers; no results file was written")
+        sys.exit(130)
+    except (typer.Abort,):
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come here in standalone_mode=False
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The individual table, pedigree kinship and genomes."""
