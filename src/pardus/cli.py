@@ -90,41 +90,41 @@ def _fmt(x, digits=3):
     return str(x)
 
 
+SUMMARY_ROWS = (
+    ("probability of extinction ± SE", lambda r: f"{r.PE:.3f} ± {r.PE_se:.3f}"),
+    ("median / mean time to extinction (y)", lambda r: f"{_fmt(r.median_TE, 0)} / {_fmt(r.mean_TE, 1)}"),
+    ("final N, all runs: mean (SD)", lambda r: f"{r.N_mean:.1f} ({_fmt(r.N_sd, 1)})"),
+    ("final N, extant runs: mean (SD)", lambda r: f"{_fmt(r.N_extant_mean, 1)} ({_fmt(r.N_extant_sd, 1)})"),
+    ("stochastic r (SD)", lambda r: f"{_fmt(r.r_stoch)} ({_fmt(r.r_stoch_sd)})"),
+    ("deterministic r / λ", lambda r: f"{_fmt(r.r_det)} / {_fmt(r.lambda_det)}"),
+    ("R0 / generation time (y)", lambda r: f"{_fmt(r.R0, 2)} / {_fmt(r.generation_time, 1)}"),
+    ("gene diversity: start → end (kept)", lambda r: f"{_fmt(r.GD_initial)} → {_fmt(r.GD_final)} ({_fmt(r.GD_retained)})"),
+    ("P(N below quasi-extinction)", lambda r: f"{r.quasi_PE:.3f} (N < {int(r.quasi_threshold)})"),
+    ("mean cost of interventions", lambda r: f"{r.total_cost_mean:,.0f}"),
+)
+
+
 def _print_summary(summary) -> None:
-    t = Table(title="Population viability per scenario", show_lines=False)
-    for col in ("scenario", "PE ± SE", "median TE", "mean TE", "N (SD)", "N extant (SD)", "r stoch (SD)", "r det", "λ", "R0", "T", "GD kept", "P(N<q)", "cost"):
-        t.add_column(col, justify="right" if col != "scenario" else "left")
-    for name, r in summary.iterrows():
-        t.add_row(
-            str(name),
-            f"{r.PE:.3f} ± {r.PE_se:.3f}",
-            _fmt(r.median_TE, 0),
-            _fmt(r.mean_TE, 1),
-            f"{r.N_mean:.1f} ({_fmt(r.N_sd, 1)})",
-            f"{_fmt(r.N_extant_mean, 1)} ({_fmt(r.N_extant_sd, 1)})",
-            f"{_fmt(r.r_stoch)} ({_fmt(r.r_stoch_sd)})",
-            _fmt(r.r_det),
-            _fmt(r.lambda_det),
-            _fmt(r.R0, 2),
-            _fmt(r.generation_time, 1),
-            _fmt(r.GD_retained),
-            f"{r.quasi_PE:.3f}",
-            f"{r.total_cost_mean:,.0f}",
-        )
+    first = summary.iloc[0]
+    t = Table(title=f"Population viability: {int(first.replicates)} replicates × {int(first.years)} years")
+    t.add_column("")
+    for name in summary.index:
+        t.add_column(str(name), justify="right", overflow="fold")
+    for label, fmt in SUMMARY_ROWS:
+        t.add_row(label, *(fmt(r) for _, r in summary.iterrows()))
     out.print(t)
 
 
 def _print_comparison(cmp, baseline: str) -> None:
     if cmp.empty:
         return
-    t = Table(title=f"Difference from '{baseline}' (paired replicates; 95 % CI)")
-    for col in ("scenario", "ΔPE", "95 % CI", "ΔN final ± SE", "ΔGD ± SE", "extra cost", "ΔPE per million"):
-        t.add_column(col, justify="right" if col != "scenario" else "left")
+    t = Table(title=f"Difference from '{baseline}' (paired replicates, common random numbers)")
+    for col in ("scenario", "ΔPE [95 % CI]", "ΔN final ± SE", "ΔGD ± SE", "extra cost", "ΔPE per million"):
+        t.add_column(col, justify="right" if col != "scenario" else "left", overflow="fold")
     for name, r in cmp.sort_values("dPE").iterrows():
         t.add_row(
             str(name),
-            f"{r.dPE:+.3f}",
-            f"[{r.dPE_ci_low:+.3f}, {r.dPE_ci_high:+.3f}]",
+            f"{r.dPE:+.3f} [{r.dPE_ci_low:+.3f}, {r.dPE_ci_high:+.3f}]",
             f"{r.dN_mean:+.1f} ± {_fmt(r.dN_se, 1)}",
             f"{_fmt(r.dGD, 4)} ± {_fmt(r.dGD_se, 4)}",
             f"{r.extra_cost:,.0f}",
@@ -136,7 +136,7 @@ def _print_comparison(cmp, baseline: str) -> None:
         out.print(f"Lowest extinction risk: [bold]{cmp.sort_values('dPE').index[0]}[/] (ΔPE {best.dPE:+.3f}, CI excludes 0).")
     else:
         out.print("No scenario lowers the extinction risk with a 95 % CI that excludes 0; see ΔN and ΔGD, or run more replicates.")
-    per = cmp[cmp.dPE_per_million.notna() & (cmp.dPE < 0)]
+    per = cmp[cmp.dPE_per_million.notna() & (cmp.dPE_ci_high < 0)]
     if not per.empty:
         out.print(f"Most risk bought down per million spent: [bold]{per.sort_values('dPE_per_million').index[0]}[/].")
 
@@ -262,8 +262,12 @@ def report(
 
     ds = _load_results(results)
     table = summarize(ds)
-    cmp = _results_call(compare_to_baseline, ds, baseline or str(ds.scenario.values[0])) if ds.sizes["scenario"] > 1 else None
-    path = build_report(ds, table, cmp, output)
+    base = baseline or str(ds.scenario.values[0])
+    cmp = _results_call(compare_to_baseline, ds, base) if ds.sizes["scenario"] > 1 else None
+    try:
+        path = build_report(ds, table, cmp, output, baseline=base if cmp is not None else None)
+    except NotADirectoryError:
+        raise UserError([f"{output}: is a file — give a folder for report.html and figures/"]) from None
     err.print(f"wrote {path}", highlight=False)
 
 

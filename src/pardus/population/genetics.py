@@ -63,37 +63,37 @@ def add_births(kin, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal_
 
 
 @njit(cache=True)
-def diversity(geno, rows, n_neutral):
-    """(gene diversity 1 − Σp², observed heterozygosity, alleles per locus) over neutral loci."""
-    k = rows.shape[0]
-    if k == 0:
+def diversity(geno, n, n_neutral, n_alleles):
+    """(gene diversity 1 − Σp², observed heterozygosity, alleles per locus) over the neutral
+    loci of rows 0 … n−1. ``n_alleles`` bounds the allele ids (a scratch count per id)."""
+    if n == 0:
         return np.nan, np.nan, np.nan
+    counts = np.zeros(n_alleles, dtype=np.int32)
     gd = 0.0
     ho = 0.0
     na = 0.0
-    buf = np.empty(2 * k, dtype=np.int32)
+    two_n = 2.0 * n
     for locus in range(n_neutral):
         het = 0
-        for i in range(k):
-            a = geno[rows[i], locus, 0]
-            b = geno[rows[i], locus, 1]
-            buf[2 * i] = a
-            buf[2 * i + 1] = b
+        for i in range(n):
+            a = geno[i, locus, 0]
+            b = geno[i, locus, 1]
+            counts[a] += 1
+            counts[b] += 1
             if a != b:
                 het += 1
-        ho += het / k
-        s = np.sort(buf)
         sumsq = 0.0
-        run = 1
-        distinct = 1
-        for j in range(1, 2 * k):
-            if s[j] == s[j - 1]:
-                run += 1
-            else:
-                sumsq += (run / (2.0 * k)) ** 2
-                run = 1
-                distinct += 1
-        sumsq += (run / (2.0 * k)) ** 2
+        distinct = 0
+        for i in range(n):
+            for c in range(2):
+                a = geno[i, locus, c]
+                k = counts[a]
+                if k > 0:
+                    f = k / two_n
+                    sumsq += f * f
+                    distinct += 1
+                    counts[a] = 0
+        ho += het / n
         gd += 1.0 - sumsq
         na += distinct
     return gd / n_neutral, ho / n_neutral, na / n_neutral

@@ -9,6 +9,7 @@ together with the matching rows and columns of the kinship matrix.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 FEMALE, MALE = 0, 1
 ALIVE = -1  # value of ``cause`` for a living animal
@@ -28,6 +29,18 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "protected": ("bool", "-", "vaccinated and protected against disease this year"),
     "captive_share": ("float64", "-", "expected share of the genome from captive founders"),
 }
+
+
+@njit(cache=True)
+def _compact(kin, geno, keep):
+    """Move kept rows (increasing indices) to the front of kin (rows and columns) and geno."""
+    k = keep.shape[0]
+    for i in range(k):
+        src = keep[i]
+        for j in range(k):
+            kin[i, j] = kin[src, keep[j]]
+        if src != i:
+            geno[i] = geno[src]
 
 
 class Population:
@@ -96,7 +109,6 @@ class Population:
         for name in COLUMNS:
             col = getattr(self, name)
             col[:k] = col[keep]
-        self.geno[:k] = self.geno[keep]
-        self.kin[:k, :k] = self.kin[np.ix_(keep, keep)]
+        _compact(self.kin, self.geno, keep)
         self.n = k
         self.cause[k:] = ALIVE

@@ -62,19 +62,48 @@ class Process:
 
 
 class Hazard:
-    """A cause of death: gives each listed individual's probability of dying of it this year.
+    """A cause of death: each animal's probability of dying of it this year.
+
+    A hazard gives a table by (cell, sex, stage) — cheap to compute once a year — and a
+    ``modifier`` for the part that depends on the individual:
+
+    * ``"none"``: the table value is the probability;
+    * ``"unprotected"``: the table value, or 0 for an animal protected by vaccination;
+    * ``"inbreeding"``: the table holds a coefficient b and the probability is 1 − exp(−b·F).
 
     Hazards are combined as competing risks by :class:`pardus.processes.mortality.Mortality`.
     """
 
     cause: ClassVar[str]
     reads: ClassVar[tuple[Field, ...]] = ()
+    modifier: ClassVar[str] = "none"
+    adult_age: int = 2
 
     def prepare(self, state: State, rng: np.random.Generator) -> None:
         """Yearly draws the hazard needs (e.g. whether an outbreak happens); default none."""
 
-    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:  # pragma: no cover
+    def table(self, state: State) -> np.ndarray:  # pragma: no cover - abstract
+        """Annual probability (or coefficient, see ``modifier``) by (cell, sex, stage)."""
         raise NotImplementedError
+
+    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:
+        """Probability of dying of this cause this year for the animals in ``rows``."""
+        pop = state.pop
+        stage = stage_of_age(pop.age[rows], self.adult_age)
+        p = self.table(state)[pop.cell[rows], pop.sex[rows], stage]
+        if self.modifier == "unprotected":
+            p = np.where(pop.protected[rows], 0.0, p)
+        elif self.modifier == "inbreeding":
+            p = 1.0 - np.exp(-p * pop.F[rows])
+        return p
+
+
+def by_cell_stage(per_cell: np.ndarray, per_stage: np.ndarray) -> np.ndarray:
+    """(cells, 2, 3) table from a per-cell factor and a per-stage factor (same for both sexes)."""
+    out = np.empty((len(per_cell), 2, 3))
+    out[:, 0, :] = np.multiply.outer(per_cell, per_stage)
+    out[:, 1, :] = out[:, 0, :]
+    return out
 
 
 def stage_of_age(age: np.ndarray, adult_age: int) -> np.ndarray:

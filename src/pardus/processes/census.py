@@ -44,13 +44,13 @@ class ResolveAndAge(Process):
 
     def step(self, state: State, rng: np.random.Generator) -> None:
         pop = state.pop
-        tally_deaths(state)
         n = pop.n
-        pop.age[:n] += 1
-        old = pop.age[:n] > self.max_age
+        # animals that would pass the maximum age die of senescence at the birthday
+        old = (pop.cause[:n] == ALIVE) & (pop.age[:n] >= self.max_age)
         pop.cause[:n][old] = CAUSE_INDEX["senescence"]
         tally_deaths(state)
         n = pop.n
+        pop.age[:n] += 1
         cell = pop.cell[:n]
         counts = np.bincount(cell, minlength=state.n_cells)
         state.tally["N_before_truncation"][:] = counts
@@ -85,8 +85,7 @@ class Census(Process):
         idx = (pop.cell[:n].astype(np.int64) * 2 + pop.sex[:n]) * 3 + stage
         N = np.bincount(idx, minlength=state.n_cells * 6).reshape(state.n_cells, 2, 3)
         if n:
-            rows = np.arange(n)
-            gd, ho, na = diversity(pop.geno, rows, self.n_neutral)
+            gd, ho, na = diversity(pop.geno, n, self.n_neutral, pop.next_allele)
             mk = float(pop.kin[:n, :n].mean())
             mean_f = float(pop.F[:n].mean())
         else:

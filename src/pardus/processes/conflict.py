@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scenario.schema import Scenario
-from .base import Field, Hazard, State
+from .base import Field, Hazard, State, by_cell_stage
 
 
 class Conflict(Hazard):
@@ -20,6 +20,7 @@ class Conflict(Hazard):
     )
 
     def __init__(self, scenario: Scenario):
+        self.adult_age = scenario.demography.adult_age
         self.h = scenario.threats.conflict.hazard
         self.gamma = scenario.threats.conflict.gamma
 
@@ -27,8 +28,6 @@ class Conflict(Hazard):
         scarcity = np.clip(1.0 - layers["prey"] / layers["prey_capacity"], 0.0, 1.0) ** self.gamma
         return self.h * layers["deer_farm_exposure"] * scarcity * (1.0 - layers["conflict_mitigation"])
 
-    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:
-        pop = state.pop
-        per_cell = self.cell_hazard(state.layers)
+    def table(self, state: State) -> np.ndarray:
         # cubs stay with their mother and are not shot at farms
-        return np.where(pop.age[rows] > 0, per_cell[pop.cell[rows]], 0.0)
+        return by_cell_stage(self.cell_hazard(state.layers), [0.0, 1.0, 1.0])

@@ -8,18 +8,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..scenario.schema import Scenario
-from .base import Field, Hazard, State
+from .base import Field, Hazard, State, by_cell_stage
 
 
 class Disease(Hazard):
     cause = "disease"
+    modifier = "unprotected"
     reads = (
         Field("cell", "individual"),
         Field("vaccination", "cell"),
         Field("outbreak", "cell"),
+        Field("protected", "individual"),
     )
 
     def __init__(self, scenario: Scenario):
+        self.adult_age = scenario.demography.adult_age
         d = scenario.threats.disease
         self.p, self.survival, self.breeding, self.efficacy = d.probability, d.survival, d.breeding, d.vaccine_efficacy
 
@@ -32,10 +35,8 @@ class Disease(Hazard):
         protect = rng.random(n) < (state.layers["vaccination"][pop.cell[:n]] * self.efficacy)
         pop.protected[:n] = protect
 
-    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:
-        pop = state.pop
-        hit = state.layers["outbreak"][pop.cell[rows]] & ~pop.protected[rows]
-        return np.where(hit, 1.0 - self.survival, 0.0)
+    def table(self, state: State) -> np.ndarray:
+        return by_cell_stage(np.where(state.layers["outbreak"], 1.0 - self.survival, 0.0), np.ones(3))
 
     def breeding_factor(self, layers: dict[str, np.ndarray]) -> np.ndarray:
         return np.where(layers["outbreak"], self.breeding, 1.0)

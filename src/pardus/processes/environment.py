@@ -15,23 +15,25 @@ from ..scenario.schema import Scenario
 from .base import Field, Process, State
 
 
-def beta_quantile(mean: np.ndarray, sd: np.ndarray, u: float | np.ndarray) -> np.ndarray:
-    """Quantile u of Beta distributions with the given means and SDs (SD 0 → the mean).
+def beta_parameters(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, varies) of Beta distributions with the given means and SDs.
 
-    An SD too large for the mean (sd² ≥ m(1−m)) is capped just below the maximum.
+    ``varies`` is False where the class has no variation (SD 0, or mean 0 or 1); an SD too
+    large for the mean (sd² ≥ m(1−m)) is capped just below the maximum.
     """
-    mean = np.asarray(mean, dtype=float)
-    sd = np.asarray(sd, dtype=float)
-    var_max = mean * (1.0 - mean)
-    var = np.minimum(sd**2, 0.999 * var_max)
-    out = mean.copy()
-    ok = (var > 0.0) & (mean > 0.0) & (mean < 1.0)
-    if np.any(ok):
-        m = mean[ok]
-        common = m * (1.0 - m) / var[ok] - 1.0
-        uu = np.broadcast_to(u, mean.shape)[ok]
-        out[ok] = betaincinv(m * common, (1.0 - m) * common, uu)
-    return out
+    mean = np.atleast_1d(np.asarray(mean, dtype=float))
+    sd = np.broadcast_to(np.asarray(sd, dtype=float), mean.shape)
+    var = np.minimum(sd**2, 0.999 * mean * (1.0 - mean))
+    varies = (var > 0.0) & (mean > 0.0) & (mean < 1.0)
+    common = np.where(varies, mean * (1.0 - mean) / np.where(varies, var, 1.0) - 1.0, 1.0)
+    return mean * common, (1.0 - mean) * common, varies
+
+
+def beta_quantile(mean: np.ndarray, sd: np.ndarray, u: float | np.ndarray) -> np.ndarray:
+    """Quantile u of Beta distributions with the given means and SDs (SD 0 → the mean)."""
+    mean = np.atleast_1d(np.asarray(mean, dtype=float))
+    a, b, varies = beta_parameters(mean, sd)
+    return np.where(varies, betaincinv(a, b, u), mean)
 
 
 class Environment(Process):
@@ -44,17 +46,30 @@ class Environment(Process):
     def __init__(self, natural: np.ndarray, scenario: Scenario):
         ev = scenario.demography.environmental_variation
         self.mean = np.asarray(natural, dtype=float)  # (sex, stage)
-        sd = np.array([ev.survival_sd.cub, ev.survival_sd.subadult, ev.survival_sd.adult])
-        self.sd = np.broadcast_to(sd, self.mean.shape).copy()
+        sd = np.broadcast_to([ev.survival_sd.cub, ev.survival_sd.subadult, ev.survival_sd.adult], self.mean.shape)
+        self.a, self.b, self.varies = beta_parameters(self.mean.ravel(), sd.ravel())
         self.rho = ev.correlation
-        self.has_ev = bool(np.any(self.sd > 0))
+        self.has_ev = bool(self.varies.any())
+
+    BLOCK = 64
+
+    def _draw_block(self, rng: np.random.Generator) -> None:
+        """Deviates for the next BLOCK years at once (the stream is the same as year by year)."""
+        z = rng.standard_normal((self.BLOCK, 2))
+        z_s = z[:, 0]
+        z_b = self.rho * z_s + np.sqrt(1.0 - self.rho**2) * z[:, 1]
+        if self.has_ev:
+            q = betaincinv(self.a[None, :], self.b[None, :], ndtr(z_s)[:, None])
+            surv = np.where(self.varies[None, :], q, self.mean.ravel()[None, :])
+            self._surv = list(surv.reshape(self.BLOCK, *self.mean.shape))
+        else:
+            self._surv = [self.mean] * self.BLOCK
+        self._breed = list(ndtr(z_b))
+        self._next = 0
 
     def step(self, state: State, rng: np.random.Generator) -> None:
-        z = rng.standard_normal(2)
-        z_s = z[0]
-        z_b = self.rho * z_s + np.sqrt(1.0 - self.rho**2) * z[1]
-        if self.has_ev:
-            state.extra["natural_survival"] = beta_quantile(self.mean, self.sd, float(ndtr(z_s)))
-        else:
-            state.extra["natural_survival"] = self.mean
-        state.extra["breeding_deviate"] = float(ndtr(z_b))
+        if getattr(self, "_next", self.BLOCK) >= self.BLOCK:
+            self._draw_block(rng)
+        state.extra["natural_survival"] = self._surv[self._next]
+        state.extra["breeding_deviate"] = float(self._breed[self._next])
+        self._next += 1

@@ -9,31 +9,66 @@ order in which the processes are listed.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 from ..population.table import ALIVE
 from .base import CAUSE_INDEX, Field, Hazard, Process, State
 
+MODIFIERS = {"none": 0, "unprotected": 1, "inbreeding": 2}
 
-def competing_risks(p: np.ndarray, u_death: np.ndarray, u_cause: np.ndarray) -> np.ndarray:
-    """Column index of the cause of death per row, or -1 for survivors.
 
-    ``p`` is (rows, causes) of annual probabilities.
-    """
-    with np.errstate(divide="ignore"):
-        lam = -np.log1p(-np.clip(p, 0.0, 1.0))
-    total = lam.sum(axis=1)
-    dies = u_death < -np.expm1(-total)
-    out = np.full(p.shape[0], -1, dtype=np.int64)
-    if dies.any():
-        idx = np.flatnonzero(dies)
-        lam_d = lam[idx]
-        tot = total[idx]
-        cum = np.cumsum(np.where(np.isinf(lam_d), 1.0, lam_d), axis=1)
-        cum_total = np.where(np.isinf(tot), cum[:, -1], tot)
-        target = u_cause[idx] * cum_total
-        out[idx] = np.minimum((cum <= target[:, None]).sum(axis=1), p.shape[1] - 1)
-    return out
+@njit(cache=True)
+def mark_deaths(cause, cell, sex, age, F, protected, rows, tables, modifiers, cause_ids, adult_age, u):
+    """Competing-risks deaths for ``rows``; ``tables`` is (hazards, cells, sex, stage)."""
+    k = tables.shape[0]
+    lam = np.empty(k)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        a = age[r]
+        st = 0 if a <= 0 else (1 if a < adult_age else 2)
+        total = 0.0
+        n_inf = 0
+        for j in range(k):
+            p = tables[j, cell[r], sex[r], st]
+            if modifiers[j] == 1:
+                if protected[r]:
+                    p = 0.0
+            elif modifiers[j] == 2:
+                p = 1.0 - math.exp(-p * F[r])
+            if p >= 1.0:
+                lam[j] = math.inf
+                n_inf += 1
+            elif p <= 0.0:
+                lam[j] = 0.0
+            else:
+                lam[j] = -math.log1p(-p)
+                total += lam[j]
+        if n_inf == 0 and u[i, 0] >= -math.expm1(-total):
+            continue
+        # dies: pick the cause with probability λ_j / Σλ (among certain causes if any)
+        if n_inf > 0:
+            target = u[i, 1] * n_inf
+            acc = 0.0
+            pick = k - 1
+            for j in range(k):
+                if lam[j] == math.inf:
+                    acc += 1.0
+                    if target < acc:
+                        pick = j
+                        break
+        else:
+            target = u[i, 1] * total
+            acc = 0.0
+            pick = k - 1
+            for j in range(k):
+                acc += lam[j]
+                if target < acc and lam[j] > 0.0:
+                    pick = j
+                    break
+        cause[r] = cause_ids[pick]
 
 
 class Mortality(Process):
@@ -46,12 +81,32 @@ class Mortality(Process):
 
     writes = (Field("cause", "individual"),)
 
-    def __init__(self, hazards: list[Hazard], cohort: str):
+    def __init__(self, hazards: list[Hazard], cohort: str, adult_age: int):
         self.hazards = hazards
         self.cohort = cohort
         self.name = f"mortality_{cohort}"
-        self.columns = np.array([CAUSE_INDEX[h.cause] for h in hazards], dtype=np.int64)
-        self.reads = tuple({f for h in hazards for f in h.reads}) + (Field("age", "individual", "years"),)
+        self.adult_age = adult_age
+        self.cause_ids = np.array([CAUSE_INDEX[h.cause] for h in hazards], dtype=np.int8)
+        self.modifiers = np.array([MODIFIERS[h.modifier] for h in hazards], dtype=np.int64)
+        reads = {f for h in hazards for f in h.reads} | {Field("age", "individual", "years")}
+        self.reads = tuple(sorted(reads, key=lambda f: (f.where, f.name)))
+
+    def tables(self, state: State) -> np.ndarray:
+        """(hazards, cells, sex, stage) tables; computed once a year and shared by both cohorts
+        (nothing a hazard table reads changes between the two mortality steps)."""
+        cache = state.extra.get("hazard_tables")
+        if cache is not None and cache[0] == state.year:
+            known = cache[1]
+        else:
+            known = {}
+            state.extra["hazard_tables"] = (state.year, known)
+        out = np.empty((len(self.hazards), state.n_cells, 2, 3))
+        for j, h in enumerate(self.hazards):
+            t = known.get(h.cause)
+            if t is None:
+                t = known[h.cause] = h.table(state)
+            out[j] = t
+        return out
 
     def step(self, state: State, rng: np.random.Generator) -> None:
         pop = state.pop
@@ -65,9 +120,5 @@ class Mortality(Process):
         u = rng.random((rows.size, 2))
         if rows.size == 0:
             return
-        p = np.empty((rows.size, len(self.hazards)))
-        for j, h in enumerate(self.hazards):
-            p[:, j] = h.probability(state, rows)
-        which = competing_risks(p, u[:, 0], u[:, 1])
-        dead = which >= 0
-        pop.cause[rows[dead]] = self.columns[which[dead]]
+        tables = self.tables(state)
+        mark_deaths(pop.cause, pop.cell, pop.sex, pop.age, pop.F, pop.protected, rows, tables, self.modifiers, self.cause_ids, self.adult_age, u)

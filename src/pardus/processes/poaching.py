@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scenario.schema import Scenario
-from .base import Field, Hazard, State, patrol_effect, stage_of_age
+from .base import Field, Hazard, State, patrol_effect
 
 
 class Poaching(Hazard):
@@ -23,6 +23,7 @@ class Poaching(Hazard):
         p = scenario.threats.poaching
         self.by_stage = np.array([p.hazard.cub, p.hazard.subadult, p.hazard.adult])
         self.dogs = p.dogs
+        self.dog_stages = np.array([0.0, 1.0, 1.0])  # hunting dogs tree independent leopards, not cubs
         self.max_effect, self.half = p.patrol_max_effect, p.patrol_half_effort
         self.adult_age = scenario.demography.adult_age
 
@@ -30,11 +31,10 @@ class Poaching(Hazard):
         """Human access × (1 − patrol effect) per cell."""
         return layers["human_access"] * (1.0 - patrol_effect(layers["patrol_effort"], self.max_effect, self.half))
 
-    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:
-        pop = state.pop
+    def table(self, state: State) -> np.ndarray:
         pressure = self.cell_pressure(state.layers)
         dogs = self.dogs * (1.0 - state.layers["hunting_ban"])  # dogs come with ungulate hunting
-        cell = pop.cell[rows]
-        snare = self.by_stage[stage_of_age(pop.age[rows], self.adult_age)]
-        p = pressure[cell] * (snare + np.where(pop.age[rows] > 0, dogs[cell], 0.0))
-        return np.clip(p, 0.0, 1.0)
+        out = np.empty((state.n_cells, 2, 3))
+        out[:, 0, :] = np.minimum(pressure[:, None] * (self.by_stage[None, :] + dogs[:, None] * self.dog_stages), 1.0)
+        out[:, 1, :] = out[:, 0, :]
+        return out

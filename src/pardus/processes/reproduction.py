@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from numba import njit
+from scipy.special import betaincinv
+
 from ..population.genetics import add_births
-from ..population.table import ALIVE, FEMALE, MALE, ORIGIN_BORN
+from ..population.table import ALIVE, ORIGIN_BORN
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 from .disease import Disease
-from .environment import beta_quantile
+from .environment import beta_parameters, beta_quantile
 
 
 def vortex_breeding(p0: float, pk: float, b: float, a: float, n: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -32,6 +35,78 @@ def vortex_breeding(p0: float, pk: float, b: float, a: float, n: np.ndarray, k: 
     p = p0 - (p0 - pk) * ratio**b
     allee = np.where(n + a > 0, n / (n + a), 0.0) if a > 0 else 1.0
     return np.clip(p * allee, 0.0, 1.0)
+
+
+@njit(cache=True)
+def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, n_cells, fba, last, dep, mba, pool_share, p_cell, b_fert, avoid, litter_cum, sex_ratio):
+    """Choose breeding females, their sires and litters; returns per cub (mother row, father
+    row, sex) and the number of breeding females per cell.
+
+    Random draws happen in a fixed order over rows (pool membership of every adult male, one
+    uniform per eligible female, then sire, litter size and cub sexes per breeder), so that
+    scenarios share their random numbers as far as their populations agree.
+    """
+    blocked = np.zeros(n, dtype=np.bool_)
+    for r in range(n):
+        if cause[r] == -1 and age[r] < dep and mother[r] >= 0:
+            m = np.searchsorted(ids[:n], mother[r])
+            if m < n and ids[m] == mother[r]:
+                blocked[m] = True
+    in_pool = np.zeros(n, dtype=np.bool_)
+    sires_per_cell = np.zeros(n_cells, dtype=np.int64)
+    for r in range(n):
+        if cause[r] == -1 and sex[r] == 1 and age[r] >= mba:
+            if rng.random() < pool_share:
+                in_pool[r] = True
+                sires_per_cell[cell[r]] += 1
+    breeders = np.empty(n, dtype=np.int64)
+    nb = 0
+    for r in range(n):
+        if cause[r] == -1 and sex[r] == 0 and age[r] >= fba and age[r] <= last and not blocked[r]:
+            u = rng.random()
+            if sires_per_cell[cell[r]] > 0 and u < p_cell[cell[r]] * np.exp(-b_fert * F[r]):
+                breeders[nb] = r
+                nb += 1
+    per_cell = np.zeros(n_cells, dtype=np.int64)
+    max_litter = litter_cum.shape[0]
+    mothers = np.empty(nb * max_litter, dtype=np.int64)
+    fathers = np.empty(nb * max_litter, dtype=np.int64)
+    cub_sex = np.empty(nb * max_litter, dtype=np.int8)
+    cand = np.empty(n, dtype=np.int64)
+    total = 0
+    for i in range(nb):
+        f = breeders[i]
+        c = cell[f]
+        per_cell[c] += 1
+        k = 0
+        for r in range(n):
+            if in_pool[r] and cell[r] == c:
+                cand[k] = r
+                k += 1
+        if avoid >= 0.0 and k > 1:
+            k2 = 0
+            for j in range(k):
+                if kin[f, cand[j]] <= avoid:
+                    cand[k2] = cand[j]
+                    k2 += 1
+            if k2 == 0:  # every sire is too close: she takes one anyway
+                k2 = 0
+                for r in range(n):
+                    if in_pool[r] and cell[r] == c:
+                        cand[k2] = r
+                        k2 += 1
+            k = k2
+        sire = cand[min(int(rng.random() * k), k - 1)]
+        u = rng.random()
+        size = 1
+        while size < max_litter and u >= litter_cum[size - 1]:
+            size += 1
+        for j in range(size):
+            mothers[total] = f
+            fathers[total] = sire
+            cub_sex[total] = 1 if rng.random() < sex_ratio else 0
+            total += 1
+    return mothers[:total], fathers[:total], cub_sex[:total], per_cell
 
 
 class Reproduction(Process):
@@ -71,81 +146,53 @@ class Reproduction(Process):
         self.p0 = d.p_breed
         self.dd = d.density_dependence
         self.sd_b = d.environmental_variation.breeding_sd
+        a, b, varies = beta_parameters(np.array([self.p0]), np.array([self.sd_b]))
+        self._ab = (float(a[0]), float(b[0])) if varies[0] else None
         self.litter_cum = np.cumsum(d.litter_size)
         self.litter_cum[-1] = 1.0
         self.sex_ratio = d.sex_ratio
         self.pool = d.male_breeding_pool
-        self.avoid = d.avoid_kinship_above
+        self.avoid = -1.0 if d.avoid_kinship_above is None else d.avoid_kinship_above
         self.b_fert = scenario.genetics.fertility_b
         self.required = scenario.prey.required_density
         self.prey_exp = scenario.prey.breeding_exponent
         self.n_neutral = scenario.genetics.neutral_loci
         self.disease = disease
 
-    def breeding_probability(self, state: State, n_cell: np.ndarray) -> np.ndarray:
+    def breeding_probability(self, state: State, n_cell: np.ndarray | None = None) -> np.ndarray:
         """Per-cell breeding probability of an eligible, non-inbred female this year."""
         L = state.layers
-        K = L["carrying_capacity"]
+        u = state.extra["breeding_deviate"]
         if self.dd.enabled:
-            p = vortex_breeding(self.p0, self.dd.p_breed_at_k, self.dd.steepness_b, self.dd.allee_a, n_cell, K)
+            if n_cell is None:
+                n_cell = np.bincount(state.pop.cell[: state.pop.n][state.living_rows()], minlength=state.n_cells)
+            p = vortex_breeding(self.p0, self.dd.p_breed_at_k, self.dd.steepness_b, self.dd.allee_a, n_cell, L["carrying_capacity"])
+            if self.sd_b > 0:
+                p = beta_quantile(p, np.full_like(p, self.sd_b), u)
+        elif self._ab is not None:
+            p = np.full(state.n_cells, float(betaincinv(self._ab[0], self._ab[1], u)))
         else:
             p = np.full(state.n_cells, self.p0)
-        if self.sd_b > 0:
-            p = beta_quantile(p, np.full_like(p, self.sd_b), state.extra["breeding_deviate"])
         if self.required > 0:
-            p = p * np.clip(L["prey"] / self.required, 0.0, 1.0) ** self.prey_exp
+            p = p * np.minimum(L["prey"] / self.required, 1.0) ** self.prey_exp
         return p * self.disease.breeding_factor(L)
 
     def step(self, state: State, rng: np.random.Generator) -> None:
         pop = state.pop
         n = pop.n
-        cause, age, sex, cell = pop.cause[:n], pop.age[:n], pop.sex[:n], pop.cell[:n]
-        alive = cause == ALIVE
-        n_cell = np.bincount(cell[alive], minlength=state.n_cells)
-
-        # females blocked by dependent young
-        blocked = np.zeros(n, dtype=bool)
-        young = np.flatnonzero(alive & (age < self.dep) & (pop.mother[:n] >= 0))
-        if young.size:
-            mrows = pop.row_of(pop.mother[young])
-            blocked[mrows[mrows >= 0]] = True
-        females = np.flatnonzero(alive & (sex == FEMALE) & (age >= self.fba) & (age <= self.last) & ~blocked)
-        males_all = np.flatnonzero(alive & (sex == MALE) & (age >= self.mba))
-        # fixed-size draws keep the random streams aligned between scenarios
-        u_pool = rng.random(males_all.size)
-        u_f = rng.random(females.size)
-        sires = males_all[u_pool < self.pool]
-
-        p_cell = self.breeding_probability(state, n_cell)
-        p = p_cell[cell[females]] * np.exp(-self.b_fert * pop.F[females])
-        has_mate = np.isin(cell[females], cell[sires]) if sires.size else np.zeros(females.size, bool)
-        breeders = females[(u_f < p) & has_mate]
-        nb = breeders.size
-        state.tally["breeding_females"] += np.bincount(cell[breeders], minlength=state.n_cells)
-        if nb == 0:
+        p_cell = self.breeding_probability(state)
+        mothers_rows, fathers_rows, cub_sex, per_cell = mate(
+            rng, n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.F, pop.kin, state.n_cells,
+            self.fba, self.last, self.dep, self.mba, self.pool, p_cell, self.b_fert, self.avoid, self.litter_cum, self.sex_ratio,
+        )  # fmt: skip
+        state.tally["breeding_females"] += per_cell
+        total = mothers_rows.size
+        if total == 0:
             return
-
-        # sire choice and litters
-        fathers = np.empty(nb, dtype=np.int64)
-        u_sire = rng.random(nb)
-        sire_cell = cell[sires]
-        for i, f in enumerate(breeders):
-            cand = sires[sire_cell == cell[f]]
-            if self.avoid is not None and cand.size > 1:
-                ok = cand[pop.kin[f, cand] <= self.avoid]
-                if ok.size:
-                    cand = ok
-            fathers[i] = cand[min(int(u_sire[i] * cand.size), cand.size - 1)]
-        litters = 1 + np.searchsorted(self.litter_cum, rng.random(nb), side="right")
-        total = int(litters.sum())
-        mothers_rows = np.repeat(breeders, litters)
-        fathers_rows = np.repeat(fathers, litters)
-        cub_sex = np.where(rng.random(total) < self.sex_ratio, MALE, FEMALE).astype(np.int8)
         u_bits = rng.random((total, pop.n_loci, 2))
-
         pop.reserve(total)
         n0 = pop.n
-        new = np.arange(n0, n0 + total)
+        new = slice(n0, n0 + total)
         pop.id[new] = pop.new_ids(total)
         pop.sex[new] = cub_sex
         pop.age[new] = 0
@@ -159,5 +206,5 @@ class Reproduction(Process):
         pop.n = n0 + total
         lethal = np.zeros(total, dtype=np.bool_)
         add_births(pop.kin, pop.F, pop.geno, state.is_lethal, n0, mothers_rows, fathers_rows, self.n_neutral, lethal, u_bits)
-        pop.cause[new[lethal]] = CAUSE_INDEX["inbreeding_lethal"]
+        pop.cause[new][lethal] = CAUSE_INDEX["inbreeding_lethal"]
         state.tally["births"] += np.bincount(pop.cell[new], minlength=state.n_cells)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scenario.schema import Scenario
-from .base import Field, Hazard, State, stage_of_age
+from .base import Field, Hazard, State, by_cell_stage
 
 
 class Road(Hazard):
@@ -23,7 +23,6 @@ class Road(Hazard):
         self.by_stage = np.array([h.cub, h.subadult, h.adult])
         self.adult_age = scenario.demography.adult_age
 
-    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:
-        pop = state.pop
+    def table(self, state: State) -> np.ndarray:
         per_cell = state.layers["road_exposure"] * (1.0 - state.layers["road_reduction"])
-        return np.clip(self.by_stage[stage_of_age(pop.age[rows], self.adult_age)] * per_cell[pop.cell[rows]], 0.0, 1.0)
+        return by_cell_stage(per_cell, self.by_stage).clip(0.0, 1.0)

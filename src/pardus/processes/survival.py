@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scenario.schema import Scenario
-from .base import Field, Hazard, State, stage_of_age
+from .base import Field, Hazard, State, by_cell_stage
 
 
 class NaturalMortality(Hazard):
@@ -25,11 +25,11 @@ class NaturalMortality(Hazard):
     def __init__(self, scenario: Scenario):
         self.adult_age = scenario.demography.adult_age
 
-    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:
-        pop = state.pop
+    def table(self, state: State) -> np.ndarray:
         surv = state.extra["natural_survival"]  # (sex, stage) for this year
-        stage = stage_of_age(pop.age[rows], self.adult_age)
-        return 1.0 - surv[pop.sex[rows], stage]
+        out = np.empty((state.n_cells, 2, 3))
+        out[:] = 1.0 - surv
+        return out
 
 
 class InbreedingDepression(Hazard):
@@ -38,15 +38,15 @@ class InbreedingDepression(Hazard):
 
     cause = "inbreeding_depression"
     reads = (Field("age", "individual", "years"), Field("F", "individual"))
+    modifier = "inbreeding"
 
     def __init__(self, scenario: Scenario):
         g = scenario.genetics
+        self.adult_age = scenario.demography.adult_age
         self.b = 0.5 * g.lethal_equivalents * (1.0 - g.lethal_share)
 
-    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:
-        pop = state.pop
-        cub = pop.age[rows] == 0
-        return np.where(cub, 1.0 - np.exp(-self.b * pop.F[rows]), 0.0)
+    def table(self, state: State) -> np.ndarray:
+        return by_cell_stage(np.ones(state.n_cells), [self.b, 0.0, 0.0])
 
 
 class Starvation(Hazard):
@@ -56,11 +56,12 @@ class Starvation(Hazard):
     reads = (Field("cell", "individual"), Field("prey", "cell", "roe-deer eq./km²"))
 
     def __init__(self, scenario: Scenario):
+        self.adult_age = scenario.demography.adult_age
         self.max_hazard = scenario.threats.starvation.max_hazard
         self.required = scenario.prey.required_density
 
-    def probability(self, state: State, rows: np.ndarray) -> np.ndarray:
+    def table(self, state: State) -> np.ndarray:
         if self.max_hazard == 0.0 or self.required == 0.0:
-            return np.zeros(rows.size)
+            return np.zeros((state.n_cells, 2, 3))
         shortfall = np.clip(1.0 - state.layers["prey"] / self.required, 0.0, 1.0)
-        return self.max_hazard * shortfall[state.pop.cell[rows]]
+        return by_cell_stage(self.max_hazard * shortfall, np.ones(3))
