@@ -111,7 +111,7 @@ def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
     for name in names:
         p = scenario.populations.get(name)
         if p is None:
-            initial.append((np.zeros(0, np.int16), np.zeros(0, np.int16)))
+            initial.append((np.zeros(0, np.int32), np.zeros(0, np.int32)))
             continue
         n_m = int(round(p.initial_size * p.initial_sex_ratio))
         n_f = p.initial_size - n_m
@@ -124,7 +124,7 @@ def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
             wf = wm = w
         af = np.repeat(ages_all, _allocate(n_f, np.asarray(wf, float)))
         am = np.repeat(ages_all, _allocate(n_m, np.asarray(wm, float)))
-        initial.append((af.astype(np.int16), am.astype(np.int16)))
+        initial.append((af.astype(np.int32), am.astype(np.int32)))
     return Prepared(scenario, names, natural_survival(scenario), n_lethal, frac, initial)
 
 

@@ -19,7 +19,7 @@ ORIGIN_FOUNDER, ORIGIN_BORN, ORIGIN_RELEASED = 0, 1, 2
 COLUMNS: dict[str, tuple[str, str, str]] = {
     "id": ("int64", "-", "unique id, increasing with time of entry"),
     "sex": ("int8", "-", "0 female, 1 male"),
-    "age": ("int16", "years", "age in completed years during the current year"),
+    "age": ("int32", "years", "age in completed years during the current year"),
     "cause": ("int8", "-", "-1 alive, else index into CAUSES: marked dead this year"),
     "mother": ("int64", "-", "id of the mother, -1 for founders and releases"),
     "father": ("int64", "-", "id of the father, -1 for founders and releases"),
@@ -32,15 +32,34 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
 
 
 @njit(cache=True)
-def _compact(kin, geno, keep):
-    """Move kept rows (increasing indices) to the front of kin (rows and columns) and geno."""
-    k = keep.shape[0]
+def _compact(n, cause, cols_i64, cols_i32, cols_f64, cols_small, kin, geno):
+    """Move the living rows (cause == -1) of the first n to the front, in order; returns their
+    number. Columns are grouped by dtype so that one compiled function moves them all."""
+    k = 0
+    keep = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        if cause[r] == -1:
+            keep[k] = r
+            k += 1
+    if k == n:
+        return n
     for i in range(k):
         src = keep[i]
         for j in range(k):
             kin[i, j] = kin[src, keep[j]]
         if src != i:
             geno[i] = geno[src]
+            for c in cols_i64:
+                c[i] = c[src]
+            for c in cols_i32:
+                c[i] = c[src]
+            for c in cols_f64:
+                c[i] = c[src]
+            for c in cols_small:
+                c[i] = c[src]
+    for r in range(k, n):
+        cause[r] = -1
+    return k
 
 
 class Population:
@@ -100,15 +119,19 @@ class Population:
         self.next_allele += k
         return a
 
+    def _groups(self):
+        """Columns grouped by storage type (numba needs homogeneous tuples); one-byte columns
+        (int8, bool) are viewed as int8."""
+        by = {"int64": [], "int32": [], "float64": [], "small": []}
+        for name, (dtype, _u, _m) in COLUMNS.items():
+            if name == "cause":
+                continue
+            col = getattr(self, name)
+            key = dtype if dtype in ("int64", "int32", "float64") else "small"
+            by[key].append(col.view(np.int8) if key == "small" else col)
+        return tuple(by[k] for k in ("int64", "int32", "float64")) + (by["small"],)
+
     def remove_dead(self) -> None:
         """Drop every marked-dead row (and its kinship row and column), keeping id order."""
-        keep = np.flatnonzero(self.cause[: self.n] == ALIVE)
-        k = keep.size
-        if k == self.n:
-            return
-        for name in COLUMNS:
-            col = getattr(self, name)
-            col[:k] = col[keep]
-        _compact(self.kin, self.geno, keep)
-        self.n = k
-        self.cause[k:] = ALIVE
+        i64, i32, f64, small = self._groups()
+        self.n = int(_compact(self.n, self.cause, tuple(i64), tuple(i32), tuple(f64), tuple(small), self.kin, self.geno))

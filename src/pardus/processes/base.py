@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+from numba import njit
 
 from ..population.table import ALIVE, Population
 from ..scenario.schema import CAUSES
@@ -98,12 +99,21 @@ class Hazard:
         return p
 
 
+@njit(cache=True)
+def fill_cell_stage(per_cell, per_stage, out):
+    """out[c, sex, s] = per_cell[c] · per_stage[s] for both sexes; returns out."""
+    for c in range(per_cell.shape[0]):
+        for s in range(3):
+            v = per_cell[c] * per_stage[s]
+            out[c, 0, s] = v
+            out[c, 1, s] = v
+    return out
+
+
 def by_cell_stage(per_cell: np.ndarray, per_stage: np.ndarray) -> np.ndarray:
     """(cells, 2, 3) table from a per-cell factor and a per-stage factor (same for both sexes)."""
-    out = np.empty((len(per_cell), 2, 3))
-    out[:, 0, :] = np.multiply.outer(per_cell, per_stage)
-    out[:, 1, :] = out[:, 0, :]
-    return out
+    per_cell = np.asarray(per_cell, dtype=np.float64)
+    return fill_cell_stage(per_cell, np.asarray(per_stage, dtype=np.float64), np.empty((per_cell.shape[0], 2, 3)))
 
 
 def stage_of_age(age: np.ndarray, adult_age: int) -> np.ndarray:

@@ -10,6 +10,7 @@ the stochastic growth rate is not biased by the ceiling.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..population.genetics import diversity
 from ..population.table import ALIVE
@@ -19,13 +20,17 @@ from .base import CAUSE_INDEX, Field, Process, State, stage_of_age
 N_CAUSES = len(CAUSES)
 
 
+@njit(cache=True)
+def _count_deaths(n, cause, cell, deaths):
+    for r in range(n):
+        if cause[r] >= 0:
+            deaths[cell[r], cause[r]] += 1
+
+
 def tally_deaths(state: State) -> None:
+    """Count the marked deaths by (cell, cause), then remove the dead from the table."""
     pop = state.pop
-    n = pop.n
-    dead = pop.cause[:n] != ALIVE
-    if dead.any():
-        idx = pop.cell[:n][dead].astype(np.int64) * N_CAUSES + pop.cause[:n][dead]
-        state.tally["deaths"] += np.bincount(idx, minlength=state.n_cells * N_CAUSES).reshape(state.n_cells, N_CAUSES)
+    _count_deaths(pop.n, pop.cause, pop.cell, state.tally["deaths"])
     pop.remove_dead()
 
 

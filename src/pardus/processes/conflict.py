@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..scenario.schema import Scenario
-from .base import Field, Hazard, State, by_cell_stage
+from .base import Field, Hazard, State
 
 
 class Conflict(Hazard):
@@ -29,5 +30,20 @@ class Conflict(Hazard):
         return self.h * layers["deer_farm_exposure"] * scarcity * (1.0 - layers["conflict_mitigation"])
 
     def table(self, state: State) -> np.ndarray:
-        # cubs stay with their mother and are not shot at farms
-        return by_cell_stage(self.cell_hazard(state.layers), [0.0, 1.0, 1.0])
+        L = state.layers
+        return _conflict_table(
+            self.h, self.gamma, L["deer_farm_exposure"], L["prey"], L["prey_capacity"], L["conflict_mitigation"],
+            np.empty((state.n_cells, 2, 3)),
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _conflict_table(h, gamma, exposure, prey, capacity, mitigation, out):
+    for c in range(exposure.shape[0]):
+        scarcity = min(max(1.0 - prey[c] / capacity[c], 0.0), 1.0) ** gamma
+        v = min(h * exposure[c] * scarcity * (1.0 - mitigation[c]), 1.0)
+        for sex in range(2):
+            out[c, sex, 0] = 0.0  # cubs stay with their mother and are not shot at farms
+            out[c, sex, 1] = v
+            out[c, sex, 2] = v
+    return out

@@ -25,6 +25,7 @@ class Disease(Hazard):
         self.adult_age = scenario.demography.adult_age
         d = scenario.threats.disease
         self.p, self.survival, self.breeding, self.efficacy = d.probability, d.survival, d.breeding, d.vaccine_efficacy
+        self.ones = np.ones(3)
 
     def prepare(self, state: State, rng: np.random.Generator) -> None:
         """Draw this year's outbreaks (one uniform per cell, always, to keep streams aligned)."""
@@ -36,7 +37,7 @@ class Disease(Hazard):
         pop.protected[:n] = protect
 
     def table(self, state: State) -> np.ndarray:
-        return by_cell_stage(np.where(state.layers["outbreak"], 1.0 - self.survival, 0.0), np.ones(3))
+        return by_cell_stage(state.layers["outbreak"] * (1.0 - self.survival), self.ones)
 
     def breeding_factor(self, layers: dict[str, np.ndarray]) -> np.ndarray:
         return np.where(layers["outbreak"], self.breeding, 1.0)

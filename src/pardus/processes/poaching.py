@@ -4,6 +4,7 @@ scaled by human access and reduced by anti-poaching patrols with a saturating ef
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..scenario.schema import Scenario
 from .base import Field, Hazard, State, patrol_effect
@@ -23,7 +24,6 @@ class Poaching(Hazard):
         p = scenario.threats.poaching
         self.by_stage = np.array([p.hazard.cub, p.hazard.subadult, p.hazard.adult])
         self.dogs = p.dogs
-        self.dog_stages = np.array([0.0, 1.0, 1.0])  # hunting dogs tree independent leopards, not cubs
         self.max_effect, self.half = p.patrol_max_effect, p.patrol_half_effort
         self.adult_age = scenario.demography.adult_age
 
@@ -32,9 +32,20 @@ class Poaching(Hazard):
         return layers["human_access"] * (1.0 - patrol_effect(layers["patrol_effort"], self.max_effect, self.half))
 
     def table(self, state: State) -> np.ndarray:
-        pressure = self.cell_pressure(state.layers)
-        dogs = self.dogs * (1.0 - state.layers["hunting_ban"])  # dogs come with ungulate hunting
-        out = np.empty((state.n_cells, 2, 3))
-        out[:, 0, :] = np.minimum(pressure[:, None] * (self.by_stage[None, :] + dogs[:, None] * self.dog_stages), 1.0)
-        out[:, 1, :] = out[:, 0, :]
-        return out
+        L = state.layers
+        return _poaching_table(
+            L["human_access"], L["patrol_effort"], L["hunting_ban"], self.by_stage, self.dogs, self.max_effect, self.half,
+            np.empty((state.n_cells, 2, 3)),
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _poaching_table(access, effort, ban, by_stage, dogs, max_effect, half, out):
+    for c in range(access.shape[0]):
+        pressure = access[c] * (1.0 - max_effect * effort[c] / (effort[c] + half))
+        dog = dogs * (1.0 - ban[c])  # dogs come with ungulate hunting; they tree independent leopards, not cubs
+        for s in range(3):
+            v = min(pressure * (by_stage[s] + (dog if s > 0 else 0.0)), 1.0)
+            out[c, 0, s] = v
+            out[c, 1, s] = v
+    return out

@@ -6,10 +6,10 @@ minus leopard predation, plus supplemental feeding. Densities are roe-deer equiv
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from ..population.table import ALIVE
 from ..scenario.schema import Scenario
-from .base import Field, Process, State, patrol_effect
+from .base import Field, Process, State
 
 
 class PreyDynamics(Process):
@@ -35,17 +35,26 @@ class PreyDynamics(Process):
     def step(self, state: State, rng: np.random.Generator) -> None:
         L = state.layers
         noise = rng.standard_normal(state.n_cells)
-        if self.r == 0.0 and self.offtake == 0.0 and self.kills == 0.0:
-            L["prey"] += L["feeding"]
-            return
-        P = L["prey"]
-        K = L["prey_capacity"]
-        growth = self.r * P * (1.0 - P / K) * np.exp(self.sd * noise - 0.5 * self.sd**2)
-        hunted = self.offtake * L["human_access"] * (1.0 - patrol_effect(L["patrol_effort"], self.max_effect, self.half))
-        hunted = hunted * (1.0 - L["hunting_ban"]) * P
         pop = state.pop
-        n = pop.n
-        eaters = (pop.cause[:n] == ALIVE) & (pop.age[:n] >= 1)
-        leopards = np.bincount(pop.cell[:n][eaters], minlength=state.n_cells)
-        eaten = self.kills * leopards / L["area_km2"]
-        L["prey"] = np.maximum(P + growth - hunted - eaten + L["feeding"], 0.0)
+        L["prey"] = _prey_step(
+            L["prey"], L["prey_capacity"], L["human_access"], L["patrol_effort"], L["hunting_ban"], L["feeding"], L["area_km2"],
+            noise, pop.n, pop.cause, pop.age, pop.cell, self.r, self.sd, self.offtake, self.kills, self.max_effect, self.half,
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _prey_step(P, K, access, effort, ban, feeding, area, noise, n, cause, age, cell, r, sd, offtake, kills, max_effect, half):
+    """New prey density per cell: logistic growth with lognormal noise (mean 1), human
+    offtake reduced by patrols and hunting bans, predation by leopards aged ≥ 1, feeding."""
+    k = P.shape[0]
+    leopards = np.zeros(k)
+    for i in range(n):
+        if cause[i] == -1 and age[i] >= 1:
+            leopards[cell[i]] += 1.0
+    out = np.empty(k)
+    for c in range(k):
+        growth = r * P[c] * (1.0 - P[c] / K[c]) * np.exp(sd * noise[c] - 0.5 * sd * sd)
+        hunted = offtake * access[c] * (1.0 - max_effect * effort[c] / (effort[c] + half)) * (1.0 - ban[c]) * P[c]
+        eaten = kills * leopards[c] / area[c]
+        out[c] = max(P[c] + growth - hunted - eaten + feeding[c], 0.0)
+    return out

@@ -18,14 +18,14 @@ from __future__ import annotations
 import numpy as np
 
 from numba import njit
-from scipy.special import betaincinv
+from scipy.special import ndtr
 
 from ..population.genetics import add_births
 from ..population.table import ALIVE, ORIGIN_BORN
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 from .disease import Disease
-from .environment import beta_parameters, beta_quantile
+from .environment import _Z_GRID, _quantile_table, beta_parameters, beta_quantile
 
 
 def vortex_breeding(p0: float, pk: float, b: float, a: float, n: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -120,7 +120,7 @@ class Reproduction(Process):
         Field("prey", "cell", "roe-deer eq./km²"),
         Field("carrying_capacity", "cell", "individuals"),
         Field("outbreak", "cell"),
-        Field("breeding_deviate", "year", "probability"),
+        Field("breeding_deviate", "year", "standard normal"),
     )
     writes = (
         Field("id", "individual"),
@@ -147,7 +147,7 @@ class Reproduction(Process):
         self.dd = d.density_dependence
         self.sd_b = d.environmental_variation.breeding_sd
         a, b, varies = beta_parameters(np.array([self.p0]), np.array([self.sd_b]))
-        self._ab = (float(a[0]), float(b[0])) if varies[0] else None
+        self._ab = _quantile_table((float(a[0]),), (float(b[0]),))[:, 0] if varies[0] else None
         self.litter_cum = np.cumsum(d.litter_size)
         self.litter_cum[-1] = 1.0
         self.sex_ratio = d.sex_ratio
@@ -162,15 +162,15 @@ class Reproduction(Process):
     def breeding_probability(self, state: State, n_cell: np.ndarray | None = None) -> np.ndarray:
         """Per-cell breeding probability of an eligible, non-inbred female this year."""
         L = state.layers
-        u = state.extra["breeding_deviate"]
+        z = state.extra["breeding_deviate"]
         if self.dd.enabled:
             if n_cell is None:
                 n_cell = np.bincount(state.pop.cell[: state.pop.n][state.living_rows()], minlength=state.n_cells)
             p = vortex_breeding(self.p0, self.dd.p_breed_at_k, self.dd.steepness_b, self.dd.allee_a, n_cell, L["carrying_capacity"])
             if self.sd_b > 0:
-                p = beta_quantile(p, np.full_like(p, self.sd_b), u)
+                p = beta_quantile(p, np.full_like(p, self.sd_b), float(ndtr(z)))
         elif self._ab is not None:
-            p = np.full(state.n_cells, float(betaincinv(self._ab[0], self._ab[1], u)))
+            p = np.full(state.n_cells, float(np.interp(z, _Z_GRID, self._ab)))
         else:
             p = np.full(state.n_cells, self.p0)
         if self.required > 0:

@@ -25,4 +25,4 @@ class Road(Hazard):
 
     def table(self, state: State) -> np.ndarray:
         per_cell = state.layers["road_exposure"] * (1.0 - state.layers["road_reduction"])
-        return by_cell_stage(per_cell, self.by_stage).clip(0.0, 1.0)
+        return by_cell_stage(per_cell, self.by_stage)

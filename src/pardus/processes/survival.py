@@ -44,9 +44,12 @@ class InbreedingDepression(Hazard):
         g = scenario.genetics
         self.adult_age = scenario.demography.adult_age
         self.b = 0.5 * g.lethal_equivalents * (1.0 - g.lethal_share)
+        self._table: np.ndarray | None = None
 
     def table(self, state: State) -> np.ndarray:
-        return by_cell_stage(np.ones(state.n_cells), [self.b, 0.0, 0.0])
+        if self._table is None or self._table.shape[0] != state.n_cells:
+            self._table = by_cell_stage(np.ones(state.n_cells), [self.b, 0.0, 0.0])
+        return self._table
 
 
 class Starvation(Hazard):
@@ -59,9 +62,10 @@ class Starvation(Hazard):
         self.adult_age = scenario.demography.adult_age
         self.max_hazard = scenario.threats.starvation.max_hazard
         self.required = scenario.prey.required_density
+        self.ones = np.ones(3)
 
     def table(self, state: State) -> np.ndarray:
         if self.max_hazard == 0.0 or self.required == 0.0:
             return np.zeros((state.n_cells, 2, 3))
-        shortfall = np.clip(1.0 - state.layers["prey"] / self.required, 0.0, 1.0)
-        return by_cell_stage(self.max_hazard * shortfall, np.ones(3))
+        shortfall = np.maximum(1.0 - state.layers["prey"] / self.required, 0.0)
+        return by_cell_stage(self.max_hazard * shortfall, self.ones)
