@@ -48,6 +48,7 @@ def _compact(n, cause, cols_i64, cols_i32, cols_f64, cols_small, kin, geno):
         for j in range(k):
             kin[i, j] = kin[src, keep[j]]
         if src != i:
+            cause[i] = -1
             geno[i] = geno[src]
             for c in cols_i64:
                 c[i] = c[src]
