@@ -15,7 +15,7 @@ from numba import njit
 from ..population.genetics import diversity
 from ..population.table import ALIVE
 from ..scenario.schema import CAUSES, Scenario
-from .base import CAUSE_INDEX, Field, Process, State, stage_of_age
+from .base import CAUSE_INDEX, Field, Process, State
 
 N_CAUSES = len(CAUSES)
 
@@ -69,6 +69,23 @@ class ResolveAndAge(Process):
             tally_deaths(state)
 
 
+@njit(cache=True)
+def _count(n, cell, sex, age, F, kin, age_offset, adult_age, N):
+    """Fill N[cell, sex, stage]; return (mean kinship incl. self-pairs, mean F)."""
+    tot_f = 0.0
+    tot_k = 0.0
+    for r in range(n):
+        a = age[r] - age_offset
+        st = 0 if a <= 0 else (1 if a < adult_age else 2)
+        N[cell[r], sex[r], st] += 1
+        tot_f += F[r]
+        for j in range(n):
+            tot_k += kin[r, j]
+    if n == 0:
+        return np.nan, np.nan
+    return tot_k / (n * n), tot_f / n
+
+
 class Census(Process):
     name = "census"
     reads = (
@@ -86,13 +103,10 @@ class Census(Process):
     def measure(self, state: State, age_offset: int = 1) -> dict[str, np.ndarray | float]:
         pop = state.pop
         n = pop.n
-        stage = stage_of_age(pop.age[:n] - age_offset, self.adult_age)
-        idx = (pop.cell[:n].astype(np.int64) * 2 + pop.sex[:n]) * 3 + stage
-        N = np.bincount(idx, minlength=state.n_cells * 6).reshape(state.n_cells, 2, 3)
+        N = np.zeros((state.n_cells, 2, 3), dtype=np.int64)
+        mk, mean_f = _count(n, pop.cell, pop.sex, pop.age, pop.F, pop.kin, age_offset, self.adult_age, N)
         if n:
             gd, ho, na = diversity(pop.geno, n, self.n_neutral, pop.next_allele)
-            mk = float(pop.kin[:n, :n].mean())
-            mean_f = float(pop.F[:n].mean())
         else:
             gd = ho = na = mk = mean_f = np.nan
         return {

@@ -10,8 +10,8 @@ the animal left.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from ..population.table import ALIVE
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 
@@ -44,18 +44,30 @@ class Dispersal(Process):
         if not self.active:
             return
         pop = state.pop
-        n = pop.n
-        age, cell = pop.age[:n], pop.cell[:n]
-        cand = np.flatnonzero((pop.cause[:n] == ALIVE) & (age >= self.lo) & (age <= self.hi) & self.has_dest[cell])
-        u = rng.random((cand.size, 3))
-        if cand.size == 0:
-            return
-        leave = u[:, 0] < self.p_sex[pop.sex[cand]]
-        src = cell[cand]
-        mort = self.mortality * (1.0 - state.layers["dispersal_mortality_reduction"][src])
-        dies = leave & (u[:, 1] < mort)
-        pop.cause[cand[dies]] = CAUSE_INDEX["dispersal"]
-        moves = leave & ~dies
-        rows = cand[moves]
-        dest = (self.cum[src[moves]] <= u[moves, 2][:, None]).sum(axis=1)
-        pop.cell[rows] = np.minimum(dest, self.cum.shape[1] - 1)
+        _disperse(
+            rng, pop.n, pop.cause, pop.age, pop.sex, pop.cell, self.lo, self.hi, self.p_sex, self.has_dest, self.cum,
+            self.mortality, state.layers["dispersal_mortality_reduction"], CAUSE_INDEX["dispersal"],
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _disperse(rng, n, cause, age, sex, cell, lo, hi, p_sex, has_dest, cum, mortality, reduction, dead_cause):
+    """Three uniforms per candidate (leave, die, destination), drawn whether used or not so that
+    the stream stays aligned between scenarios."""
+    k = cum.shape[1]
+    for r in range(n):
+        if cause[r] != -1 or age[r] < lo or age[r] > hi or not has_dest[cell[r]]:
+            continue
+        u_leave = rng.random()
+        u_die = rng.random()
+        u_dest = rng.random()
+        if u_leave >= p_sex[sex[r]]:
+            continue
+        src = cell[r]
+        if u_die < mortality * (1.0 - reduction[src]):
+            cause[r] = dead_cause
+            continue
+        dest = 0
+        while dest < k - 1 and cum[src, dest] <= u_dest:
+            dest += 1
+        cell[r] = dest

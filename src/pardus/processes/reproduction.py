@@ -192,19 +192,32 @@ class Reproduction(Process):
         u_bits = rng.random((total, pop.n_loci, 2))
         pop.reserve(total)
         n0 = pop.n
-        new = slice(n0, n0 + total)
-        pop.id[new] = pop.new_ids(total)
-        pop.sex[new] = cub_sex
-        pop.age[new] = 0
-        pop.cause[new] = ALIVE
-        pop.mother[new] = pop.id[mothers_rows]
-        pop.father[new] = pop.id[fathers_rows]
-        pop.cell[new] = pop.cell[mothers_rows]
-        pop.origin[new] = ORIGIN_BORN
-        pop.protected[new] = False
-        pop.captive_share[new] = 0.5 * (pop.captive_share[mothers_rows] + pop.captive_share[fathers_rows])
+        _append_cubs(
+            n0, pop.next_id, mothers_rows, fathers_rows, cub_sex, pop.id, pop.sex, pop.age, pop.cause, pop.mother, pop.father,
+            pop.cell, pop.origin, pop.protected, pop.captive_share, ORIGIN_BORN, state.tally["births"],
+        )  # fmt: skip
+        pop.next_id += total
         pop.n = n0 + total
         lethal = np.zeros(total, dtype=np.bool_)
         add_births(pop.kin, pop.F, pop.geno, state.is_lethal, n0, mothers_rows, fathers_rows, self.n_neutral, lethal, u_bits)
-        pop.cause[new][lethal] = CAUSE_INDEX["inbreeding_lethal"]
-        state.tally["births"] += np.bincount(pop.cell[new], minlength=state.n_cells)
+        pop.cause[n0 : n0 + total][lethal] = CAUSE_INDEX["inbreeding_lethal"]
+
+
+@njit(cache=True)
+def _append_cubs(n0, first_id, mothers, fathers, cub_sex, ids, sex, age, cause, mother, father, cell, origin, protected, captive_share, born, births):
+    """Write the table rows of newborn cubs n0 … and count births per cell."""
+    for i in range(mothers.shape[0]):
+        r = n0 + i
+        m = mothers[i]
+        f = fathers[i]
+        ids[r] = first_id + i
+        sex[r] = cub_sex[i]
+        age[r] = 0
+        cause[r] = -1
+        mother[r] = ids[m]
+        father[r] = ids[f]
+        cell[r] = cell[m]
+        origin[r] = born
+        protected[r] = False
+        captive_share[r] = 0.5 * (captive_share[m] + captive_share[f])
+        births[cell[m]] += 1
