@@ -85,4 +85,13 @@ def binomial_se(p: float, n: float) -> float:
 
 
 def fmt(name: str, observed: float, expected: float, se: float) -> str:
-    return f"{name}: observed {observed:.6g}, expected {expected:.6g}, SE {se:.3g}, |diff|/SE = {abs(observed - expected) / se:.2f}"
+    z = f"{abs(observed - expected) / se:.2f}" if se > 0 else "(SE 0: must be exact)"
+    return f"{name}: observed {observed:.6g}, expected {expected:.6g}, SE {se:.3g}, |diff|/SE = {z}"
+
+
+def check_close(name: str, observed: float, expected: float, se: float, allowance: float = 0.0) -> None:
+    """Assert |observed − expected| ≤ Z·SE (+ a computed deterministic allowance) and print the
+    comparison (visible with ``pytest -s``), so that a run documents how close every check is."""
+    line = fmt(name, observed, expected, se)
+    print(line)
+    assert abs(observed - expected) <= Z * se + allowance + 1e-12, line

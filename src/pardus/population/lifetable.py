@@ -126,11 +126,14 @@ def life_table(scenario: Scenario) -> LifeTable:
     last = d.female_last_breeding_age if d.female_last_breeding_age is not None else M
     can_breed = (ages >= d.female_breeding_age) & (ages <= last)
 
-    # q[j]: probability that a litter still has a cub alive at the reproduction step j years on
+    # q[j]: probability that a litter still has a cub alive at the reproduction step j years on;
+    # a cub is male with probability sex_ratio and survives with its own sex's rates
     q = np.ones(D)
-    S = s0[0]
+    S_f, S_m = s0[0], s0[1]
     for j in range(1, D):
-        S *= s_f[j - 1]
+        S_f *= s_f[j - 1]
+        S_m *= s_m[j - 1]
+        S = (1.0 - d.sex_ratio) * S_f + d.sex_ratio * S_m
         q[j] = float((litter * (1.0 - (1.0 - S) ** sizes)).sum())
     # states per age at the reproduction step: 0 = free, j = litter born j years ago still dependent
     k = D
@@ -167,6 +170,10 @@ def life_table(scenario: Scenario) -> LifeTable:
     lam = float(vals.real[i])
     v = np.abs(vecs[:, i].real).reshape(M, k)
     at_repro = v.sum(axis=1)
+    # numbers at the start of the year (before mortality): last year's breeders' surviving
+    # daughters at age 1, and the animals at the reproduction step one age below
+    recruits = float(daughters * s0[0] * (p * v[:, 0] * can_breed).sum())
+    start = np.r_[recruits, at_repro[:-1]] / lam if lam > 0 else np.r_[1.0, np.zeros(M - 1)]
     breed_rate = np.where(can_breed, p * v[:, 0] / np.maximum(at_repro, 1e-300), 0.0)
     # R0 = spectral radius of F (I − T)^-1 (Caswell 2001); T = ln R0 / ln λ
     N_fund = np.linalg.inv(np.eye(n) - T)
@@ -186,6 +193,6 @@ def life_table(scenario: Scenario) -> LifeTable:
         survival_male=s_m,
         cub_survival=s0,
         breeding_rate=breed_rate,
-        stable_female=at_repro / s_f,  # numbers at the start of the year, before mortality
+        stable_female=start,  # relative numbers at the start of the year, before mortality
         stable_male=l_m * disc,
     )

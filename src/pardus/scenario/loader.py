@@ -83,8 +83,17 @@ def _load_source(ref: str, base_dir: Path | None) -> tuple[str, dict[str, Any], 
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{path}: cannot be read as a UTF-8 text file — {exc}"]) from None
-    return str(path), _read_toml(str(path), text), path.parent
+        raise ScenarioError([f"{_display(path)}: cannot be read as a UTF-8 text file — {exc}"]) from None
+    label = _display(path)
+    return label, _read_toml(label, text), path.parent
+
+
+def _display(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
