@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="pardus: Amur leopard population viability, threats and conservation actions.")
@@ -40,7 +42,7 @@ def _load_all(files: list[str]):
         raise UserError([f"two scenarios are named '{d}' — give each file its own `name = \"…\"`" for d in dup])
     for r in resolved:
         for w in r.warnings:
-            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+            err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     return resolved
 
 
@@ -59,6 +61,7 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
         raise UserError([f"--replicates {n} — must be at least 1"])
     if output.exists() and output.is_dir():
         raise UserError([f"{output}: is a folder — give a file name such as {output / 'results.nc'}"])
+    _check_writable(output)
     total = n * len(scenarios)
     with Progress(
         TextColumn("[bold]simulating"),
@@ -71,13 +74,34 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
         transient=False,
     ) as bar:
         task = bar.add_task("run", total=total)
-        names, records = run_ensemble(
-            scenarios, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=lambda k: bar.advance(task, k)
-        )
+        try:
+            names, records = run_ensemble(
+                scenarios, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=lambda k: bar.advance(task, k)
+            )
+        except KeyboardInterrupt:
+            raise UserError(["interrupted — stopped all workers; no results file was written"], code=130) from None
+        except OSError as exc:
+            if scheduler:
+                raise UserError([f"--scheduler {scheduler}: cannot use the Dask cluster — {exc}"]) from None
+            raise
     ds = build_dataset(scenarios, names, records, seed)
-    save_results(ds, output)
-    err.print(f"wrote {output} ({len(scenarios)} scenario(s) × {n} replicates × {scenarios[0].run.years} years)", highlight=False)
+    try:
+        save_results(ds, output)
+    except OSError as exc:
+        raise UserError([f"{output}: cannot be written — {exc.strerror or exc}"]) from None
+    err.print(f"wrote {escape(str(output))} ({len(scenarios)} scenario(s) × {n} replicates × {scenarios[0].run.years} years)", highlight=False)
     return ds
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before any work when the output cannot be created (parent is a file, no permission)."""
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError([f"{path}: its folder {parent} cannot be created — {exc.strerror or exc}"]) from None
+    if not os.access(parent, os.W_OK):
+        raise UserError([f"{path}: no permission to write in {parent}"])
 
 
 def _fmt(x, digits=3):
@@ -109,7 +133,7 @@ def _print_summary(summary) -> None:
     t = Table(title=f"Population viability: {int(first.replicates)} replicates × {int(first.years)} years")
     t.add_column("")
     for name in summary.index:
-        t.add_column(str(name), justify="right", overflow="fold")
+        t.add_column(escape(str(name)), justify="right", overflow="fold")
     for label, fmt in SUMMARY_ROWS:
         t.add_row(label, *(fmt(r) for _, r in summary.iterrows()))
     out.print(t)
@@ -118,13 +142,13 @@ def _print_summary(summary) -> None:
 def _print_comparison(cmp, baseline: str) -> None:
     if cmp.empty:
         return
-    t = Table(title=f"Difference from '{baseline}' (paired replicates, common random numbers)")
+    t = Table(title=f"Difference from '{escape(baseline)}' (paired replicates, common random numbers)")
     for col in ("scenario", "ΔPE [95 % CI]", "ΔN final ± SE", "ΔGD ± SE", "extra cost", "ΔPE per million"):
         t.add_column(col, justify="right" if col != "scenario" else "left", overflow="fold")
     for name, r in cmp.sort_values("dPE").iterrows():
         t.add_row(
-            str(name),
-            f"{r.dPE:+.3f} [{r.dPE_ci_low:+.3f}, {r.dPE_ci_high:+.3f}]",
+            escape(str(name)),
+            escape(f"{r.dPE:+.3f} [{r.dPE_ci_low:+.3f}, {r.dPE_ci_high:+.3f}]"),
             f"{r.dN_mean:+.1f} ± {_fmt(r.dN_se, 1)}",
             f"{_fmt(r.dGD, 4)} ± {_fmt(r.dGD_se, 4)}",
             f"{r.extra_cost:,.0f}",
@@ -133,24 +157,29 @@ def _print_comparison(cmp, baseline: str) -> None:
     out.print(t)
     best = cmp.sort_values("dPE").iloc[0]
     if best.dPE_ci_high < 0:
-        out.print(f"Lowest extinction risk: [bold]{cmp.sort_values('dPE').index[0]}[/] (ΔPE {best.dPE:+.3f}, CI excludes 0).")
+        out.print(f"Lowest extinction risk: [bold]{escape(str(cmp.sort_values('dPE').index[0]))}[/] (ΔPE {best.dPE:+.3f}, CI excludes 0).")
     else:
         out.print("No scenario lowers the extinction risk with a 95 % CI that excludes 0; see ΔN and ΔGD, or run more replicates.")
     per = cmp[cmp.dPE_per_million.notna() & (cmp.dPE_ci_high < 0)]
     if not per.empty:
-        out.print(f"Most risk bought down per million spent: [bold]{per.sort_values('dPE_per_million').index[0]}[/].")
+        out.print(f"Most risk bought down per million spent: [bold]{escape(str(per.sort_values('dPE_per_million').index[0]))}[/].")
 
 
 def _csv_atomic(df, path: Path) -> None:
     import os
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise UserError([f"{path}: cannot be written — {exc.strerror or exc}"]) from None
     os.close(fd)
     try:
         df.to_csv(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError([f"{path}: cannot be written — {exc.strerror or exc}"]) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -161,7 +190,7 @@ def check(files: list[str] = typer.Argument(..., help="scenario files or preset 
     """Validate scenario files: every problem at once, warnings for suspicious values."""
     resolved = _load_all(files)
     for r in resolved:
-        out.print(f"{r.path}: scenario '{r.scenario.name}' is valid ({len(r.warnings)} warning(s))", highlight=False)
+        out.print(f"{r.path}: scenario '{r.scenario.name}' is valid ({len(r.warnings)} warning(s))", highlight=False, markup=False)
 
 
 @app.command()
@@ -171,19 +200,19 @@ def explain(file: str = typer.Argument(..., help="scenario file or preset name")
 
     for r in _load_all([file]):
         sc = r.scenario
-        out.print(f"[bold]{sc.name}[/] — {sc.description}", highlight=False)
+        out.print(f"[bold]{escape(sc.name)}[/] — {escape(sc.description)}", highlight=False)
         t = Table(title="Resolved parameters")
         for col in ("parameter", "value", "set by", "source"):
             t.add_column(col, overflow="fold")
         for key, value, set_by, source in parameter_rows(r):
-            t.add_row(key, str(value), set_by, source)
+            t.add_row(escape(key), escape(str(value)), escape(set_by), escape(source))
         out.print(t)
         out.print("[bold]Derived[/]")
         for line in derived_lines(sc):
-            out.print(f"  {line}", highlight=False)
+            out.print(f"  {line}", highlight=False, markup=False)
         out.print(f"[bold]Schedule[/] ({sc.run.start_year + 1}–{sc.run.start_year + sc.run.years})")
         for line in schedule_lines(sc):
-            out.print(f"  {line}", highlight=False)
+            out.print(f"  {line}", highlight=False, markup=False)
 
 
 @app.command()
@@ -241,6 +270,7 @@ def summary(
     table = summarize(ds)
     _print_summary(table)
     path = csv or results.with_name(results.stem + "-summary.csv")
+    _check_writable(path)
     _csv_atomic(table, path)
     if ds.sizes["scenario"] > 1:
         base = baseline or str(ds.scenario.values[0])
@@ -266,8 +296,10 @@ def report(
     cmp = _results_call(compare_to_baseline, ds, base) if ds.sizes["scenario"] > 1 else None
     try:
         path = build_report(ds, table, cmp, output, baseline=base if cmp is not None else None)
-    except NotADirectoryError:
+    except (NotADirectoryError, FileExistsError):
         raise UserError([f"{output}: is a file — give a folder for report.html and figures/"]) from None
+    except OSError as exc:
+        raise UserError([f"{output}: the report cannot be written there — {exc.strerror or exc}"]) from None
     err.print(f"wrote {path}", highlight=False)
 
 
@@ -277,7 +309,7 @@ def presets() -> None:
     from .scenario.loader import list_presets, load_scenario
 
     for name in list_presets():
-        out.print(f"{name}: {load_scenario(name).scenario.description}", highlight=False)
+        out.print(f"{name}: {load_scenario(name).scenario.description}", highlight=False, markup=False)
 
 
 def _load_results(path: Path):
@@ -300,26 +332,26 @@ def _results_call(fn, *args):
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        rv = app(standalone_mode=False)
     except UserError as exc:
         for line in exc.lines:
-            err.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(exc.code)
     except KeyboardInterrupt:
-        err.print("interrupted — stopped all workers; no results file was written")
+        err.print("interrupted — nothing was written")
         sys.exit(130)
-    except (typer.Abort,):
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors come here in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        # click/typer usage errors (typer ships its own copy of click's exception classes)
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
+        if type(exc).__name__ in ("Exit", "Abort"):
+            sys.exit(getattr(exc, "exit_code", 1))
         raise
+    if isinstance(rv, int) and rv:
+        if rv == 130:  # typer turned a Ctrl-C outside our own handling into exit code 130
+            err.print("interrupted — nothing was written")
+        sys.exit(rv)
 
 
 if __name__ == "__main__":

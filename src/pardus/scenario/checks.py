@@ -128,7 +128,7 @@ def semantic_problems(raw: dict[str, Any], origin: dict[str, str], label: str) -
         last = start_year + years
         for lab, iv in ivs.items():
             s = _num(iv.get("start")) if isinstance(iv, dict) else None
-            if s is not None and (s <= start_year - 1000 or s > last):
+            if s is not None and s > last:
                 k = f"interventions.{lab}.start"
                 out.append(
                     f"{_who(origin, k, label)}: {k} = {int(s)} — after the last simulated year {int(last)}; it would never act"
@@ -166,12 +166,17 @@ def suspicious_values(sc: Scenario, origin: dict[str, str], label: str) -> list[
         warn("run.replicates", sc.run.replicates, "fewer than 100 replicates: the extinction probability has a standard error above 0.05")
     if sc.run.years > 300:
         warn("run.years", sc.run.years, "projections beyond 300 years say little about a real population")
-    last = sc.run.start_year + sc.run.years
+    first = sc.run.start_year + 1
     for lab, iv in sc.interventions.items():
-        if iv.start < sc.run.start_year:
-            warn(f"interventions.{lab}.start", iv.start, f"before run.start_year = {sc.run.start_year}; it acts from the first year")
-        if iv.end is not None and iv.end > last:
-            pass
+        once = getattr(iv, "every", None) is None and iv.type in ("release", "translocation")
+        if iv.end is not None and iv.end < first or (once and iv.start < first):
+            warn(f"interventions.{lab}.start", iv.start, f"acts only before the first simulated year {first}; it never acts in this run")
+        elif iv.start < first:
+            warn(
+                f"interventions.{lab}.start",
+                iv.start,
+                f"before the first simulated year {first}: it is active from {first} on and its fixed_cost is not counted (spent before the run)",
+            )
         if getattr(iv, "type", "") == "release":
             pop = sc.populations[iv.population]
             if pop.carrying_capacity < iv.females + iv.males:

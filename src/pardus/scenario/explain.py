@@ -84,13 +84,16 @@ def schedule_lines(sc: Scenario) -> list[str]:
         start = max(iv.start, first)
         end = min(iv.end if iv.end is not None else last, last)
         text = describe_intervention(label, iv, sc)
+        if end < start:
+            continue  # active only outside the simulated years
         if iv.type in ("release", "translocation"):
             years = [iv.start] if iv.every is None else list(range(iv.start, end + 1, iv.every))
             years = [y for y in years if first <= y <= end]
             for y in years:
                 events.setdefault(y, []).append(text)
             continue
-        events.setdefault(start, []).append(f"starts: {text}")
+        since = f" (in place since {iv.start})" if iv.start < first else ""
+        events.setdefault(start, []).append(f"starts: {text}{since}")
         if iv.end is not None and iv.end < last:
             events.setdefault(iv.end + 1, []).append(f"ends: '{label}' (last active year {iv.end})")
     out = []

@@ -35,6 +35,15 @@ class ScenarioError(Exception):
         super().__init__("\n".join(self.problems))
 
 
+class SourceNotFound(ScenarioError):
+    """A preset name or scenario file that does not exist."""
+
+    def __init__(self, ref: str, problems: list[str], reason: str = ""):
+        super().__init__(problems)
+        self.ref = ref
+        self.reason = reason
+
+
 @dataclass
 class Resolved:
     """A validated scenario together with where every value came from."""
@@ -70,16 +79,17 @@ def _load_source(ref: str, base_dir: Path | None) -> tuple[str, dict[str, Any], 
         if ref not in presets:
             hint = difflib.get_close_matches(ref, presets, n=1)
             did = f"; did you mean '{hint[0]}'?" if hint else ""
-            raise ScenarioError(
-                [f"unknown preset '{ref}' — shipped presets are: {', '.join(presets)}{did}"]
-            )
+            reason = f"unknown preset '{ref}' — shipped presets are: {', '.join(presets)}{did}"
+            raise SourceNotFound(ref, [reason], reason)
         text = resources.files(PRESET_PACKAGE).joinpath(f"{ref}.toml").read_text(encoding="utf-8")
         return f"preset:{ref}", _read_toml(f"preset:{ref}", text), None
     path = Path(ref)
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     if not path.exists():
-        raise ScenarioError([f"{ref}: no such scenario file — check the path (or name a preset: {', '.join(list_presets())})"])
+        where = f" (looked for {_display(path)})" if _display(path) != ref else ""
+        reason = f"no such scenario file{where} — check the path (or name a preset: {', '.join(list_presets())})"
+        raise SourceNotFound(ref, [f"{ref}: {reason}"], reason)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -129,7 +139,12 @@ def _resolve_chain(ref: str, base_dir: Path | None, seen: tuple[str, ...] = ()) 
     if parent is not None and not isinstance(parent, str):
         raise ScenarioError([f"{label}: extends = {parent!r} — must be a preset name or a file path"])
     if parent:
-        base, origin, sources = _resolve_chain(parent, directory, seen + (label,))
+        try:
+            base, origin, sources = _resolve_chain(parent, directory, seen + (label,))
+        except SourceNotFound as exc:
+            if exc.ref != parent:
+                raise
+            raise SourceNotFound(parent, [f"{label}: extends = \"{parent}\" — {exc.reason}"]) from None
     else:
         base, origin, sources = {}, {}, {}
     own = {k: v for k, v in data.items() if k not in _RESERVED}
@@ -137,6 +152,10 @@ def _resolve_chain(ref: str, base_dir: Path | None, seen: tuple[str, ...] = ()) 
     src = data.get("sources", {})
     if not isinstance(src, dict):
         raise ScenarioError([f"{label}: [sources] must be a table of dotted key = \"citation\""])
+    # a value this file overrides no longer carries the citation of the file it came from
+    for key in _flatten(own):
+        for old in [k for k in sources if k == key or k.startswith(key + ".")]:
+            del sources[old]
     sources = {**sources, **{str(k): str(v) for k, v in src.items()}}
     if "sweep" in data:
         merged["__sweep__"] = data["sweep"]
@@ -320,13 +339,21 @@ def load_scenarios(ref: str | Path) -> list[Resolved]:
 
     ref = str(ref)
     raw, origin, sources = _resolve_chain(ref, Path.cwd())
-    label = ref if (ref.endswith(".toml") or "/" in ref) else f"preset:{ref}"
-    if "name" not in raw:
+    is_file = ref.endswith(".toml") or "/" in ref
+    label = _display(Path(ref)) if is_file else f"preset:{ref}"
+    if is_file and origin.get("name") != label:
+        # a file that does not name itself is named after the file, not after what it extends
         raw["name"] = Path(ref).stem
-        origin.setdefault("name", label)
+        origin["name"] = label
     results: list[Resolved] = []
     problems: list[str] = []
-    for _name, data, _combo in _expand_sweep(raw, label):
+    base_origin, base_sources = origin, sources
+    for _name, data, combo in _expand_sweep(raw, label):
+        origin = dict(base_origin)
+        sources = dict(base_sources)
+        for key in combo:
+            origin[key] = label
+            sources[key] = f"[sweep] value {combo[key]!r}"
         these: list[str] = []
         scenario = None
         try:
@@ -339,10 +366,11 @@ def load_scenarios(ref: str | Path) -> list[Resolved]:
             continue
         assert scenario is not None
         warn = suspicious_values(scenario, origin, label)
+        known = _flatten(scenario.model_dump(mode="json"))
         warn.extend(
             f"{label}: sources.{k} — names no parameter of the scenario; check the key"
             for k in sources
-            if k not in _flatten(data) and not any(f.startswith(k + ".") for f in _flatten(data))
+            if k not in known and not any(f.startswith(k + ".") for f in known)
         )
         results.append(Resolved(scenario=scenario, raw=data, origin=origin, sources=sources, warnings=warn, path=label))
     if problems:
