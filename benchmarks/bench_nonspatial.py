@@ -40,7 +40,9 @@ def main() -> None:
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"preset={args.preset} replicates={args.replicates} years={sc.run.years} workers={args.workers}")
     print(f"wall_s={wall:.2f}")
+    total = self_kb + (args.workers if args.workers > 1 else 0) * child_kb
     print(f"peak_rss_main_MiB={self_kb / 1024:.0f} peak_rss_largest_worker_MiB={child_kb / 1024:.0f}")
+    print(f"peak_rss_total_upper_bound_MiB={total / 1024:.0f}")
     print(f"replicate_years_per_s={rep_years / wall:.0f}")
 
 

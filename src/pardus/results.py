@@ -130,18 +130,35 @@ def scenarios_of(ds: xr.Dataset) -> dict[str, Scenario]:
 
 
 def total_n(ds: xr.Dataset) -> xr.DataArray:
-    return ds["N"].sum(("population", "sex", "stage"))
+    """(scenario, replicate, year) census size over all populations, sexes and stages."""
+    return ds["N"].sum(("population", "sex", "stage")).transpose("scenario", "replicate", "year")
 
 
 def extinct_mask(ds: xr.Dataset, definition: str | dict[str, str] = "one_sex") -> xr.DataArray:
-    """(scenario, replicate, year) True where the metapopulation counts as extinct."""
+    """(scenario, replicate, year) True where the metapopulation counts as extinct that year.
+
+    ``definition`` is ``"one_sex"`` (no animals, or animals of only one sex; Vortex's rule) or
+    ``"no_animals"``, for all scenarios or per scenario name.
+    """
     by_sex = ds["N"].sum(("population", "stage"))
     none = by_sex.sum("sex") == 0
     one_sex = (by_sex.sel(sex="female") == 0) | (by_sex.sel(sex="male") == 0)
     if isinstance(definition, str):
-        return one_sex if definition == "one_sex" else none
-    pick = xr.DataArray([definition.get(str(s), "one_sex") == "one_sex" for s in ds.scenario.values], dims="scenario", coords={"scenario": ds.scenario})
-    return xr.where(pick, one_sex, none)
+        out = one_sex if definition == "one_sex" else none
+    else:
+        pick = xr.DataArray(
+            [definition.get(str(s), "one_sex") == "one_sex" for s in ds.scenario.values], dims="scenario", coords={"scenario": ds.scenario}
+        )
+        out = xr.where(pick, one_sex, none)
+    return out.transpose("scenario", "replicate", "year")
+
+
+def cumulative_extinct(ds: xr.Dataset, definition: str | dict[str, str] = "one_sex") -> xr.DataArray:
+    """True from the first simulated year a replicate was extinct onwards. The initial census
+    never counts: a scenario may start empty and be filled by releases."""
+    ext = extinct_mask(ds, definition)
+    ext = ext.where(ext.year > ext.year[0], False)
+    return ext.cumsum("year") > 0
 
 
 def extinction_time(ds: xr.Dataset, definition: str | dict[str, str] = "one_sex") -> xr.DataArray:
@@ -154,9 +171,7 @@ def extinction_time(ds: xr.Dataset, definition: str | dict[str, str] = "one_sex"
 
 def pe_curve(ds: xr.Dataset, definition: str | dict[str, str] = "one_sex") -> xr.DataArray:
     """(scenario, year): share of replicates that have gone extinct by each year."""
-    ext = extinct_mask(ds, definition)
-    ext = ext.where(ext.year > ext.year[0], False)
-    return ext.cumsum("year").clip(max=1).astype(bool).mean("replicate")
+    return cumulative_extinct(ds, definition).mean("replicate")
 
 
 def _definitions(ds: xr.Dataset) -> tuple[dict[str, str], dict[str, int], dict[str, Scenario]]:

@@ -26,6 +26,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 import matplotlib as mpl
 
+from .. import results
+from ..results import total_n
+
 __all__ = [
     "DPI",
     "FigureSpec",
@@ -162,13 +165,6 @@ def _sum_dims(da: xr.DataArray, keep: Sequence[str]) -> xr.DataArray:
     return da.sum(dim=drop, skipna=True) if drop else da.fillna(0)
 
 
-def total_n(ds: xr.Dataset) -> xr.DataArray:
-    """Total census size per (scenario, replicate, year), summed over everything else."""
-    return _sum_dims(ds["N"], ("scenario", "replicate", "year")).transpose(
-        "scenario", "replicate", "year"
-    )
-
-
 def extinction_definitions(ds: xr.Dataset) -> dict[str, str]:
     """Per scenario, ``"one_sex"`` (default) or ``"no_animals"``.
 
@@ -192,38 +188,13 @@ def extinction_definitions(ds: xr.Dataset) -> dict[str, str]:
 
 
 def extinct_mask(ds: xr.Dataset) -> xr.DataArray:
-    """True where a replicate is extinct in that year (not cumulative).
-
-    Extinct means no animal alive, or animals of only one sex left (unless the
-    scenario's ``run.extinction`` is ``"no_animals"``: then only no animal alive).
-    """
-    n = ds["N"]
-    none_left = total_n(ds) <= 0
-    if "sex" not in n.dims:
-        return none_left
-    by_sex = _sum_dims(n, ("scenario", "replicate", "year", "sex"))
-    one_sex = ((by_sex > 0).sum("sex") < min(2, by_sex.sizes["sex"])).transpose(
-        "scenario", "replicate", "year"
-    )
-    defs = extinction_definitions(ds)
-    pick = xr.DataArray(
-        [defs[name] == "one_sex" for name in _scenario_names(ds)],
-        dims="scenario", coords={"scenario": ds["scenario"]},
-    )
-    return xr.where(pick, one_sex, none_left).transpose("scenario", "replicate", "year")
+    """True where a replicate is extinct in that year (not cumulative), by each scenario's rule."""
+    return results.extinct_mask(ds, extinction_definitions(ds))
 
 
 def cumulative_extinction(ds: xr.Dataset) -> xr.DataArray:
-    """True from the first year a replicate went extinct onwards.
-
-    The initial census (first year) never counts: a scenario may start empty and be
-    filled by releases.
-    """
-    ext = extinct_mask(ds)
-    axis = ext.get_axis_num("year")
-    vals = ext.values.astype(bool).copy()
-    vals[(slice(None),) * axis + (0,)] = False
-    return ext.copy(data=np.maximum.accumulate(vals, axis=axis))
+    """True from the first simulated year a replicate went extinct onwards."""
+    return results.cumulative_extinct(ds, extinction_definitions(ds))
 
 
 def _render(fig: Figure) -> bytes:
@@ -602,14 +573,22 @@ def plot_comparison(
             ax2 = axes[1]
             ax2.tick_params(labelleft=False)
             for i in cost_rows:
-                ax2.barh(y[i], per_m[i], color=colors[names[i]], height=0.55)
+                # the 95 % CI of ΔPE scaled by the same cost
+                scale = 1e6 / cost[i]
+                xerr = None
+                if np.isfinite(lo[i]) and np.isfinite(hi[i]):
+                    xerr = [[max(0.0, per_m[i] - lo[i] * scale)], [max(0.0, hi[i] * scale - per_m[i])]]
+                ax2.barh(y[i], per_m[i], color=colors[names[i]], height=0.55, xerr=xerr,
+                         error_kw={"ecolor": "#333333", "capsize": 4, "lw": 1.2})
             ax2.axvline(0, color="#444444", lw=1.0)
             ax2.set_xlabel(
                 "Change in probability of extinction per million\ncurrency units of extra cost"
             )
             ax2.set_title("Δ extinction risk per million spent")
             ax2.grid(axis="y", visible=False)
-            m = np.nanmax(np.abs(per_m[cost_rows])) if cost_rows else 0.0
+            ends = np.r_[per_m[cost_rows], (lo * 1e6 / np.where(cost > 0, cost, np.nan))[cost_rows],
+                         (hi * 1e6 / np.where(cost > 0, cost, np.nan))[cost_rows]]
+            m = np.nanmax(np.abs(ends[np.isfinite(ends)])) if cost_rows else 0.0
             m = m if np.isfinite(m) and m > 0 else 1.0
             ax2.set_xlim(-m * 1.15, m * 1.15)
         for a in axes:
@@ -626,7 +605,8 @@ def plot_comparison(
     if two:
         caption += (
             " Right: change in extinction probability per million spent — the more negative, "
-            "the more risk reduction each million buys (only scenarios with extra costs)."
+            "the more risk reduction each million buys (only scenarios with extra costs); the "
+            "whiskers are the same 95 % interval divided by the cost."
         )
     return FigureSpec("comparison", "Scenario comparison", caption, png)
 
