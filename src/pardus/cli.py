@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="pardus: Amur leopard population viability, threats and conservation actions.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="pardus: Amur leopard population viability, threats and conservation actions.")
 out = Console()
 err = Console(stderr=True)
 
@@ -57,6 +57,8 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
     if len(starts) > 1:
         raise UserError(["scenarios compared in one run must share run.start_year and run.years — found " + ", ".join(f"{a}+{b}" for a, b in sorted(starts))])
     n = replicates or max(s.run.replicates for s in scenarios)
+    if scheduler and workers:
+        err.print(f"warning: --workers {workers} is ignored with --scheduler: the cluster's workers run the replicates", highlight=False, markup=False)
     if n < 1:
         raise UserError([f"--replicates {n} — must be at least 1"])
     if output.exists() and output.is_dir():

@@ -7,13 +7,13 @@ is per type:
 
 | type | effect | unit |
 |---|---|---|
-| anti_poaching | patrol effort (patrol-days/km²/yr) replaces the baseline | patrol-day (effort × area) |
+| anti_poaching | patrol effort (patrol-days/km²/yr) replaces the baseline | patrol-day added above the baseline ((effort − baseline) × area) |
 | prey_recovery | hunting ban share, prey capacity factor, supplemental feeding | km² per year |
 | conflict_mitigation | share of conflict killings prevented (compensation, fencing) | year |
 | vaccination | share of leopards vaccinated (protection = coverage × efficacy) | animal vaccinated |
 | crossing | share of road deaths and of dispersal deaths prevented | year |
 | release | captive-bred animals of a given age/sex released | animal released |
-| translocation | wild animals moved between populations (with transport mortality) | animal moved |
+| translocation | wild animals moved between populations (with transport mortality, recorded as cause `dispersal`) | animal caught (including those that die in transport) |
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class Management(Process):
             L[name][:] = self.baseline[name]
         year = state.year
         cost = 0.0
+        vaccinate = []
         for iv in self.ivs:
             if not active(iv, year):
                 continue
@@ -82,8 +83,9 @@ class Management(Process):
             c = self.index[iv.population]
             t = iv.type
             if t == "anti_poaching":
+                # the baseline patrols are already paid for: only added effort costs money
                 L["patrol_effort"][c] = iv.effort
-                cost += iv.unit_cost * iv.effort * L["area_km2"][c]
+                cost += iv.unit_cost * max(0.0, iv.effort - self.baseline["patrol_effort"][c]) * L["area_km2"][c]
             elif t == "prey_recovery":
                 L["hunting_ban"][c] = max(L["hunting_ban"][c], iv.hunting_ban)
                 L["prey_capacity"][c] *= iv.capacity_factor
@@ -94,8 +96,7 @@ class Management(Process):
                 cost += iv.unit_cost
             elif t == "vaccination":
                 L["vaccination"][c] = max(L["vaccination"][c], iv.coverage)
-                n_here = int(np.count_nonzero((state.pop.cell[: state.pop.n] == c) & (state.pop.cause[: state.pop.n] == ALIVE)))
-                cost += iv.unit_cost * iv.coverage * n_here
+                vaccinate.append(iv)
             elif t == "crossing":
                 L["road_reduction"][c] = 1.0 - (1.0 - L["road_reduction"][c]) * (1.0 - iv.road_reduction)
                 L["dispersal_mortality_reduction"][c] = 1.0 - (1.0 - L["dispersal_mortality_reduction"][c]) * (
@@ -109,6 +110,11 @@ class Management(Process):
             elif t == "translocation" and acts_this_year(iv, year):
                 moved = self._translocate(state, rng, iv, c)
                 cost += iv.unit_cost * moved
+        # vaccination is paid per animal present after this year's releases and translocations
+        for iv in vaccinate:
+            c = self.index[iv.population]
+            n_here = int(np.count_nonzero((state.pop.cell[: state.pop.n] == c) & (state.pop.cause[: state.pop.n] == ALIVE)))
+            cost += iv.unit_cost * iv.coverage * n_here
         state.tally["cost"][0] += cost
 
     def _translocate(self, state: State, rng: np.random.Generator, iv, dest: int) -> int:
@@ -121,7 +127,7 @@ class Management(Process):
             cand = np.flatnonzero(base & (pop.sex[:n] == sex))
             take = rng.permutation(cand)[: min(k, cand.size)]
             dies = rng.random(take.size) < iv.mortality
-            pop.cause[take[dies]] = CAUSE_INDEX["natural"]  # transport deaths: not a threat
+            pop.cause[take[dies]] = CAUSE_INDEX["dispersal"]  # died while being moved
             pop.cell[take[~dies]] = dest
             moved += take.size
         return moved

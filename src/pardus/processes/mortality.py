@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..population.table import ALIVE
+from ..population.table import ALIVE, ORIGIN_BORN
 from .base import CAUSE_INDEX, Field, Hazard, Process, State
 
 MODIFIERS = {"none": 0, "unprotected": 1, "inbreeding": 2}
@@ -88,7 +88,7 @@ class Mortality(Process):
         self.adult_age = adult_age
         self.cause_ids = np.array([CAUSE_INDEX[h.cause] for h in hazards], dtype=np.int8)
         self.modifiers = np.array([MODIFIERS[h.modifier] for h in hazards], dtype=np.int64)
-        reads = {f for h in hazards for f in h.reads} | {Field("age", "individual", "years")}
+        reads = {f for h in hazards for f in h.reads} | {Field("age", "individual", "years"), Field("origin", "individual")}
         self.reads = tuple(sorted(reads, key=lambda f: (f.where, f.name)))
 
     def tables(self, state: State) -> np.ndarray:
@@ -113,7 +113,8 @@ class Mortality(Process):
         n = pop.n
         alive = pop.cause[:n] == ALIVE
         if self.cohort == "newborn":
-            alive &= pop.age[:n] == 0
+            # this year's cubs; a cub released this year already met the year's risks
+            alive &= (pop.age[:n] == 0) & (pop.origin[:n] == ORIGIN_BORN)
         rows = np.flatnonzero(alive)
         # two uniforms per row, always drawn, so that a change in one hazard does not shift
         # the random numbers of other animals (common random numbers between scenarios)

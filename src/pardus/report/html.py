@@ -130,7 +130,7 @@ def _num_col(key: str, digits: int) -> Callable[[Row], tuple[str, str]]:
 SUMMARY_OUTCOME_COLUMNS: list[Column] = [
     ("Replicates", "Number of replicate runs", lambda r: (fmt_int(_g(r, "replicates")), _sort_key(_g(r, "replicates")))),
     ("Years", "Number of simulated years", lambda r: (fmt_int(_g(r, "years")), _sort_key(_g(r, "years")))),
-    ("P(extinction) ± SE", "Probability that the population is extinct (no animals, or only one sex) by the last year, ± its standard error",
+    ("P(extinction) ± SE", "Probability that the population went extinct (no animals, or only one sex) at some point by the last year, ± its standard error",
      lambda r: (fmt_pm(_g(r, "PE"), _g(r, "PE_se")), _sort_key(_g(r, "PE")))),
     ("P(quasi-extinction)", "Probability of falling below the quasi-extinction threshold (shown in brackets, individuals) at least once",
      lambda r: (
@@ -254,8 +254,8 @@ same starting animals and rules but different chance events: births, deaths, poa
 outbreaks, bad prey years. The spread of the replicates shows how uncertain the future is;
 a single replicate is one possible future, not a forecast.</li>
 <li><b>Extinction.</b> A replicate counts as extinct as soon as no animals, or animals of only
-one sex, are left. <i>P(extinction)</i> is the share of replicates extinct in the last year,
-with its standard error (± SE); the true value lies, with about 95 % confidence, within ±2 SE of it.
+one sex, are left. <i>P(extinction)</i> is the share of replicates that went extinct at some
+point during the run (a population later re-founded by releases still counts), with its standard error (± SE); the true value lies, with about 95 % confidence, within ±2 SE of it.
 <i>Quasi-extinction</i> uses a higher threshold: the population fell below that many animals at
 least once, which already means it is in deep trouble.</li>
 <li><b>Population size.</b> <i>N</i> is the number of animals of all ages. “mean (SD)” is the

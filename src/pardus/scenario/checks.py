@@ -26,6 +26,12 @@ def _who(origin: dict[str, str], key: str, label: str) -> str:
     return label
 
 
+def _who_pair(origin: dict[str, str], k1: str, k2: str, label: str) -> str:
+    """For a problem between two keys: the user's own file if it set either, else k1's file."""
+    a, b = _who(origin, k1, label), _who(origin, k2, label)
+    return label if label in (a, b) else a
+
+
 def _pop_ref(name: Any, pops: list[str]) -> str:
     hint = difflib.get_close_matches(str(name), pops, n=1)
     did = f"; did you mean '{hint[0]}'?" if hint else ""
@@ -41,7 +47,7 @@ def semantic_problems(raw: dict[str, Any], origin: dict[str, str], label: str) -
         if v is not None and max_age is not None and v > max_age:
             k = f"demography.{key}"
             out.append(
-                f"{_who(origin, k, label)}: {k} = {int(v)} — above demography.max_age = {int(max_age)};"
+                f"{_who_pair(origin, k, 'demography.max_age', label)}: {k} = {int(v)} — above demography.max_age = {int(max_age)};"
                 " animals would die before reaching it: lower it or raise max_age"
             )
     fb, lb = _num(dem.get("female_breeding_age")), _num(dem.get("female_last_breeding_age"))

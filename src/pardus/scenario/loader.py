@@ -278,13 +278,62 @@ def format_validation_error(exc: ValidationError, raw: dict, origin: dict[str, s
             value = err.get("input")
             msg = err["msg"]
             if etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-                ctx = err.get("ctx", {})
-                lo = ctx.get("ge", ctx.get("gt"))
-                hi = ctx.get("le", ctx.get("lt"))
-                if key.split(".")[-1] in ("cub", "subadult", "adult") or (lo == 0.0 and hi == 1.0):
-                    msg = "must be a probability in [0, 1]" if (lo, hi) == (0.0, 1.0) else msg
+                msg = _range_rule(_field_bounds(loc, raw)) or msg
             lines.append(f"{label}: {key} = {_fmt_value(value)} — {msg}")
     return lines
+
+
+def _collect_bounds(meta, out: dict) -> None:
+    for m in meta:
+        for name in ("ge", "gt", "le", "lt"):
+            v = getattr(m, name, None)
+            if v is not None and not callable(v):
+                out[name] = v
+        inner = getattr(m, "metadata", None)
+        if isinstance(inner, list):
+            _collect_bounds(inner, out)
+
+
+def _field_bounds(loc: list, raw: dict) -> dict:
+    """The numeric bounds (ge/gt/le/lt) declared for the value at ``loc``."""
+    path = [str(p) for p in loc]
+    while path and path[-1].isdigit():  # an element of a list: the list's element type
+        path = path[:-1]
+    if not path:
+        return {}
+    parent = path[:-1]
+    if len(parent) == 2 and parent[0] == "interventions":
+        model = _intervention_model(str(_get(raw, ["interventions", parent[1], "type"])))
+    else:
+        model = _model_at(parent)
+    if model is None or path[-1] not in model.model_fields:
+        return {}
+    field = model.model_fields[path[-1]]
+    out: dict = {}
+    _collect_bounds(field.metadata, out)
+    stack = list(get_args(field.annotation))
+    while stack:
+        a = stack.pop()
+        _collect_bounds(getattr(a, "__metadata__", ()), out)
+        stack.extend(get_args(a))
+    return out
+
+
+def _range_rule(b: dict) -> str | None:
+    lo, hi = b.get("ge", b.get("gt")), b.get("le", b.get("lt"))
+    if b.get("ge") == 0 and b.get("le") == 1:
+        return "must be a probability in [0, 1]"
+    if lo is not None and hi is not None:
+        return f"must be between {lo:g} and {hi:g}"
+    if "gt" in b:
+        return f"must be greater than {b['gt']:g}"
+    if "ge" in b:
+        return f"must be at least {b['ge']:g}"
+    if "lt" in b:
+        return f"must be less than {b['lt']:g}"
+    if "le" in b:
+        return f"must be at most {b['le']:g}"
+    return None
 
 
 def _origin_prefix(origin: dict[str, str], key: str) -> str | None:
