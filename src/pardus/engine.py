@@ -63,6 +63,18 @@ def build_layers(scenario: Scenario, names: list[str]) -> dict[str, np.ndarray]:
     return layers
 
 
+def new_tally(n_cells: int) -> dict[str, np.ndarray]:
+    """Zeroed counters of one year: what the processes add to and the census records."""
+    return {
+        "births": np.zeros(n_cells, np.int64),
+        "breeding_females": np.zeros(n_cells, np.int64),
+        "deaths": np.zeros((n_cells, len(CAUSES)), np.int64),
+        "released": np.zeros(n_cells, np.int64),
+        "N_before_truncation": np.zeros(n_cells, np.int64),
+        "cost": np.zeros(1),
+    }
+
+
 def stream_key(name: str) -> int:
     """A fixed 32-bit key per process name (independent of the order of the schedule)."""
     return zlib.crc32(name.encode())
@@ -219,14 +231,7 @@ class Replicate:
         for t in range(1, T + 1):
             state.year = sc.run.start_year + t
             state.t = t
-            state.tally = {
-                "births": np.zeros(k, np.int64),
-                "breeding_females": np.zeros(k, np.int64),
-                "deaths": np.zeros((k, len(CAUSES)), np.int64),
-                "released": np.zeros(k, np.int64),
-                "N_before_truncation": np.zeros(k, np.int64),
-                "cost": np.zeros(1),
-            }
+            state.tally = new_tally(k)
             for proc in self.schedule:
                 state.is_lethal = self._lethal
                 proc.step(state, self.rngs[proc.name])

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/stat_helpe
 import stat_helpers as sh  # noqa: E402
 from stat_helpers import CUB, FEMALE, MALE  # noqa: E402
 
-from pardus.engine import build_layers  # noqa: E402
+from pardus.engine import build_layers, new_tally  # noqa: E402
 from pardus.population.table import ALIVE, Population  # noqa: E402
 from pardus.processes.base import State  # noqa: E402
 from pardus.processes.disease import Disease  # noqa: E402
@@ -89,15 +89,7 @@ def _build(sc):
     pop.kin[np.arange(n), np.arange(n)] = 0.5
     pop.geno[:n] = pop.new_alleles(n * pop.n_loci * 2).reshape(n, pop.n_loci, 2)
     pop.n = n
-    k = 2
-    tally = {
-        "births": np.zeros(k, np.int64),
-        "breeding_females": np.zeros(k, np.int64),
-        "deaths": np.zeros((k, len(CAUSES)), np.int64),
-        "released": np.zeros(k, np.int64),
-        "N_before_truncation": np.zeros(k, np.int64),
-        "cost": np.zeros(1),
-    }
+    tally = new_tally(2)
     layers = build_layers(sc, list(sc.populations))
     state = State(year=1, t=1, pop=pop, layers=layers, tally=tally, is_lethal=np.zeros(pop.next_allele + 1, bool))
     state.extra["breeding_deviate"] = 0.5
