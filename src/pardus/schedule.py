@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .processes.base import Process
+from .processes.base import Field, Process
 from .processes.census import Census, ResolveAndAge
 from .processes.conflict import Conflict
 from .processes.disease import Disease
@@ -36,11 +36,11 @@ class DiseaseDraw(Process):
     """Draws this year's outbreaks and vaccine protection before mortality."""
 
     name = "disease"
+    reads = (Field("cell", "individual"), Field("vaccination", "cell"))
+    writes = (Field("outbreak", "cell"), Field("protected", "individual"))
 
     def __init__(self, disease: Disease):
         self.disease = disease
-        self.reads = disease.reads
-        self.writes = ()
 
     def step(self, state, rng: np.random.Generator) -> None:
         self.disease.prepare(state, rng)

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from ..population.genetics import diversity
-from ..population.table import ALIVE
+from ..population.table import ALIVE, COLUMNS
 from ..scenario.schema import CAUSES, Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 
@@ -37,9 +37,8 @@ def tally_deaths(state: State) -> None:
 class ResolveAndAge(Process):
     name = "resolve"
     reads = (Field("cause", "individual"), Field("carrying_capacity", "cell", "individuals"))
-    writes = (
-        Field("age", "individual", "years"),
-        Field("cause", "individual"),
+    # removing the dead moves every column (and genotype and kinship) of the survivors
+    writes = tuple(Field(n, "individual") for n in (*COLUMNS, "genotype", "kinship")) + (
         Field("deaths", "year", "individuals"),
         Field("N_before_truncation", "year", "individuals"),
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..population.genetics import captive_mean_kinship
-from ..population.table import ALIVE, FEMALE, MALE, ORIGIN_RELEASED
+from ..population.table import ALIVE, COLUMNS, FEMALE, MALE, ORIGIN_RELEASED
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 
@@ -54,12 +54,12 @@ def acts_this_year(iv, year: int) -> bool:
 class Management(Process):
     name = "management"
     reads = (Field("area_km2", "cell", "km²"),)
-    writes = tuple(Field(n, "cell") for n in MANAGED_LAYERS) + (
-        Field("cost", "year", "currency"),
-        Field("released", "year", "individuals"),
-        Field("id", "individual"),
-        Field("cell", "individual"),
-        Field("cause", "individual"),
+    # releases add whole rows (every column, genotype and kinship); translocations move
+    # animals (cell) and may kill them in transport (cause)
+    writes = (
+        tuple(Field(n, "cell") for n in MANAGED_LAYERS)
+        + (Field("cost", "year", "currency"), Field("released", "year", "individuals"))
+        + tuple(Field(n, "individual") for n in (*COLUMNS, "genotype", "kinship"))
     )
 
     def __init__(self, scenario: Scenario, names: list[str], baseline: dict[str, np.ndarray], releaser):

@@ -134,6 +134,8 @@ class Reproduction(Process):
         Field("origin", "individual"),
         Field("protected", "individual"),
         Field("captive_share", "individual"),
+        Field("genotype", "individual"),
+        Field("kinship", "individual"),
         Field("births", "year", "individuals"),
         Field("breeding_females", "year", "individuals"),
     )
