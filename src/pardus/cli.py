@@ -266,7 +266,7 @@ def summary(
     baseline: Optional[str] = typer.Option(None, "--baseline"),
 ) -> None:
     """Print and save the standard PVA table of a results file."""
-    from .results import compare_to_baseline, load_results, summarize
+    from .results import compare_to_baseline, summarize
 
     ds = _load_results(results)
     table = summarize(ds)

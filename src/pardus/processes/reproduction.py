@@ -21,7 +21,7 @@ from numba import njit
 from scipy.special import ndtr
 
 from ..population.genetics import add_births
-from ..population.table import ALIVE, ORIGIN_BORN
+from ..population.table import ORIGIN_BORN
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 from .disease import Disease
