@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .population.genetics import captive_pool, founder_genotypes, lethal_layout
+from .population.genetics import AllelePool, founder_genotypes, lethal_layout
 from .population.lifetable import life_table, natural_survival
 from .population.table import ALIVE, FEMALE, MALE, Population
 from .processes.base import State
@@ -154,10 +154,9 @@ class Replicate:
         self.baseline = {k: self.layers[k].copy() for k in (*BASELINE_LAYERS, *MANAGED_LAYERS, "prey_capacity")}
         init_rng = process_rng(self.seq, "initial")
         self._founders(init_rng)
-        alleles, cum = captive_pool(
-            sc.captive.founders, sc.captive.gene_diversity, n_loci, prep.n_lethal, prep.frac_last, self.pop, self._grow_lethal, init_rng
-        )
-        self.captive = CaptiveSource(alleles, cum, sc.captive.gene_diversity, sc.genetics.neutral_loci)
+        n_neutral = sc.genetics.neutral_loci
+        pool = AllelePool(sc.captive.founders, sc.captive.gene_diversity, self.pop, n_neutral, prep.n_lethal, prep.frac_last, self._grow_lethal, init_rng)
+        self.captive = CaptiveSource(pool)
         self.schedule = build_schedule(sc, prep.names, prep.natural, self.baseline, self.captive)
         self.rngs = {proc.name: process_rng(self.seq, proc.name) for proc in self.schedule}
 
@@ -187,7 +186,12 @@ class Replicate:
         self._lethal[ids] = flags
 
     def _founders(self, rng: np.random.Generator) -> None:
+        """The starting animals of every population. Unrelated founders (``founder_kinship``
+        0) get unique alleles; related founders share kinship f with each other (F = f) and
+        genotypes drawn from an ancestral pool with gene diversity 1 − f, one pool per
+        population."""
         pop = self.pop
+        fk = self.prep.scenario.genetics.founder_kinship
         for c, (af, am) in enumerate(self.prep.initial_ages):
             k = af.size + am.size
             if k == 0:
@@ -201,13 +205,18 @@ class Replicate:
             pop.mother[rows] = -1
             pop.father[rows] = -1
             pop.cell[rows] = c
-            pop.F[rows] = 0.0
+            pop.F[rows] = fk
             pop.origin[rows] = 0
             pop.captive_share[rows] = 0.0
-            pop.kin[np.ix_(rows, rows)] = 0.0
-            pop.kin[rows, rows] = 0.5
+            pop.kin[np.ix_(rows, rows)] = fk
+            pop.kin[rows, rows] = 0.5 * (1.0 + fk)
             pop.n += k
-            founder_genotypes(pop, rows, self.prep.n_lethal, self.prep.frac_last, self._grow_lethal, rng)
+            if fk > 0.0:
+                n_neutral = pop.n_loci - self.prep.n_lethal
+                ancestors = AllelePool(k, 1.0 - fk, pop, n_neutral, self.prep.n_lethal, self.prep.frac_last, self._grow_lethal, rng)
+                pop.geno[rows] = ancestors.draw(k, rng, self._lethal)
+            else:
+                founder_genotypes(pop, rows, self.prep.n_lethal, self.prep.frac_last, self._grow_lethal, rng)
 
     def run(self) -> dict[str, np.ndarray]:
         sc = self.prep.scenario

@@ -61,3 +61,40 @@ def test_reserve_grows_and_keeps_content():
     np.testing.assert_array_equal(p.kin[:12, :12], kin)
     np.testing.assert_array_equal(p.age[:12], np.arange(12) + 1)
     assert np.all(p.cause[12:] == ALIVE)
+
+
+def test_related_founders_have_the_configured_kinship_and_diversity():
+    """genetics.founder_kinship = f: founders of a population have kinship f with each other,
+    F = f, and genotypes whose gene diversity is (1 − f)(1 − 1/2N) in expectation (= 1 − mean
+    kinship with self-pairs, the PMx identity); unrelated between populations."""
+    import copy
+
+    from pardus.engine import Replicate, prepare
+    from pardus.population.genetics import diversity
+    from pardus.scenario import load_scenario, scenario_from_dict
+
+    raw = copy.deepcopy(load_scenario("amur-2015").raw)
+    raw["genetics"]["founder_kinship"] = 0.2
+    prep = prepare(scenario_from_dict(raw))
+    gds = []
+    for r in range(60):
+        rep = Replicate(prep, seed=3, replicate=r)
+        p = rep.pop
+        n = p.n
+        russia = p.cell[:n] == 0
+        china = p.cell[:n] == 1
+        k_rr = p.kin[:n, :n][np.ix_(russia, russia)]
+        off = ~np.eye(russia.sum(), dtype=bool)
+        assert np.allclose(k_rr[off], 0.2) and np.allclose(np.diag(k_rr), 0.6)
+        assert np.allclose(p.kin[:n, :n][np.ix_(russia, china)], 0.0)
+        assert np.allclose(p.F[:n], 0.2)
+        rows = np.flatnonzero(russia)
+        sub = p.geno[rows]
+        gds.append(diversity(sub, rows.size, prep.scenario.genetics.neutral_loci, p.next_allele)[0])
+        # no founder is homozygous for a lethal allele
+        lethal_loci = sub[:, prep.scenario.genetics.neutral_loci :, :]
+        assert not ((lethal_loci[..., 0] == lethal_loci[..., 1]) & rep._lethal[lethal_loci[..., 0]]).any()
+    N = int(russia.sum())
+    expected = 0.8 * (1 - 1 / (2 * N))
+    se = np.std(gds, ddof=1) / np.sqrt(len(gds))
+    assert abs(np.mean(gds) - expected) < 4 * se, (np.mean(gds), expected, se)  # 4·SE over replicates

@@ -141,6 +141,36 @@ def captive_pool(n_founders: int, gene_diversity: float, n_loci: int, n_lethal: 
     return alleles, np.cumsum(freqs, axis=1)
 
 
+class AllelePool:
+    """An ancestral population known only by its allele frequencies (a captive population, or
+    the unknown ancestors of related wild founders): genotypes are drawn under random mating
+    from :func:`captive_pool` frequencies, never homozygous for a lethal allele (such an animal
+    would not have lived to be counted or released)."""
+
+    def __init__(self, n_founders: int, gene_diversity: float, pop, n_neutral: int, n_lethal: int, frac_last: float, is_lethal_grow, rng):
+        self.alleles, self.cum = captive_pool(n_founders, gene_diversity, pop.n_loci, n_lethal, frac_last, pop, is_lethal_grow, rng)
+        self.n_neutral = n_neutral
+        self.mean_kinship = captive_mean_kinship(gene_diversity)
+
+    def draw(self, k: int, rng: np.random.Generator, is_lethal: np.ndarray) -> np.ndarray:
+        """Genotypes (k, loci, 2) drawn from the pool."""
+        n_loci = self.alleles.shape[0]
+        out = np.empty((k, n_loci, 2), dtype=np.int32)
+        todo = np.arange(k)
+        loci = np.arange(n_loci)[:, None]
+        while todo.size:
+            u = rng.random((todo.size, n_loci, 2))
+            j = np.empty(u.shape, dtype=np.int64)
+            for locus in range(n_loci):
+                j[:, locus, :] = np.searchsorted(self.cum[locus], u[:, locus, :], side="right")
+            g = self.alleles[loci, np.minimum(j, self.cum.shape[1] - 1)]
+            lethal = g[:, self.n_neutral :, :]
+            bad = ((lethal[..., 0] == lethal[..., 1]) & is_lethal[lethal[..., 0]]).any(axis=1)
+            out[todo[~bad]] = g[~bad]
+            todo = todo[bad]
+        return out
+
+
 def captive_mean_kinship(gene_diversity: float) -> float:
     """Mean kinship of a captive population with the given gene diversity (GD = 1 − MK)."""
     return 1.0 - gene_diversity

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..population.genetics import captive_mean_kinship
+from ..population.genetics import AllelePool
 from ..population.table import ALIVE, COLUMNS, FEMALE, MALE, ORIGIN_RELEASED
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
@@ -139,31 +139,19 @@ class CaptiveSource:
     captive allele pool, kinship 0 to wild animals and the captive mean kinship (1 − GD) to
     each other, and F equal to that mean kinship."""
 
-    def __init__(self, alleles: np.ndarray, cum: np.ndarray, gene_diversity: float, n_neutral: int):
-        self.alleles, self.cum = alleles, cum
-        self.mk = captive_mean_kinship(gene_diversity)
-        self.n_neutral = n_neutral
+    def __init__(self, pool: AllelePool):
+        self.pool = pool
+        self.mk = pool.mean_kinship
 
     def release(self, state: State, rng: np.random.Generator, cell: int, females: int, males: int, age: int) -> int:
         k = females + males
         if k == 0:
             return 0
         pop = state.pop
+        geno = self.pool.draw(k, rng, state.is_lethal)
         pop.reserve(k)
         n0 = pop.n
         new = np.arange(n0, n0 + k)
-        n_loci = pop.n_loci
-        geno = np.empty((k, n_loci, 2), dtype=np.int32)
-        for i in range(k):
-            while True:
-                u = rng.random((n_loci, 2))
-                j = np.array([np.searchsorted(self.cum[l], u[l], side="right") for l in range(n_loci)])
-                j = np.minimum(j, self.cum.shape[1] - 1)
-                g = self.alleles[np.arange(n_loci)[:, None], j]
-                lethal_homo = (g[self.n_neutral :, 0] == g[self.n_neutral :, 1]) & state.is_lethal[g[self.n_neutral :, 0]]
-                if not lethal_homo.any():  # a captive animal that lived to release age
-                    break
-            geno[i] = g
         pop.id[new] = pop.new_ids(k)
         pop.sex[new] = np.r_[np.full(females, FEMALE), np.full(males, MALE)].astype(np.int8)
         pop.age[new] = age

@@ -118,6 +118,11 @@ class Genetics(Strict):
     fertility_b: NonNeg = Field(
         0.0, description="breeding probability is multiplied by exp(-fertility_b * F)"
     )
+    founder_kinship: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0,
+        description="mean kinship among the starting animals of a population (their F too);"
+        " 0 = unrelated founders with unique alleles",
+    )
 
 
 class Poaching(Strict):
