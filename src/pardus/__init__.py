@@ -1,4 +1,14 @@
-"""pardus: individual-based simulation of the Amur leopard, its threats and the actions that save it."""
+"""pardus: individual-based simulation of the Amur leopard, its threats and the actions that save it.
+
+The Python API in a few verbs::
+
+    import pardus
+    ds = pardus.simulate("examples/amur-2015-baseline.toml", "examples/amur-2015-vaccination.toml",
+                         replicates=200, seed=1)
+    pardus.summarize(ds)                       # the standard PVA table (pandas)
+    pardus.compare_to_baseline(ds)             # paired differences from the first scenario
+    pardus.save_results(ds, "results.nc")      # NetCDF, read back with pardus.load_results
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -6,3 +16,25 @@ try:
     __version__ = version("pardus")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
+
+_API = {
+    "simulate": "ensemble",
+    "summarize": "results",
+    "compare_to_baseline": "results",
+    "load_results": "results",
+    "save_results": "results",
+    "load_scenario": "scenario",
+    "load_scenarios": "scenario",
+}
+
+
+def __getattr__(name: str):
+    """Import the API lazily, so that `pardus check` does not load numba and xarray."""
+    if name in _API:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module 'pardus' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "compare_to_baseline", "load_results", "load_scenario", "load_scenarios", "save_results", "simulate", "summarize"]

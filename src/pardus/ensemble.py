@@ -141,3 +141,32 @@ def _run_dask(tasks, jsons, names, seed, scheduler, done) -> None:
         except BaseException:
             client.cancel(list(futures))
             raise
+
+
+def simulate(
+    *scenarios,
+    replicates: int | None = None,
+    seed: int = 1,
+    workers: int | None = None,
+    scheduler: str | None = None,
+):
+    """Run scenarios and return the results Dataset (see docs/outputs.md).
+
+    Each scenario may be a :class:`~pardus.scenario.Scenario`, a preset name or a scenario file
+    path (a file with a ``[sweep]`` gives several). ``replicates`` defaults to the largest
+    ``run.replicates`` of the scenarios. Same arguments → identical results, for any
+    ``workers`` or ``scheduler``.
+
+    >>> ds = simulate("nonspatial-vortex", replicates=20, seed=1, workers=1)  # doctest: +SKIP
+    """
+    from .results import build_dataset
+    from .scenario.loader import load_scenarios
+
+    resolved: list[Scenario] = []
+    for sc in scenarios:
+        resolved.extend([sc] if isinstance(sc, Scenario) else [r.scenario for r in load_scenarios(sc)])
+    if not resolved:
+        raise ValueError("simulate() needs at least one scenario")
+    n = replicates or max(s.run.replicates for s in resolved)
+    names, records = run_ensemble(resolved, replicates=n, seed=seed, workers=workers, scheduler=scheduler)
+    return build_dataset(resolved, names, records, seed)
