@@ -18,27 +18,9 @@ from .population.genetics import AllelePool, founder_genotypes, lethal_layout
 from .population.lifetable import life_table, natural_survival
 from .population.table import ALIVE, FEMALE, MALE, Population
 from .processes.base import State
-from .processes.management import BASELINE_LAYERS, MANAGED_LAYERS, CaptiveSource
+from .processes.management import MANAGED_LAYERS, CaptiveSource
 from .scenario.schema import CAUSES, Scenario
 from .schedule import build_schedule
-
-RECORD_VARS = (
-    "N",
-    "N_before_truncation",
-    "breeding_females",
-    "births",
-    "deaths",
-    "released",
-    "gene_diversity",
-    "heterozygosity",
-    "alleles",
-    "mean_inbreeding",
-    "mean_kinship",
-    "founder_genome_equivalents",
-    "prey",
-    "cost",
-)
-
 
 def build_layers(scenario: Scenario, names: list[str]) -> dict[str, np.ndarray]:
     """Per-cell layers of the non-spatial landscape: one cell per population."""
@@ -151,7 +133,7 @@ class Replicate:
         self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * sum(p.initial_size for p in sc.populations.values())))
         self._lethal = np.zeros(1024, dtype=bool)
         self.layers = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
-        self.baseline = {k: self.layers[k].copy() for k in (*BASELINE_LAYERS, *MANAGED_LAYERS, "prey_capacity")}
+        self.baseline = {k: self.layers[k].copy() for k in MANAGED_LAYERS}  # what management resets each year
         init_rng = process_rng(self.seq, "initial")
         self._founders(init_rng)
         n_neutral = sc.genetics.neutral_loci

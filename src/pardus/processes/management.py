@@ -25,7 +25,6 @@ from ..population.table import ALIVE, COLUMNS, FEMALE, MALE, ORIGIN_RELEASED
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 
-BASELINE_LAYERS = ("patrol_effort", "human_access", "deer_farm_exposure", "road_exposure")
 MANAGED_LAYERS = (
     "patrol_effort",
     "hunting_ban",
