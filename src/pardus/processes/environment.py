@@ -41,20 +41,57 @@ def beta_quantile(mean: np.ndarray, sd: np.ndarray, u: float | np.ndarray) -> np
 _Z_GRID = np.linspace(-8.5, 8.5, 1701)
 
 
+def _exact_quantile(a, b, z):
+    """Beta(a, b) quantile at Φ(z), the upper half computed from the other tail so that it keeps
+    its precision where Φ(z) rounds to 1."""
+    z = np.asarray(z, dtype=float)
+    lower = betaincinv(a, b, ndtr(np.minimum(z, 0.0)))
+    upper = 1.0 - betaincinv(b, a, ndtr(-np.maximum(z, 0.0)))
+    return np.where(z < 0.0, lower, upper)
+
+
 @lru_cache(maxsize=64)
 def _quantile_table(a: tuple[float, ...], b: tuple[float, ...]) -> np.ndarray:
     """Beta quantiles at Φ(z) on a fine z grid (z step 0.01), one column per class.
 
-    Linear interpolation in this table differs from the exact quantile by less than 1e-5 and
-    costs a fraction of a microsecond per year instead of a betaincinv evaluation.
+    For bell-shaped betas (a, b ≥ 1) linear interpolation in this table differs from the exact
+    quantile by less than 1e-5 over the whole grid and costs a fraction of a microsecond per
+    year instead of a betaincinv evaluation.
     """
-    return betaincinv(np.asarray(a)[None, :], np.asarray(b)[None, :], ndtr(_Z_GRID)[:, None])
+    return _exact_quantile(np.asarray(a)[None, :], np.asarray(b)[None, :], _Z_GRID[:, None])
+
+
+class BetaQuantile:
+    """z ↦ quantile Φ(z) of one Beta(a, b): the interpolation table for bell-shaped betas, the
+    exact (slower) quantile otherwise."""
+
+    def __init__(self, a: float, b: float):
+        self.a, self.b = float(a), float(b)
+        self.column = _quantile_table((self.a,), (self.b,))[:, 0] if min(self.a, self.b) >= 1.0 else None
+
+    def __call__(self, z: float) -> float:
+        if self.column is not None and abs(z) <= _Z_GRID[-1]:
+            return float(np.interp(z, _Z_GRID, self.column))
+        return float(_exact_quantile(self.a, self.b, z))
 
 
 def beta_quantile_z(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Quantiles Φ(z) of Beta(a, b) for a vector of deviates z: shape (len(z), len(a))."""
+    """Quantiles Φ(z) of Beta(a, b) for a vector of deviates z: shape (len(z), len(a)).
+
+    U-shaped or J-shaped betas (a or b < 1: an SD large for its mean) are evaluated exactly:
+    their quantile function is too curved near the ends for the interpolation table.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    z = np.asarray(z, dtype=float)
     table = _quantile_table(tuple(map(float, a)), tuple(map(float, b)))
-    return np.stack([np.interp(z, _Z_GRID, table[:, j]) for j in range(len(a))], axis=1)
+    out = np.empty((z.size, a.size))
+    for j in range(a.size):
+        if min(a[j], b[j]) < 1.0 or np.any(np.abs(z) > _Z_GRID[-1]):
+            out[:, j] = _exact_quantile(a[j], b[j], z)
+        else:
+            out[:, j] = np.interp(z, _Z_GRID, table[:, j])
+    return out
 
 
 class Environment(Process):

@@ -25,7 +25,7 @@ from ..population.table import ORIGIN_BORN
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 from .disease import Disease
-from .environment import _Z_GRID, _quantile_table, beta_parameters, beta_quantile
+from .environment import BetaQuantile, beta_parameters, beta_quantile
 
 
 def vortex_breeding(p0: float, pk: float, b: float, a: float, n: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -149,7 +149,7 @@ class Reproduction(Process):
         self.dd = d.density_dependence
         self.sd_b = d.environmental_variation.breeding_sd
         a, b, varies = beta_parameters(np.array([self.p0]), np.array([self.sd_b]))
-        self._ab = _quantile_table((float(a[0]),), (float(b[0]),))[:, 0] if varies[0] else None
+        self._quantile = BetaQuantile(a[0], b[0]) if varies[0] else None
         self.litter_cum = np.cumsum(d.litter_size)
         self.litter_cum[-1] = 1.0
         self.sex_ratio = d.sex_ratio
@@ -171,8 +171,8 @@ class Reproduction(Process):
             p = vortex_breeding(self.p0, self.dd.p_breed_at_k, self.dd.steepness_b, self.dd.allee_a, n_cell, L["carrying_capacity"])
             if self.sd_b > 0:
                 p = beta_quantile(p, np.full_like(p, self.sd_b), float(ndtr(z)))
-        elif self._ab is not None:
-            p = np.full(state.n_cells, float(np.interp(z, _Z_GRID, self._ab)))
+        elif self._quantile is not None:
+            p = np.full(state.n_cells, self._quantile(z))
         else:
             p = np.full(state.n_cells, self.p0)
         if self.required > 0:
