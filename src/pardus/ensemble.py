@@ -130,7 +130,7 @@ def _run_local(tasks, jsons, names, seed, workers, done) -> None:
 def _run_dask(tasks, jsons, names, seed, scheduler, done) -> None:
     from dask.distributed import Client, as_completed
 
-    with Client(scheduler, timeout="30s") as client:
+    with Client(scheduler, timeout="10s") as client:
         futures = {}
         for t in tasks:
             fut = client.submit(run_chunk, jsons[t.scenario_index], names, seed, t.start, t.stop, pure=False)
