@@ -76,10 +76,17 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
         transient=False,
     ) as bar:
         task = bar.add_task("run", total=total)
+        done = [0, 0]  # replicates finished, last tenth reported (when stderr is a log, not a terminal)
+
+        def advance(k: int) -> None:
+            bar.advance(task, k)
+            done[0] += k
+            if not err.is_terminal and 10 * done[0] // total > done[1]:
+                done[1] = 10 * done[0] // total
+                err.print(f"simulating: {done[0]}/{total} replicates", highlight=False)
+
         try:
-            names, records = run_ensemble(
-                scenarios, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=lambda k: bar.advance(task, k)
-            )
+            names, records = run_ensemble(scenarios, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=advance)
         except KeyboardInterrupt:
             raise UserError(["interrupted — stopped all workers; no results file was written"], code=130) from None
         except OSError as exc:
