@@ -175,23 +175,12 @@ def _print_comparison(cmp, baseline: str) -> None:
 
 
 def _csv_atomic(df, path: Path) -> None:
-    import os
-    import tempfile
+    from .fileio import atomic_write
 
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        atomic_write(path, df.to_csv)
     except OSError as exc:
         raise UserError([f"{path}: cannot be written — {exc.strerror or exc}"]) from None
-    os.close(fd)
-    try:
-        df.to_csv(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UserError([f"{path}: cannot be written — {exc.strerror or exc}"]) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @app.command()

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from ..fileio import current_umask
 from .figures import FigureSpec, make_figures, scenario_colors
 
 if TYPE_CHECKING:
@@ -448,12 +449,6 @@ def _infer_baseline(summary, comparison, explicit: str | None) -> str | None:
     return None
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _write_tree(tmp: Path, html_text: str, figures: Sequence[FigureSpec]) -> None:
     fig_dir = tmp / FIGURES_DIRNAME
     fig_dir.mkdir()
@@ -499,7 +494,7 @@ def write_report_files(out_dir: Path, html_text: str, figures: Sequence[FigureSp
         tmp_parent = out_dir  # out_dir is a mount point: renames must stay on its device
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.pardus-report-", dir=tmp_parent))
     try:
-        os.chmod(tmp, 0o777 & ~_current_umask())
+        os.chmod(tmp, 0o777 & ~current_umask())
         _write_tree(tmp, html_text, figures)
         if not out_dir.exists():
             try:
