@@ -26,9 +26,9 @@ def main() -> None:
 
     from pardus.ensemble import run_ensemble
     from pardus.results import build_dataset
-    from pardus.scenario import load_scenario
+    from pardus.scenario import resolve_scenario
 
-    sc = load_scenario(args.preset).scenario
+    sc = resolve_scenario(args.preset).scenario
     # warm-up outside the timing: numba kernels compiled and cached, worker pool not reused
     run_ensemble([sc], replicates=2, seed=0, workers=1)
     t0 = time.perf_counter()

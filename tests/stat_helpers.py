@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pardus.engine import run_replicate
-from pardus.scenario.loader import load_scenario, scenario_from_dict
+from pardus.scenario.loader import resolve_scenario, scenario_from_dict
 from pardus.scenario.schema import CAUSES, Scenario
 
 CAUSE = {c: i for i, c in enumerate(CAUSES)}
@@ -31,7 +31,7 @@ Z = 4.0
 def base_raw() -> dict[str, Any]:
     """The raw dict of the nonspatial-vortex preset with every stochastic extra switched off
     (no environmental variation, no inbreeding depression); callers override the rest."""
-    raw = copy.deepcopy(load_scenario("nonspatial-vortex").raw)
+    raw = copy.deepcopy(resolve_scenario("nonspatial-vortex").raw)
     raw.pop("sources", None)
     raw["demography"]["environmental_variation"] = {}
     raw["demography"]["density_dependence"] = {"enabled": False}

@@ -3,8 +3,9 @@
 The Python API in a few verbs::
 
     import pardus
-    ds = pardus.simulate("examples/amur-2015-baseline.toml", "examples/amur-2015-vaccination.toml",
-                         replicates=200, seed=1)
+    sc = pardus.load_scenario("amur-2015")                 # a Scenario (validated)
+    better = sc.replace({"threats.poaching.patrol_max_effect": 0.9, "name": "more patrols"})
+    ds = pardus.simulate(sc, better, replicates=200, seed=1)
     pardus.summarize(ds)                       # the standard PVA table (pandas)
     pardus.compare_to_baseline(ds)             # paired differences from the first scenario
     pardus.save_results(ds, "results.nc")      # NetCDF, read back with pardus.load_results
@@ -25,6 +26,9 @@ _API = {
     "save_results": "results",
     "load_scenario": "scenario",
     "load_scenarios": "scenario",
+    "list_presets": "scenario",
+    "Scenario": "scenario",
+    "ScenarioError": "scenario",
 }
 
 
@@ -37,4 +41,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'pardus' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "compare_to_baseline", "load_results", "load_scenario", "load_scenarios", "save_results", "simulate", "summarize"]
+__all__ = ["__version__", *sorted(_API)]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {k for k in globals() if k.startswith("__")})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -13,8 +14,16 @@ from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="pardus: Amur leopard population viability, threats and conservation actions.")
-out = Console()
+# Tables go to stdout; when it is a log or a pipe (not a terminal) they are not cut at 80 columns.
+out = Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", 0)) or 400)
 err = Console(stderr=True)
+
+# Help texts shared by the verbs that run simulations.
+H_REPLICATES = "replicates per scenario (default: the largest run.replicates of the scenarios)"
+H_SEED = "root random seed, a whole number from 0 to 2**64 − 1; same seed → identical results"
+H_WORKERS = "local worker processes (default: every core; 1 runs in this process)"
+H_SCHEDULER = "address of a Dask distributed scheduler, e.g. tcp://host:8786 (replaces --workers)"
+H_BASELINE = "scenario name that the others are compared with (default: the first scenario)"
 
 
 class UserError(Exception):
@@ -26,12 +35,12 @@ class UserError(Exception):
 
 
 def _load_all(files: list[str]):
-    from .scenario.loader import ScenarioError, load_scenarios
+    from .scenario.loader import ScenarioError, resolve_scenarios
 
     resolved, problems = [], []
     for f in files:
         try:
-            resolved.extend(load_scenarios(f))
+            resolved.extend(resolve_scenarios(f))
         except ScenarioError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -56,14 +65,16 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
     starts = {(s.run.start_year, s.run.years) for s in scenarios}
     if len(starts) > 1:
         raise UserError(["scenarios compared in one run must share run.start_year and run.years — found " + ", ".join(f"{a}+{b}" for a, b in sorted(starts))])
-    n = replicates or max(s.run.replicates for s in scenarios)
+    n = max(s.run.replicates for s in scenarios) if replicates is None else replicates
     if scheduler and workers:
         err.print(f"warning: --workers {workers} is ignored with --scheduler: the cluster's workers run the replicates", highlight=False, markup=False)
-    if n < 1:
-        raise UserError([f"--replicates {n} — must be at least 1"])
     if output.exists() and output.is_dir():
         raise UserError([f"{output}: is a folder — give a file name such as {output / 'results.nc'}"])
     _check_writable(output)
+    from .ensemble import kernels_compiled
+
+    if not kernels_compiled():
+        err.print("compiling the simulation kernels (first run after installation: about a minute; later runs start at once)", highlight=False, markup=False)
     total = n * len(scenarios)
     with Progress(
         TextColumn("[bold]simulating"),
@@ -87,13 +98,15 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
 
         try:
             names, records = run_ensemble(scenarios, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=advance)
-        except KeyboardInterrupt:
-            raise UserError(["interrupted — stopped all workers; no results file was written"], code=130) from None
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            raise UserError([f"{_interrupted(signum)} after {done[0]} of {total} replicates — stopped all workers; no results file was written"], code=128 + signum) from None
         except OSError as exc:
             if scheduler:
                 raise UserError([f"--scheduler {scheduler}: cannot use the Dask cluster — {exc}"]) from None
             raise
-    ds = build_dataset(scenarios, names, records, seed)
+    sweeps = [r.sweep for r in resolved]
+    ds = build_dataset(scenarios, names, records, seed, **({"sweeps": sweeps} if any(sweeps) else {}))
     try:
         save_results(ds, output)
     except OSError as exc:
@@ -103,14 +116,26 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
 
 
 def _check_writable(path: Path) -> None:
-    """Fail before any work when the output cannot be created (parent is a file, no permission)."""
+    """Fail before any work when the output cannot be created: a file is really created (and
+    removed) beside it, which catches a parent that is a file, no permission, a read-only or
+    special file system such as /proc."""
+    import tempfile
+
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError([f"{path}: its folder {parent} cannot be created — {exc.strerror or exc}"]) from None
-    if not os.access(parent, os.W_OK):
-        raise UserError([f"{path}: no permission to write in {parent}"])
+        raise UserError([f"{path}: its folder {parent} cannot be created — {exc.strerror or exc}; choose another -o/--output"]) from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise UserError([f"{path}: cannot be written in {parent} — {exc.strerror or exc}; choose another -o/--output"]) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _interrupted(signum: int) -> str:
+    return "interrupted (Ctrl-C)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
 
 
 def _fmt(x, digits=3):
@@ -213,16 +238,25 @@ def explain(file: str = typer.Argument(..., help="scenario file or preset name")
             out.print(f"  {line}", highlight=False, markup=False)
 
 
+def _check_options(replicates, seed, workers, scheduler) -> None:
+    from .ensemble import run_option_problems
+
+    problems = run_option_problems(replicates=1 if replicates is None else replicates, seed=seed, workers=workers, scheduler=scheduler, flags=True)
+    if problems:
+        raise UserError(problems)
+
+
 @app.command()
 def run(
     scenario: list[str] = typer.Argument(..., help="scenario file(s) or preset name(s); a [sweep] gives several"),
-    replicates: Optional[int] = typer.Option(None, "--replicates", "-n", help="replicates per scenario (default: run.replicates)"),
-    seed: int = typer.Option(1, "--seed", "-s", help="root random seed"),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="local worker processes (default: all cores)"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask distributed scheduler, e.g. tcp://host:8786"),
+    replicates: Optional[int] = typer.Option(None, "--replicates", "-n", help=H_REPLICATES),
+    seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
     output: Path = typer.Option(Path("results.nc"), "--output", "-o", help="results file (NetCDF)"),
 ) -> None:
     """Run replicates of one or more scenarios and save the results."""
+    _check_options(replicates, seed, workers, scheduler)
     resolved = _load_all(scenario)
     ds = _run(resolved, replicates, seed, workers, scheduler, output)
     from .results import summarize
@@ -233,16 +267,17 @@ def run(
 @app.command()
 def compare(
     scenarios: list[str] = typer.Argument(..., help="two or more scenario files (the first is the baseline), or one file with a [sweep]"),
-    replicates: Optional[int] = typer.Option(None, "--replicates", "-n"),
-    seed: int = typer.Option(1, "--seed", "-s"),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler"),
-    output: Path = typer.Option(Path("compare.nc"), "--output", "-o"),
-    baseline: Optional[str] = typer.Option(None, "--baseline", help="scenario name to compare against (default: the first)"),
+    replicates: Optional[int] = typer.Option(None, "--replicates", "-n", help=H_REPLICATES),
+    seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
+    output: Path = typer.Option(Path("compare.nc"), "--output", "-o", help="results file (NetCDF)"),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help=H_BASELINE),
 ) -> None:
     """Run scenarios with common random numbers and report differences with their uncertainty."""
     from .results import compare_to_baseline, summarize
 
+    _check_options(replicates, seed, workers, scheduler)
     resolved = _load_all(scenarios)
     if len(resolved) < 2:
         raise UserError([f"{scenarios[0]}: compare needs at least two scenarios (two files, or a file with a [sweep])"])
@@ -258,24 +293,40 @@ def compare(
 @app.command()
 def summary(
     results: Path = typer.Argument(..., help="results file written by `pardus run` or `pardus compare`"),
-    csv: Optional[Path] = typer.Option(None, "--csv", help="CSV file for the table (default: RESULTS with -summary.csv)"),
-    baseline: Optional[str] = typer.Option(None, "--baseline"),
+    csv: Optional[Path] = typer.Option(None, "--csv", "--output", "-o", help="CSV file for the table (default: RESULTS with -summary.csv)"),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help=H_BASELINE),
+    timeseries: Optional[Path] = typer.Option(
+        None, "--timeseries", help="also write the yearly table per scenario (N, PE(t), genetics, births, deaths by cause) to this CSV file"
+    ),
 ) -> None:
-    """Print and save the standard PVA table of a results file."""
+    """Print and save the standard PVA table of a results file (and, on request, the yearly table)."""
     from .results import compare_to_baseline, summarize
 
     ds = _load_results(results)
+    names = [str(n) for n in ds.scenario.values]
+    if baseline is not None and baseline not in names:
+        raise UserError([f"--baseline {baseline!r} — not one of the scenarios in {results}: {', '.join(names)}"])
     table = summarize(ds)
-    _print_summary(table)
     path = csv or results.with_name(results.stem + "-summary.csv")
-    _check_writable(path)
+    cmp = _results_call(compare_to_baseline, ds, baseline or names[0]) if len(names) > 1 else None
+    if timeseries is not None:
+        from .results import timeseries as yearly
+
+        series = yearly(ds)
+    else:
+        series = None
+    targets = [path] + ([path.with_name(path.stem + "-comparison.csv")] if cmp is not None else []) + ([timeseries] if timeseries is not None else [])
+    for target in targets:
+        _check_writable(target)
+    _print_summary(table)
+    if cmp is not None:
+        _print_comparison(cmp, baseline or names[0])
     _csv_atomic(table, path)
-    if ds.sizes["scenario"] > 1:
-        base = baseline or str(ds.scenario.values[0])
-        cmp = _results_call(compare_to_baseline, ds, base)
-        _print_comparison(cmp, base)
-        _csv_atomic(cmp, path.with_name(path.stem + "-comparison.csv"))
-    err.print(f"wrote {path}", highlight=False)
+    if cmp is not None:
+        _csv_atomic(cmp, targets[1])
+    if series is not None:
+        _csv_atomic(series, timeseries)
+    err.print("wrote " + ", ".join(str(t) for t in targets), highlight=False, markup=False)
 
 
 @app.command()
@@ -304,10 +355,10 @@ def report(
 @app.command()
 def presets() -> None:
     """List the shipped presets."""
-    from .scenario.loader import list_presets, load_scenario
+    from .scenario.loader import list_presets, resolve_scenario
 
     for name in list_presets():
-        out.print(f"{name}: {load_scenario(name).scenario.description}", highlight=False, markup=False)
+        out.print(f"{name}: {resolve_scenario(name).scenario.description}", highlight=False, markup=False)
 
 
 def _load_results(path: Path):
@@ -328,17 +379,69 @@ def _results_call(fn, *args):
         raise UserError([str(exc)]) from None
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"pardus {__version__}", highlight=False, markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="print the version of pardus and exit", callback=_version, is_eager=True),
+) -> None:
+    """pardus: Amur leopard population viability, threats and conservation actions."""
+
+
+def _raise_interrupted(signum, _frame):
+    from .ensemble import Interrupted
+
+    raise Interrupted(signum)
+
+
+def _exit_interrupted(exc: BaseException) -> None:
+    signum = getattr(exc, "signum", signal.SIGINT)
+    err.print(f"{_interrupted(signum)} — nothing was written", highlight=False, markup=False)
+    _stop_helpers()
+    sys.exit(128 + signum)
+
+
+def _stop_helpers() -> None:
+    """Stop multiprocessing's resource tracker if a library started one, so that nothing this
+    process started outlives it (the local workers are reaped by the ensemble itself)."""
+    if "multiprocessing.resource_tracker" in sys.modules:
+        import gc
+        from multiprocessing import resource_tracker
+
+        gc.collect()
+        stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 — best effort at exit
+                pass
+
+
 def main() -> None:
+    # SIGINT stops a run even where it was inherited as ignored (a job started in the background
+    # by a script, `timeout -s INT`); SIGTERM (kill, timeout, job schedulers) stops it the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         rv = app(standalone_mode=False)
     except UserError as exc:
         for line in exc.lines:
             err.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        _stop_helpers()
         sys.exit(exc.code)
-    except KeyboardInterrupt:
-        err.print("interrupted — nothing was written")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _exit_interrupted(exc)
     except Exception as exc:
+        # click turns a KeyboardInterrupt outside our own handling into Abort
+        cause = exc.__cause__ or exc.__context__
+        if type(exc).__name__ == "Abort" and isinstance(cause, KeyboardInterrupt):
+            _exit_interrupted(cause)
         # click/typer usage errors (typer ships its own copy of click's exception classes)
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
@@ -346,6 +449,7 @@ def main() -> None:
         if type(exc).__name__ in ("Exit", "Abort"):
             sys.exit(getattr(exc, "exit_code", 1))
         raise
+    _stop_helpers()
     if isinstance(rv, int) and rv:
         if rv == 130:  # typer turned a Ctrl-C outside our own handling into exit code 130
             err.print("interrupted — nothing was written")

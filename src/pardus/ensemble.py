@@ -8,14 +8,55 @@ numbers), so results are identical for any number of workers and any scheduler.
 from __future__ import annotations
 
 import os
+import re
+import signal
+import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from .engine import Prepared, Replicate, prepare
 from .scenario.schema import Scenario
+
+MAX_SEED = 2**64 - 1
+_SCHEDULER = re.compile(r"^((tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}/?$")
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGINT or SIGTERM); ``signum`` says which."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+
+def run_option_problems(*, replicates: object = 1, seed: object = 1, workers: object = None, scheduler: object = None, flags: bool = False) -> list[str]:
+    """What is wrong with the options of a run, one line each (empty when they are fine).
+
+    ``flags`` names the problems as command-line options (``--replicates``) rather than as
+    keyword arguments (``replicates=``).
+    """
+
+    def name(flag: str, kw: str) -> str:
+        return flag if flags else f"{kw}="
+
+    def whole(v: object) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    out = []
+    if not whole(replicates) or replicates < 1:  # type: ignore[operator]
+        out.append(f"{name('--replicates', 'replicates')} {replicates!r} — must be a whole number of at least 1")
+    if not whole(seed) or not 0 <= seed <= MAX_SEED:  # type: ignore[operator]
+        out.append(f"{name('--seed', 'seed')} {seed!r} — must be a whole number from 0 to 2**64 − 1 ({MAX_SEED})")
+    if workers is not None and (not whole(workers) or workers < 1):  # type: ignore[operator]
+        out.append(f"{name('--workers', 'workers')} {workers!r} — must be a whole number of at least 1 (leave it out to use every core)")
+    if scheduler is not None and (not isinstance(scheduler, str) or not _SCHEDULER.match(scheduler)):
+        out.append(
+            f"{name('--scheduler', 'scheduler')} {scheduler!r} — not a Dask scheduler address; give one like tcp://host:8786"
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -25,12 +66,39 @@ class Task:
     stop: int
 
 
-def run_chunk(scenario_json: str, names: list[str], seed: int, start: int, stop: int) -> dict[str, np.ndarray]:
-    """Run replicates start … stop−1; records stacked on a new leading replicate axis."""
+def run_chunk(
+    scenario_json: str,
+    names: list[str],
+    seed: int,
+    start: int,
+    stop: int,
+    *,
+    on_replicate: Callable[[], None] | None = None,
+    stop_event: str | None = None,
+) -> dict[str, np.ndarray] | None:
+    """Run replicates start … stop−1; records stacked on a new leading replicate axis.
+
+    ``on_replicate`` is called after every replicate. ``stop_event`` names a Dask
+    ``distributed.Event``: when it is set, the chunk stops before its next replicate and returns
+    None (the run was cancelled).
+    """
     sc = Scenario.model_validate_json(scenario_json)
     prep = _prepared(sc, tuple(names), scenario_json)
-    recs = [Replicate(prep, seed, r).run() for r in range(start, stop)]
+    cancelled = _dask_event(stop_event) if stop_event else None
+    recs = []
+    for r in range(start, stop):
+        if cancelled is not None and cancelled.is_set():
+            return None
+        recs.append(Replicate(prep, seed, r).run())
+        if on_replicate:
+            on_replicate()
     return {k: np.stack([r[k] for r in recs]) for k in recs[0]}
+
+
+def _dask_event(name: str):
+    from distributed import Event
+
+    return Event(name)
 
 
 _PREP_CACHE: dict[tuple[str, tuple[str, ...]], Prepared] = {}
@@ -55,9 +123,50 @@ def population_names(scenarios: list[Scenario]) -> list[str]:
 
 
 def _chunks(n: int, workers: int, scenarios: int) -> int:
-    """Chunk size: several chunks per worker for load balance and a smooth progress bar."""
+    """Chunk size: several chunks per worker for load balance."""
     per = max(1, n // max(1, workers * 8 // max(1, scenarios)))
     return min(per, 50)
+
+
+def kernels_compiled() -> bool:
+    """Whether the engine's numba kernels are in the on-disk cache (False on a first run)."""
+    from importlib import import_module
+
+    from numba.core.registry import CPUDispatcher
+
+    modules = ["pardus.population.genetics", "pardus.population.table"] + [
+        f"pardus.processes.{m}" for m in ("base", "census", "conflict", "dispersal", "mortality", "poaching", "prey", "reproduction")
+    ]
+    for mod in modules:
+        for obj in vars(import_module(mod)).values():
+            if isinstance(obj, CPUDispatcher) and getattr(obj, "_cache", None) is not None:
+                try:
+                    if not os.path.exists(obj._cache._cache_file._index_path):
+                        return False
+                except AttributeError:  # a numba without these internals: assume compiled
+                    return True
+    return True
+
+
+@contextmanager
+def signals_as_exceptions():
+    """SIGTERM raises :class:`Interrupted` in the main thread while the block runs.
+
+    Left alone when another handler is installed (the CLI installs its own) or when not called
+    from the main thread (signals are only delivered there).
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def raise_interrupted(signum, _frame):
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, raise_interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def run_ensemble(
@@ -73,28 +182,28 @@ def run_ensemble(
 
     Returns the population names (union over scenarios, in order of appearance) and, per
     scenario, the records stacked as (replicate, year, ...). ``progress`` is called with the
-    number of replicates just finished. ``KeyboardInterrupt`` cancels outstanding work and
-    propagates.
+    number of replicates just finished (1 per replicate, locally). Ctrl-C (KeyboardInterrupt) or
+    SIGTERM (:class:`Interrupted`) stops every worker at once, reaps it and propagates.
     """
+    problems = run_option_problems(replicates=replicates, seed=seed, workers=workers, scheduler=scheduler)
+    if problems:
+        raise ValueError("; ".join(problems))
     names = population_names(scenarios)
     jsons = [sc.model_dump_json() for sc in scenarios]
     workers = workers or os.cpu_count() or 1
     size = _chunks(replicates, workers, len(scenarios))
     tasks = [Task(i, a, min(a + size, replicates)) for i in range(len(scenarios)) for a in range(0, replicates, size)]
     parts: dict[Task, dict[str, np.ndarray]] = {}
+    tick = (lambda: progress(1)) if progress else None
 
-    def done(task: Task, rec: dict[str, np.ndarray]) -> None:
-        parts[task] = rec
-        if progress:
-            progress(task.stop - task.start)
-
-    if scheduler:
-        _run_dask(tasks, jsons, names, seed, scheduler, done)
-    elif workers == 1:
-        for t in tasks:
-            done(t, run_chunk(jsons[t.scenario_index], names, seed, t.start, t.stop))
-    else:
-        _run_local(tasks, jsons, names, seed, workers, done)
+    with signals_as_exceptions():
+        if scheduler:
+            _run_dask(tasks, jsons, names, seed, scheduler, parts, progress)
+        elif workers == 1 or len(tasks) == 1:
+            for t in tasks:
+                parts[t] = run_chunk(jsons[t.scenario_index], names, seed, t.start, t.stop, on_replicate=tick)  # type: ignore[assignment]
+        else:
+            _run_local(tasks, jsons, names, seed, min(workers, len(tasks)), parts, tick)
 
     out = []
     for i in range(len(scenarios)):
@@ -103,42 +212,38 @@ def run_ensemble(
     return names, out
 
 
-def _run_local(tasks, jsons, names, seed, workers, done) -> None:
-    import multiprocessing as mp
+def _run_local(tasks, jsons, names, seed, workers, parts, tick) -> None:
+    from .workers import Pool
 
-    ctx = mp.get_context("spawn")  # numba and threads are not fork-safe
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    futures = {}
+    args = [(jsons[t.scenario_index], names, seed, t.start, t.stop) for t in tasks]
+    with Pool(workers) as pool:
+        for i, rec in pool.map_unordered(run_chunk, args, on_replicate=(lambda _i: tick()) if tick else None):
+            parts[tasks[i]] = rec
+
+
+def _run_dask(tasks, jsons, names, seed, scheduler, parts, progress) -> None:
+    import uuid
+
+    from dask.distributed import Client, Event, as_completed
+
     try:
-        for t in tasks:
-            futures[pool.submit(run_chunk, jsons[t.scenario_index], names, seed, t.start, t.stop)] = t
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in finished:
-                done(futures[f], f.result())
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in list((getattr(pool, "_processes", None) or {}).values()):
-            p.terminate()
-        raise
-    pool.shutdown(wait=True)
-
-
-def _run_dask(tasks, jsons, names, seed, scheduler, done) -> None:
-    from dask.distributed import Client, as_completed
-
-    with Client(scheduler, timeout="10s") as client:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler} — {exc}; check the address and that the scheduler is running") from None
+    with client:
+        stop = f"pardus-stop-{uuid.uuid4().hex}"
         futures = {}
         for t in tasks:
-            fut = client.submit(run_chunk, jsons[t.scenario_index], names, seed, t.start, t.stop, pure=False)
+            fut = client.submit(run_chunk, jsons[t.scenario_index], names, seed, t.start, t.stop, stop_event=stop, pure=False)
             futures[fut] = t
         try:
             for fut in as_completed(list(futures)):
-                done(futures[fut], fut.result())
+                t = futures[fut]
+                parts[t] = fut.result()
+                if progress:
+                    progress(t.stop - t.start)
         except BaseException:
+            Event(stop, client=client).set()  # running chunks stop before their next replicate
             client.cancel(list(futures))
             raise
 
@@ -149,24 +254,44 @@ def simulate(
     seed: int = 1,
     workers: int | None = None,
     scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ):
     """Run scenarios and return the results Dataset (see docs/outputs.md).
 
-    Each scenario may be a :class:`~pardus.scenario.Scenario`, a preset name or a scenario file
-    path (a file with a ``[sweep]`` gives several). ``replicates`` defaults to the largest
-    ``run.replicates`` of the scenarios. Same arguments → identical results, for any
-    ``workers`` or ``scheduler``.
+    Each scenario may be a :class:`~pardus.scenario.Scenario` (from :func:`pardus.load_scenario`,
+    optionally changed with ``Scenario.replace``), a preset name or a scenario file path (a file
+    with a ``[sweep]`` gives several). ``replicates`` defaults to the largest
+    ``run.replicates`` of the scenarios; ``workers`` to every core (1 runs in this process);
+    ``scheduler`` is the address of a Dask scheduler. Same arguments → identical results, for
+    any ``workers`` or ``scheduler``. Bad arguments raise ValueError before anything runs.
 
     >>> ds = simulate("nonspatial-vortex", replicates=20, seed=1, workers=1)  # doctest: +SKIP
     """
+    from pathlib import Path
+
     from .results import build_dataset
-    from .scenario.loader import load_scenarios
+    from .scenario.loader import Resolved, resolve_scenarios
 
     resolved: list[Scenario] = []
+    sweeps: list[dict] = []
     for sc in scenarios:
-        resolved.extend([sc] if isinstance(sc, Scenario) else [r.scenario for r in load_scenarios(sc)])
+        if isinstance(sc, Scenario):
+            found = [Resolved(scenario=sc, raw={})]
+        elif isinstance(sc, Resolved):
+            found = [sc]
+        elif isinstance(sc, (str, Path)):
+            found = resolve_scenarios(sc)
+        else:
+            raise TypeError(f"simulate() takes Scenario objects, preset names or file paths, not {type(sc).__name__}")
+        resolved.extend(r.scenario for r in found)
+        sweeps.extend(r.sweep for r in found)
     if not resolved:
         raise ValueError("simulate() needs at least one scenario")
-    n = replicates or max(s.run.replicates for s in resolved)
-    names, records = run_ensemble(resolved, replicates=n, seed=seed, workers=workers, scheduler=scheduler)
-    return build_dataset(resolved, names, records, seed)
+    if len({(s.run.start_year, s.run.years) for s in resolved}) > 1:
+        raise ValueError("scenarios simulated together must share run.start_year and run.years")
+    n = max(s.run.replicates for s in resolved) if replicates is None else replicates
+    problems = run_option_problems(replicates=n, seed=seed, workers=workers, scheduler=scheduler)
+    if problems:
+        raise ValueError("; ".join(problems))
+    names, records = run_ensemble(resolved, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=progress)
+    return build_dataset(resolved, names, records, seed, **({"sweeps": sweeps} if any(sweeps) else {}))

@@ -17,7 +17,7 @@ import pytest
 from pardus.engine import Replicate, new_tally, prepare
 from pardus.population.table import COLUMNS
 from pardus.processes.base import Field, Hazard, Process, State
-from pardus.scenario import load_scenario, scenario_from_dict
+from pardus.scenario import resolve_scenario, scenario_from_dict
 
 WHERE = {"cell", "individual", "year"}
 # individual-level storage beside the columns, with the field name that covers it
@@ -25,7 +25,7 @@ EXTRA_INDIVIDUAL = {"geno": "genotype", "kin": "kinship"}
 
 
 def _scenario():
-    raw = copy.deepcopy(load_scenario("amur-2015").raw)
+    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
     raw["run"]["years"] = 6
     raw["threats"]["disease"]["probability"] = 0.5  # outbreaks happen in a short run
     raw["interventions"] = {

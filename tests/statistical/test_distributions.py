@@ -26,7 +26,7 @@ from pardus.population.table import ALIVE, Population  # noqa: E402
 from pardus.processes.base import State  # noqa: E402
 from pardus.processes.disease import Disease  # noqa: E402
 from pardus.processes.reproduction import Reproduction  # noqa: E402
-from pardus.scenario.loader import load_scenario, scenario_from_dict  # noqa: E402
+from pardus.scenario.loader import resolve_scenario, scenario_from_dict  # noqa: E402
 from pardus.scenario.schema import CAUSES  # noqa: E402
 
 ALPHA = 0.001
@@ -215,7 +215,7 @@ def test_run_records_litter_size_and_sex_ratio():
     (SE = SD(litter)/√Σ breeding females, litters being independent of how many females breed),
     and the share of males among the census cubs = sex_ratio (first-year mortality and K
     truncation do not depend on sex here; binomial SE over all census cubs)."""
-    raw = copy.deepcopy(load_scenario("nonspatial-vortex").raw)
+    raw = copy.deepcopy(resolve_scenario("nonspatial-vortex").raw)
     raw.pop("sources", None)
     raw["demography"]["sex_ratio"] = SEX_RATIO
     sc = scenario_from_dict(raw)

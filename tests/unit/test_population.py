@@ -71,9 +71,9 @@ def test_related_founders_have_the_configured_kinship_and_diversity():
 
     from pardus.engine import Replicate, prepare
     from pardus.population.genetics import diversity
-    from pardus.scenario import load_scenario, scenario_from_dict
+    from pardus.scenario import resolve_scenario, scenario_from_dict
 
-    raw = copy.deepcopy(load_scenario("amur-2015").raw)
+    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
     raw["genetics"]["founder_kinship"] = 0.2
     prep = prepare(scenario_from_dict(raw))
     gds = []

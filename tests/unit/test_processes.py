@@ -44,7 +44,7 @@ from pardus.processes.prey import PreyDynamics
 from pardus.processes.reproduction import Reproduction, vortex_breeding
 from pardus.processes.road import Road
 from pardus.processes.survival import InbreedingDepression, NaturalMortality, Starvation
-from pardus.scenario import load_scenario, scenario_from_dict
+from pardus.scenario import resolve_scenario, scenario_from_dict
 from pardus.scenario.schema import CAUSES
 
 Z = 4.0  # multiple of the standard error in every statistical assertion
@@ -60,7 +60,7 @@ N_CAUSES = len(CAUSES)
 
 def amur_raw() -> dict:
     """The amur-2015 preset as a plain dict (callers modify it)."""
-    raw = copy.deepcopy(load_scenario("amur-2015").raw)
+    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
     raw.pop("sources", None)
     return raw
 

@@ -2,7 +2,7 @@
 (every problem at once, one line each, impossible combinations, warnings), `explain`
 (parameters with origin and source, derived values, schedule) and the shipped presets' sources.
 
-Everything goes through the public loader API (``load_scenarios`` / ``load_scenario`` /
+Everything goes through the public loader API (``resolve_scenarios`` / ``resolve_scenario`` /
 ``scenario_from_dict``) on small TOML files written to ``tmp_path``; nothing is simulated.
 """
 
@@ -18,8 +18,8 @@ from pardus.population.lifetable import life_table
 from pardus.scenario import (
     ScenarioError,
     list_presets,
-    load_scenario,
-    load_scenarios,
+    resolve_scenario,
+    resolve_scenarios,
     scenario_from_dict,
 )
 from pardus.scenario.explain import derived_lines, parameter_rows, schedule_lines
@@ -59,7 +59,7 @@ def label_in(line: str) -> str:
 
 def problems_of(path) -> list[str]:
     with pytest.raises(ScenarioError) as info:
-        load_scenarios(path)
+        resolve_scenarios(path)
     problems = info.value.problems
     assert problems, "ScenarioError without problems"
     return problems
@@ -92,7 +92,7 @@ def test_shipped_presets_are_listed_and_load_without_warnings():
     presets = list_presets()
     assert {"amur-2015", "nonspatial-vortex"} <= set(presets)
     for name in presets:
-        res = load_scenario(name)
+        res = resolve_scenario(name)
         assert res.scenario.name == name
         assert res.path == f"preset:{name}"
         assert res.warnings == [], f"preset {name} is suspicious: {res.warnings}"
@@ -102,7 +102,7 @@ def test_shipped_presets_are_listed_and_load_without_warnings():
 def test_every_value_a_preset_sets_has_a_citation_or_assumption(preset):
     """Every leaf key the preset file sets (Resolved.raw) has a [sources] entry that cites a
     source or says 'assumption' (name/description are labels, not parameters)."""
-    res = load_scenario(preset)
+    res = resolve_scenario(preset)
     bad = {}
     for key in _flatten(res.raw):
         if key in ("name", "description") or key.startswith("interventions"):
@@ -118,11 +118,12 @@ def test_every_resolved_default_parameter_of_a_preset_has_a_source(preset):
     """Every leaf of the *resolved* scenario (after schema defaults fill what the preset leaves
     out), except interventions, has a [sources] entry (for the key or a parent table) with a
     citation or the word 'assumption'; otherwise `pardus explain` can only say 'schema default'."""
-    res = load_scenario(preset)
+    res = resolve_scenario(preset)
     flat = _flatten(res.scenario.model_dump(mode="json"))
     missing = {}
     for key in flat:
-        if key in ("name", "description") or key.split(".")[0] == "interventions":
+        # name, description and the currency label costs are given in are not model parameters
+        if key in ("name", "description", "run.currency") or key.split(".")[0] == "interventions":
             continue
         src = source_of(res, key)
         if not ("assumption" in src.lower() or CITATION.search(src)):
@@ -132,7 +133,7 @@ def test_every_resolved_default_parameter_of_a_preset_has_a_source(preset):
 
 @pytest.mark.parametrize("preset", list_presets())
 def test_preset_sources_name_real_parameters(preset):
-    res = load_scenario(preset)
+    res = resolve_scenario(preset)
     flat = _flatten(res.scenario.model_dump(mode="json"))
     for key in res.sources:
         assert key in flat or any(k.startswith(key + ".") for k in flat), f"{preset}: sources.{key} names no parameter"
@@ -156,7 +157,7 @@ def test_extends_preset_merges_tables_key_by_key_and_records_origin(tmp_path):
         cub = 0.55
         """,
     )
-    res = load_scenario(path)
+    res = resolve_scenario(path)
     sc = res.scenario
     assert sc.name == "child"
     assert sc.run.years == 10
@@ -177,7 +178,7 @@ def test_extends_a_file_relative_to_the_extending_file(tmp_path, monkeypatch):
     write(tmp_path, "base/base.toml", 'extends = "nonspatial-vortex"\nname = "base"\n[run]\nyears = 12\n')
     child = write(tmp_path, "scenarios/deep/child.toml", 'extends = "../../base/base.toml"\nname = "child"\n[run]\nreplicates = 200\n')
     monkeypatch.chdir(tmp_path / "scenarios")  # cwd must not matter for `extends`
-    res = load_scenario(child)
+    res = resolve_scenario(child)
     assert (res.scenario.run.years, res.scenario.run.replicates) == (12, 200)
     assert is_label_of(res.origin["run.years"], tmp_path / "base/base.toml")
     assert is_label_of(res.origin["run.replicates"], child)
@@ -188,7 +189,7 @@ def test_file_without_a_name_still_gets_one(tmp_path):
     path = write(tmp_path, "my-scenario.toml", 'extends = "nonspatial-vortex"\n')
     # the preset's name is inherited unless the file sets its own (or the file stem is used):
     # either is a valid label, but it must be a non-empty string
-    assert load_scenario(path).scenario.name in ("nonspatial-vortex", "my-scenario")
+    assert resolve_scenario(path).scenario.name in ("nonspatial-vortex", "my-scenario")
 
 
 def test_sweep_gives_one_scenario_per_value(tmp_path):
@@ -204,7 +205,7 @@ def test_sweep_gives_one_scenario_per_value(tmp_path):
         "demography.p_breed" = [0.5, 0.7]
         """,
     )
-    found = load_scenarios(path)
+    found = resolve_scenarios(path)
     assert [r.scenario.demography.p_breed for r in found] == [0.5, 0.7]
     names = [r.scenario.name for r in found]
     assert len(set(names)) == 2
@@ -212,7 +213,7 @@ def test_sweep_gives_one_scenario_per_value(tmp_path):
     assert "p_breed=0.5" in names[0] and "p_breed=0.7" in names[1]
     assert all(r.scenario.run.years == 10 for r in found)
     with pytest.raises(ScenarioError, match=r"\[sweep\] of 2 scenarios"):
-        load_scenario(path)
+        resolve_scenario(path)
 
 
 def test_sweep_over_two_keys_gives_every_combination(tmp_path):
@@ -227,7 +228,7 @@ def test_sweep_over_two_keys_gives_every_combination(tmp_path):
         "populations.main.carrying_capacity" = [50, 100, 150]
         """,
     )
-    found = load_scenarios(path)
+    found = resolve_scenarios(path)
     combos = {(r.scenario.demography.p_breed, r.scenario.populations["main"].carrying_capacity) for r in found}
     assert combos == {(p, k) for p in (0.5, 0.7) for k in (50, 100, 150)}
     assert len({r.scenario.name for r in found}) == 6
@@ -236,7 +237,7 @@ def test_sweep_over_two_keys_gives_every_combination(tmp_path):
 def test_sweep_value_that_is_not_a_list_is_an_error(tmp_path):
     path = write(tmp_path, "sw.toml", 'extends = "nonspatial-vortex"\n[sweep]\n"run.years" = 5\n')
     with pytest.raises(ScenarioError, match=r"sw\.toml: sweep\.run\.years = 5 — must be a non-empty list"):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_out_of_range_sweep_value_is_blamed_on_the_sweep_file(tmp_path):
@@ -259,7 +260,7 @@ def test_out_of_range_sweep_value_is_blamed_on_the_sweep_file(tmp_path):
 
 
 def test_scenario_from_dict_validates_and_reports_every_problem():
-    data = load_scenario("nonspatial-vortex").raw
+    data = resolve_scenario("nonspatial-vortex").raw
     sc = scenario_from_dict(data)
     assert sc.name == "nonspatial-vortex"
     bad = {**data, "demography": {**data["demography"], "p_breed": 1.5, "max_age": 2}}
@@ -275,7 +276,7 @@ def test_scenario_from_dict_validates_and_reports_every_problem():
 
 def test_missing_file(tmp_path):
     with pytest.raises(ScenarioError, match=r"nope\.toml: no such scenario file"):
-        load_scenarios(tmp_path / "nope.toml")
+        resolve_scenarios(tmp_path / "nope.toml")
 
 
 def test_invalid_toml_names_file_and_line(tmp_path):
@@ -290,12 +291,12 @@ def test_file_that_is_not_utf8_text(tmp_path):
     path = tmp_path / "binary.toml"
     path.write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ScenarioError, match=r"binary\.toml: cannot be read as a UTF-8 text file"):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_unknown_preset_suggests_the_nearest():
     with pytest.raises(ScenarioError, match=r"unknown preset 'nonspatial-vortx' — .*did you mean 'nonspatial-vortex'\?"):
-        load_scenarios("nonspatial-vortx")
+        resolve_scenarios("nonspatial-vortx")
 
 
 @pytest.mark.parametrize(
@@ -316,20 +317,20 @@ def test_bad_extends_names_the_extending_file_and_key(tmp_path, extends, rule):
 def test_extends_must_be_a_string(tmp_path):
     path = write(tmp_path, "e.toml", "extends = 3\n")
     with pytest.raises(ScenarioError, match=r"e\.toml: extends = 3 — must be a preset name or a file path"):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_extends_itself(tmp_path):
     path = write(tmp_path, "self.toml", 'extends = "self.toml"\n')
     with pytest.raises(ScenarioError, match=r"self\.toml: extends itself through .*self\.toml → .*self\.toml — break the cycle"):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_extends_cycle_through_two_files(tmp_path):
     write(tmp_path, "a.toml", 'extends = "b.toml"\nname = "a"\n')
     write(tmp_path, "b.toml", 'extends = "a.toml"\nname = "b"\n')
     with pytest.raises(ScenarioError, match=r"a\.toml: extends itself through .*a\.toml → .*b\.toml → .*a\.toml"):
-        load_scenarios(tmp_path / "a.toml")
+        resolve_scenarios(tmp_path / "a.toml")
 
 
 @pytest.mark.parametrize(
@@ -356,13 +357,34 @@ def test_typo_suggests_the_nearest_valid_key(tmp_path, body, expected):
 def test_probability_out_of_range(tmp_path):
     path = write(tmp_path, "p.toml", 'extends = "nonspatial-vortex"\n[demography]\np_breed = 1.5\n')
     with pytest.raises(ScenarioError, match=r"p\.toml: demography\.p_breed = 1\.5 — .*(1|probability)"):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_wrong_type(tmp_path):
     path = write(tmp_path, "t.toml", 'extends = "nonspatial-vortex"\n[run]\nyears = "ten"\n')
-    with pytest.raises(ScenarioError, match=r't\.toml: run\.years = "ten" — .*integer'):
-        load_scenarios(path)
+    with pytest.raises(ScenarioError, match=r't\.toml: run\.years = "ten" — must be a whole number .*, not text'):
+        resolve_scenarios(path)
+
+
+@pytest.mark.parametrize(
+    "table, line, message",
+    [
+        ("run", "years = true", r'run\.years = true — must be a whole number \(no quotes, no decimal point\), not a boolean'),
+        ("run", "replicates = 20.0", r"run\.replicates = 20\.0 — must be a whole number .*, not a decimal number"),
+        ("populations.main", "initial_size = true", r"populations\.main\.initial_size = true — must be a whole number .*, not a boolean"),
+        ("populations.main", 'carrying_capacity = "100"', r'populations\.main\.carrying_capacity = "100" — must be a whole number .*, not text'),
+        ("demography", 'p_breed = "0.5"', r'demography\.p_breed = "0\.5" — must be a number \(no quotes\), not text'),
+        ("demography", "p_breed = true", r"demography\.p_breed = true — must be a number \(no quotes\), not a boolean"),
+        ("genetics", "lethal_equivalents = [6.29]", r"genetics\.lethal_equivalents = \[6\.29\] — must be a number .*, not a list"),
+        ("demography.density_dependence", "enabled = 1", r"demography\.density_dependence\.enabled = 1 — must be true or false, not a whole number"),
+        ("run", "currency = 978", r"run\.currency = 978 — must be text in quotes, not a whole number"),
+    ],
+)
+def test_values_of_the_wrong_type_are_errors_not_coerced(tmp_path, table, line, message):
+    """Strict types: `years = true` is not a 1-year run, `carrying_capacity = "100"` is not 100."""
+    path = write(tmp_path, "t.toml", f'extends = "nonspatial-vortex"\n[{table}]\n{line}\n')
+    with pytest.raises(ScenarioError, match=r"t\.toml: " + message):
+        resolve_scenarios(path)
 
 
 def test_missing_required_value(tmp_path):
@@ -376,13 +398,13 @@ def test_missing_required_value(tmp_path):
         """,
     )
     with pytest.raises(ScenarioError, match=r"m\.toml: populations\.second\.carrying_capacity — required value is missing"):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_breeding_age_above_max_age(tmp_path):
     path = write(tmp_path, "b.toml", 'extends = "nonspatial-vortex"\n[demography]\nmax_age = 10\nmale_breeding_age = 12\n')
     with pytest.raises(ScenarioError, match=r"b\.toml: demography\.male_breeding_age = 12 — above demography\.max_age = 10"):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_breeding_age_above_max_age_blames_the_file_that_set_it(tmp_path):
@@ -396,7 +418,7 @@ def test_breeding_age_above_max_age_blames_the_file_that_set_it(tmp_path):
 def test_litter_sizes_must_sum_to_one(tmp_path):
     path = write(tmp_path, "l.toml", 'extends = "nonspatial-vortex"\n[demography]\nlitter_size = [0.5, 0.4]\n')
     with pytest.raises(ScenarioError, match=r"l\.toml: demography\.litter_size = \[0\.5, 0\.4\] — .*must sum to 1 \(they sum to 0\.9\)"):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_release_into_a_population_that_does_not_exist(tmp_path):
@@ -413,7 +435,7 @@ def test_release_into_a_population_that_does_not_exist(tmp_path):
         """,
     )
     with pytest.raises(ScenarioError, match=r'r\.toml: interventions\.rel\.population = "mian" — no population of that name — populations are: main; did you mean \'main\'\?'):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_translocation_from_and_to_populations_that_do_not_exist(tmp_path):
@@ -465,7 +487,7 @@ def test_intervention_end_before_start(tmp_path):
         """,
     )
     with pytest.raises(ScenarioError, match=r"e\.toml: interventions\.p\.end = 2025 — before start = 2030"):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_unknown_intervention_type_suggests_the_nearest(tmp_path):
@@ -481,7 +503,7 @@ def test_unknown_intervention_type_suggests_the_nearest(tmp_path):
         """,
     )
     with pytest.raises(ScenarioError, match=r'i\.toml: interventions\.p\.type = "anti_poachng" — must be one of .*release.*did you mean \'anti_poaching\'\?'):
-        load_scenarios(path)
+        resolve_scenarios(path)
 
 
 def test_intervention_starting_after_the_last_year_is_rejected(tmp_path):
@@ -500,10 +522,10 @@ def test_intervention_starting_after_the_last_year_is_rejected(tmp_path):
         """,
     )
     with pytest.raises(ScenarioError, match=r"late\.toml: interventions\.v\.start = 11 — after the last simulated year 10; it would never act"):
-        load_scenarios(path)
+        resolve_scenarios(path)
     # the last simulated year itself is fine
     path.write_text(path.read_text().replace("start = 11", "start = 10"))
-    assert load_scenario(path).scenario.interventions["v"].start == 10
+    assert resolve_scenario(path).scenario.interventions["v"].start == 10
 
 
 def test_problem_in_an_extended_file_is_blamed_on_that_file(tmp_path):
@@ -610,7 +632,7 @@ def test_suspicious_values_are_warnings_not_errors(tmp_path):
         "demography.survival.female.adlt" = "assumption"
         """,
     )
-    res = load_scenario(path)  # loads: warnings do not stop a run
+    res = resolve_scenario(path)  # loads: warnings do not stop a run
     assert res.scenario.demography.survival.female.adult == 0.45
     w = "\n".join(res.warnings)
     for text in (
@@ -662,7 +684,7 @@ def child(tmp_path):
         "interventions.release_lazovsky" = "MODEL.md §5: planned release"
         """,
     )
-    return path, load_scenario(path)
+    return path, resolve_scenario(path)
 
 
 def test_explain_lists_every_resolved_parameter(child):
@@ -698,8 +720,8 @@ def test_explain_does_not_pass_off_a_presets_citation_for_an_overridden_value(tm
     preset's citation, which describes the preset's value (run.replicates = 500 'gives
     SE(PE) ≤ 0.022' is false for 4 replicates)."""
     path = write(tmp_path, "tiny.toml", 'extends = "nonspatial-vortex"\nname = "tiny"\n[run]\nyears = 10\nreplicates = 4\n')
-    res = load_scenario(path)
-    preset = load_scenario("nonspatial-vortex")
+    res = resolve_scenario(path)
+    preset = resolve_scenario("nonspatial-vortex")
     rows = rows_by_key(res)
     for key in ("run.years", "run.replicates"):
         value, set_by, source = rows[key]
@@ -709,8 +731,8 @@ def test_explain_does_not_pass_off_a_presets_citation_for_an_overridden_value(tm
 
 def test_explain_credits_a_swept_value_to_the_sweep_file(tmp_path):
     path = write(tmp_path, "sw.toml", 'extends = "nonspatial-vortex"\nname = "sw"\n[sweep]\n"demography.p_breed" = [0.5, 0.6]\n')
-    preset = load_scenario("nonspatial-vortex")
-    for res in load_scenarios(path):
+    preset = resolve_scenario("nonspatial-vortex")
+    for res in resolve_scenarios(path):
         value, set_by, source = rows_by_key(res)["demography.p_breed"]
         assert value in (0.5, 0.6)
         assert path.name in set_by and not set_by.startswith("preset:"), f"p_breed = {value} comes from the [sweep] of {path}, not from {set_by}"
@@ -732,7 +754,7 @@ def test_derived_values_match_the_life_table(child):
 
 
 def test_derived_values_of_a_natural_basis_scenario():
-    sc = load_scenario("nonspatial-vortex").scenario
+    sc = resolve_scenario("nonspatial-vortex").scenario
     lines = derived_lines(sc)
     assert len(lines) == 1
     lam = float(re.search(r"λ = ([0-9.]+)", lines[0]).group(1))
@@ -773,7 +795,7 @@ def test_schedule_clips_to_the_simulated_years(tmp_path):
         coverage = 0.5
         """,
     )
-    res = load_scenario(path)
+    res = resolve_scenario(path)
     lines = schedule_lines(res.scenario)
     assert [int(line.split(":")[0]) for line in lines if "release 'rel'" in line] == [2021, 2024]  # not 2027 > 2025
     # starts before the run: acts from the first simulated year (2016)
@@ -781,7 +803,7 @@ def test_schedule_clips_to_the_simulated_years(tmp_path):
 
 
 def test_schedule_without_interventions():
-    assert schedule_lines(load_scenario("nonspatial-vortex").scenario) == ["1–100: no interventions beyond the baseline conditions"]
+    assert schedule_lines(resolve_scenario("nonspatial-vortex").scenario) == ["1–100: no interventions beyond the baseline conditions"]
 
 
 def test_schedule_does_not_start_an_intervention_that_ended_before_the_run(tmp_path):
@@ -802,7 +824,7 @@ def test_schedule_does_not_start_an_intervention_that_ended_before_the_run(tmp_p
         effort = 5.0
         """,
     )
-    lines = schedule_lines(load_scenario(path).scenario)
+    lines = schedule_lines(resolve_scenario(path).scenario)
     assert not any("starts" in line and "'old'" in line for line in lines), lines
     dated = [int(m.group(1)) for m in (re.match(r"^(\d{4})\b", line) for line in lines) if m]
     assert all(2016 <= year <= 2035 for year in dated), f"events outside the simulated years 2016–2035: {lines}"

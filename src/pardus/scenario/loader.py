@@ -54,6 +54,7 @@ class Resolved:
     sources: dict[str, str] = field(default_factory=dict)  # dotted key → citation
     warnings: list[str] = field(default_factory=list)
     path: str = ""
+    sweep: dict[str, Any] = field(default_factory=dict)  # dotted key → value, for a scenario of a [sweep]
 
     def to_json(self) -> str:
         return json.dumps(self.scenario.model_dump(mode="json"), sort_keys=True)
@@ -279,8 +280,40 @@ def format_validation_error(exc: ValidationError, raw: dict, origin: dict[str, s
             msg = err["msg"]
             if etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
                 msg = _range_rule(_field_bounds(loc, raw)) or msg
+            elif etype in _TYPE_RULES:
+                msg = f"{_TYPE_RULES[etype]}, not {_kind(value)}"
             lines.append(f"{label}: {key} = {_fmt_value(value)} — {msg}")
     return lines
+
+
+_TYPE_RULES = {
+    "int_type": "must be a whole number (no quotes, no decimal point)",
+    "int_from_float": "must be a whole number (no quotes, no decimal point)",
+    "float_type": "must be a number (no quotes)",
+    "bool_type": "must be true or false",
+    "string_type": "must be text in quotes",
+    "list_type": "must be a list, e.g. [0.5, 0.5]",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+}
+
+
+def _kind(value: Any) -> str:
+    """What the user wrote, in TOML's words."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
 
 
 def _collect_bounds(meta, out: dict) -> None:
@@ -379,7 +412,7 @@ def _expand_sweep(raw: dict, label: str) -> list[tuple[str, dict, dict[str, Any]
     return out
 
 
-def load_scenarios(ref: str | Path) -> list[Resolved]:
+def resolve_scenarios(ref: str | Path) -> list[Resolved]:
     """Load a scenario file or preset; a ``[sweep]`` gives several scenarios.
 
     Raises :class:`ScenarioError` listing every problem found.
@@ -421,21 +454,68 @@ def load_scenarios(ref: str | Path) -> list[Resolved]:
             for k in sources
             if k not in known and not any(f.startswith(k + ".") for f in known)
         )
-        results.append(Resolved(scenario=scenario, raw=data, origin=origin, sources=sources, warnings=warn, path=label))
+        results.append(Resolved(scenario=scenario, raw=data, origin=origin, sources=sources, warnings=warn, path=label, sweep=dict(combo)))
     if problems:
         raise ScenarioError(problems)
     return results
 
 
-def load_scenario(ref: str | Path) -> Resolved:
+def resolve_scenario(ref: str | Path) -> Resolved:
     """Load exactly one scenario (a file without ``[sweep]`` or a preset)."""
-    found = load_scenarios(ref)
+    found = resolve_scenarios(ref)
     if len(found) != 1:
         raise ScenarioError([f"{ref}: holds a [sweep] of {len(found)} scenarios — use `pardus compare` or `pardus run` on it"])
     return found[0]
 
 
-def scenario_from_dict(data: dict[str, Any], label: str = "<dict>") -> Scenario:
+def load_scenarios(ref: str | Path, *, overrides: dict[str, Any] | None = None) -> list[Scenario]:
+    """The scenarios of a file or preset (a ``[sweep]`` gives several), as :class:`Scenario`.
+
+    ``overrides`` maps dotted keys to values (``{"demography.p_breed": 0.5}``) and is applied
+    to every scenario, validated as a scenario file is. Raises :class:`ScenarioError`.
+    """
+    found = [r.scenario for r in resolve_scenarios(ref)]
+    return [apply_overrides(sc, overrides) for sc in found] if overrides else found
+
+
+def load_scenario(ref: str | Path, *, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Exactly one scenario (a preset, or a file without ``[sweep]``), with optional overrides."""
+    sc = resolve_scenario(ref).scenario
+    return apply_overrides(sc, overrides) if overrides else sc
+
+
+def apply_overrides(scenario: Scenario, overrides: dict[str, Any], label: str = "overrides") -> Scenario:
+    """A new scenario with dotted keys replaced, validated like a file (every problem at once).
+
+    A value that is a table (dict) merges key by key into the table it replaces, as in a file
+    that ``extends`` another; any other value replaces.
+    """
+    if not isinstance(overrides, dict):
+        raise ScenarioError([f"{label}: must be a dict of dotted key → value, e.g. {{\"demography.p_breed\": 0.5}}"])
+    data = scenario.model_dump(mode="python")
+    origin: dict[str, str] = {}
+    problems = []
+    for key, value in overrides.items():
+        path = str(key).split(".")
+        node = data
+        for i, p in enumerate(path[:-1]):
+            nxt = node.get(p) if isinstance(node, dict) else None
+            if nxt is None and isinstance(node, dict):
+                nxt = node[p] = {}
+            if not isinstance(nxt, dict):
+                problems.append(f"{label}: {key} — {'.'.join(path[: i + 1])} is a value, not a table; check the key")
+                break
+            node = nxt
+        else:
+            old = node.get(path[-1])
+            node[path[-1]] = _merge(old, value, {}, label) if isinstance(old, dict) and isinstance(value, dict) else copy.deepcopy(value)
+            origin[str(key)] = label
+    if problems:
+        raise ScenarioError(problems)
+    return scenario_from_dict(data, label, origin)
+
+
+def scenario_from_dict(data: dict[str, Any], label: str = "<dict>", origin: dict[str, str] | None = None) -> Scenario:
     """Validate a plain dict (used by the Python API and tests). Raises ScenarioError."""
     from .checks import semantic_problems
 
@@ -444,8 +524,8 @@ def scenario_from_dict(data: dict[str, Any], label: str = "<dict>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems.extend(format_validation_error(exc, data, {}, label))
-    problems.extend(semantic_problems(data, {}, label))
+        problems.extend(format_validation_error(exc, data, origin or {}, label))
+    problems.extend(semantic_problems(data, origin or {}, label))
     if problems:
         raise ScenarioError(problems)
     assert scenario is not None

@@ -35,7 +35,10 @@ CAUSES = (
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every table of a scenario: unknown keys are errors and types are not coerced
+    (``years = true`` or ``carrying_capacity = "100"`` is an error, not 1 or 100)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class StageRates(Strict):
@@ -214,6 +217,9 @@ class Run(Strict):
     replicates: Annotated[int, Field(ge=1, le=1_000_000)] = 500
     extinction: Literal["one_sex", "no_animals"] = "one_sex"
     quasi_extinction: NonNegInt = 20
+    currency: Annotated[str, Field(min_length=1, max_length=12)] = Field(
+        "USD", description="currency of every cost in the scenario (unit_cost, fixed_cost) and in its results"
+    )
 
 
 class _Intervention(Strict):
@@ -316,3 +322,13 @@ class Scenario(Strict):
     dispersal: Dispersal = Dispersal()
     captive: Captive = Captive()
     interventions: dict[str, Intervention] = Field(default_factory=dict)
+
+    def replace(self, overrides: dict, /) -> "Scenario":
+        """A new scenario with dotted keys replaced, validated like a scenario file.
+
+        ``sc.replace({"demography.survival.female.adult": 0.85, "run.years": 50})``; raises
+        :class:`~pardus.scenario.ScenarioError` listing every problem.
+        """
+        from .loader import apply_overrides
+
+        return apply_overrides(self, overrides)
