@@ -50,7 +50,6 @@ def driver(tmp_path_factory):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    drv.set_page_load_timeout(60)
     try:
         yield drv
     finally:
