@@ -41,11 +41,11 @@ SUMMARY_COLUMNS = [
     "replicates", "years", "PE", "PE_se", "median_TE", "mean_TE", "N_mean", "N_sd",
     "N_extant_mean", "N_extant_sd", "r_stoch", "r_stoch_sd", "r_det", "lambda_det", "R0",
     "generation_time", "GD_initial", "GD_final", "GD_retained", "quasi_threshold", "quasi_PE",
-    "total_cost_mean",
+    "total_cost_mean", "currency",
 ]
 COMPARISON_COLUMNS = [
     "dPE", "dPE_se", "dPE_ci_low", "dPE_ci_high", "dN_mean", "dN_se", "dGD", "dGD_se",
-    "extra_cost", "dPE_per_million",
+    "extra_cost", "dPE_per_million", "currency",
 ]
 
 DEFAULT_SCENARIOS = {
@@ -65,8 +65,16 @@ def make_dataset(
     start_year: int = 2015,
     n0: int = 30,
     seed: int = 7,
+    currency: str = "USD",
+    extinction: str | dict[str, str] = "one_sex",
+    sweeps: list[dict] | None = None,
 ) -> xr.Dataset:
-    """A results Dataset like ``pardus run`` writes (see docs/outputs.md)."""
+    """A results Dataset like ``pardus run`` writes (see docs/outputs.md).
+
+    *currency* becomes the units of ``cost`` and every scenario's ``run.currency``;
+    *extinction* every scenario's (or, as a dict, each named scenario's) ``run.extinction``;
+    *sweeps* (one dict per scenario) the ``sweep:<key>`` coordinates, as build_dataset stores them.
+    """
     scenarios = dict(DEFAULT_SCENARIOS if scenarios is None else scenarios)
     names = list(scenarios)
     S, R, Y, P = len(names), n_rep, n_years + 1, len(populations)
@@ -166,7 +174,7 @@ def make_dataset(
             "mean_kinship": (d3, kin),
             "founder_genome_equivalents": (d3, 1 / (2 * kin)),
             "prey": (d4, prey),
-            "cost": (d3, cost),
+            "cost": (d3, cost, {"units": currency}),
         },
         coords=coords,
         attrs={
@@ -175,11 +183,19 @@ def make_dataset(
             "created": "2025-01-02T03:04:05+00:00",
             "scenarios": json.dumps(
                 {n: {"name": n, "growth": scenarios[n][0], "cost_per_year": scenarios[n][1],
-                     "populations": list(populations)} for n in names}
+                     "populations": list(populations),
+                     "run": {"currency": currency,
+                             "extinction": extinction if isinstance(extinction, str) else extinction.get(n, "one_sex")}}
+                 for n in names}
             ),
             "pardus_results": 1,
+            "currency": currency,
         },
     )
+    if sweeps is not None:
+        from pardus.results import add_sweeps
+
+        ds = add_sweeps(ds, sweeps)
     return ds
 
 
@@ -187,6 +203,16 @@ def _extinct(ds: xr.Dataset) -> np.ndarray:
     by_sex = ds["N"].sum(("population", "stage")).transpose("scenario", "replicate", "year", "sex")
     ext = (by_sex.values > 0).sum(axis=-1) < 2
     return np.maximum.accumulate(ext, axis=2)
+
+
+def _front_and_back(ds: xr.Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+    """The swept values first and the currency last, as ``pardus.results`` puts them."""
+    from pardus.results import currency, sweep_table
+
+    swept = sweep_table(ds).reindex(frame.index)
+    out = pd.concat([swept, frame.drop(columns=["currency"])], axis=1)
+    out["currency"] = currency(ds)
+    return out
 
 
 def make_summary(ds: xr.Dataset, quasi_threshold: int = 5) -> pd.DataFrame:
@@ -233,7 +259,7 @@ def make_summary(ds: xr.Dataset, quasi_threshold: int = 5) -> pd.DataFrame:
             "quasi_PE": float((tot[s] < quasi_threshold).any(axis=1).mean()),
             "total_cost_mean": float(cost[s].mean()),
         })
-    return pd.DataFrame(rows, index=pd.Index(names, name="scenario"), columns=SUMMARY_COLUMNS)
+    return _front_and_back(ds, pd.DataFrame(rows, index=pd.Index(names, name="scenario"), columns=SUMMARY_COLUMNS))
 
 
 def make_comparison(ds: xr.Dataset, baseline: str) -> pd.DataFrame:
@@ -262,7 +288,7 @@ def make_comparison(ds: xr.Dataset, baseline: str) -> pd.DataFrame:
             "dPE_per_million": dpe / (extra / 1e6) if extra > 0 else np.nan,
         })
         idx.append(name)
-    return pd.DataFrame(rows, index=pd.Index(idx, name="scenario"), columns=COMPARISON_COLUMNS)
+    return _front_and_back(ds, pd.DataFrame(rows, index=pd.Index(idx, name="scenario"), columns=COMPARISON_COLUMNS))
 
 
 # --------------------------------------------------------------------------- checkers

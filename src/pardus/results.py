@@ -32,7 +32,7 @@ UNITS = {
     "mean_kinship": "1",
     "founder_genome_equivalents": "founders",
     "prey": "roe-deer equivalents per km2",
-    "cost": "currency units",
+    "cost": "currency units",  # replaced by the run's currency (run.currency) in build_dataset
 }
 DIMS = {
     "N": ("year", "population", "sex", "stage"),
@@ -50,18 +50,50 @@ class ResultsError(Exception):
     """A results file that cannot be used; the message says why and what to do."""
 
 
-def build_dataset(scenarios: list[Scenario], names: list[str], records: list[dict[str, np.ndarray]], seed: int) -> xr.Dataset:
-    """Assemble per-scenario records (replicate, year, …) into the results Dataset."""
+def common_currency(scenarios: list[Scenario]) -> str:
+    """The one ``run.currency`` of *scenarios*; a ValueError naming every currency (and the
+    scenarios that use it) when they differ, because costs in different currencies cannot be
+    added, compared or divided into ΔPE per million. Check before simulating."""
+    by: dict[str, list[str]] = {}
+    for sc in scenarios:
+        by.setdefault(sc.run.currency, []).append(sc.name)
+    if len(by) > 1:
+        found = "; ".join(f"{cur} ({', '.join(names)})" for cur, names in by.items())
+        raise ValueError(
+            f"scenarios of one run must share run.currency — found {found}; "
+            "convert unit_cost and fixed_cost to one currency and set the same run.currency everywhere"
+        )
+    return next(iter(by)) if by else "USD"
+
+
+def build_dataset(
+    scenarios: list[Scenario],
+    names: list[str],
+    records: list[dict[str, np.ndarray]],
+    seed: int,
+    *,
+    sweeps: list[dict] | None = None,
+) -> xr.Dataset:
+    """Assemble per-scenario records (replicate, year, …) into the results Dataset.
+
+    ``sweeps`` — one dict per scenario (dotted key → swept value, ``Resolved.sweep``; ``{}``
+    for a scenario that is not part of a sweep) — is stored as one ``sweep:<dotted key>``
+    coordinate per key along ``scenario`` (see :func:`add_sweeps`). The scenarios must share
+    ``run.start_year``, ``run.years`` and ``run.currency`` (ValueError otherwise); the
+    currency becomes the ``units`` of ``cost``.
+    """
     start = {sc.run.start_year for sc in scenarios}
     years = {sc.run.years for sc in scenarios}
     if len(start) != 1 or len(years) != 1:
         raise ValueError("scenarios of one run must share run.start_year and run.years")
+    currency = common_currency(scenarios)
     y0, T = start.pop(), years.pop()
     data = {}
     for var in records[0]:
         dims = ("scenario", "replicate") + DIMS.get(var, ("year",))
         arr = np.stack([r[var] for r in records])
-        data[var] = xr.Variable(dims, arr, attrs={"units": UNITS.get(var, "1")})
+        units = currency if var == "cost" else UNITS.get(var, "1")
+        data[var] = xr.Variable(dims, arr, attrs={"units": units})
     n_rep = records[0]["N"].shape[0]
     ds = xr.Dataset(
         data,
@@ -81,8 +113,97 @@ def build_dataset(scenarios: list[Scenario], names: list[str], records: list[dic
         seed=int(seed),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         scenarios=json.dumps({sc.name: sc.model_dump(mode="json") for sc in scenarios}, sort_keys=True),
+        currency=currency,
     )
+    if sweeps is not None:
+        ds = add_sweeps(ds, sweeps)
     return ds
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps and currency stored in the Dataset
+
+SWEEP_PREFIX = "sweep:"
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _sweep_text(v: object) -> str:
+    if v is None:
+        return ""
+    return v if isinstance(v, str) else json.dumps(v)  # lists as JSON, booleans as true / false
+
+
+def add_sweeps(ds: xr.Dataset, sweeps: list[dict]) -> xr.Dataset:
+    """*ds* with one coordinate ``sweep:<dotted key>`` along ``scenario`` per swept key.
+
+    ``sweeps`` has one dict per scenario, in the order of ``ds.scenario`` (dotted key → value;
+    ``{}`` for a scenario outside the sweep). A key whose values are all numbers is stored as
+    float (NaN where a scenario has no value); any other key as text (strings as they are,
+    lists and booleans as JSON, "" where a scenario has no value). The keys, in the order they
+    first appear, go to the attribute ``sweep_keys`` (a JSON list). No swept key: *ds* as it was.
+    """
+    names = [str(s) for s in ds["scenario"].values]
+    if len(sweeps) != len(names):
+        raise ValueError(f"sweeps: {len(sweeps)} dict(s) for {len(names)} scenario(s) — give one per scenario, {{}} for a scenario outside the sweep")
+    keys: list[str] = []
+    for sw in sweeps:
+        keys.extend(k for k in (sw or {}) if k not in keys)
+    if not keys:
+        return ds
+    coords = {}
+    for key in keys:
+        values = [(sw or {}).get(key) for sw in sweeps]
+        present = [v for v in values if v is not None]
+        if present and all(_is_number(v) for v in present):
+            arr = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        else:
+            arr = np.array([_sweep_text(v) for v in values], dtype=str)
+        coords[SWEEP_PREFIX + key] = xr.Variable(("scenario",), arr, attrs={"long_name": f"swept value of {key}"})
+    out = ds.assign_coords(coords)
+    out.attrs["sweep_keys"] = json.dumps(keys)
+    return out
+
+
+def sweep_keys(ds: xr.Dataset) -> list[str]:
+    """The swept dotted keys of *ds* in sweep order ([] when the results are not from a sweep)."""
+    present = [str(c)[len(SWEEP_PREFIX):] for c in ds.coords if str(c).startswith(SWEEP_PREFIX)]
+    try:
+        ordered = [k for k in json.loads(ds.attrs.get("sweep_keys", "[]")) if k in present]
+    except (TypeError, ValueError):
+        ordered = []
+    return ordered + [k for k in present if k not in ordered]
+
+
+def sweep_table(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per scenario (index ``scenario``), one column per swept key (the dotted key):
+    float for numeric keys (NaN = no value), str otherwise ("" = no value). No columns when
+    the results are not from a sweep."""
+    index = pd.Index([str(s) for s in ds["scenario"].values], name="scenario")
+    cols = {}
+    for key in sweep_keys(ds):
+        vals = np.asarray(ds.coords[SWEEP_PREFIX + key].values)
+        cols[key] = vals.astype(float) if vals.dtype.kind in "fiu" else [str(v) for v in vals]
+    return pd.DataFrame(cols, index=index)
+
+
+def currency(ds: xr.Dataset) -> str:
+    """The currency of every cost in *ds*: the ``units`` of ``cost`` (set from ``run.currency``
+    by build_dataset); for files written before pardus stored it, the ``run.currency`` shared
+    by the stored scenarios, else "currency units"."""
+    units = ds["cost"].attrs.get("units") if "cost" in ds else None
+    if units and str(units) not in ("currency units", "1"):
+        return str(units)
+    if isinstance(ds.attrs.get("currency"), str) and ds.attrs["currency"].strip():
+        return ds.attrs["currency"]
+    try:
+        raw = json.loads(ds.attrs.get("scenarios", "{}"))
+        found = {spec["run"]["currency"] for spec in raw.values() if isinstance(spec.get("run", {}).get("currency"), str)}
+    except (TypeError, ValueError, AttributeError, KeyError):
+        found = set()
+    return found.pop() if len(found) == 1 else "currency units"
 
 
 def save_results(ds: xr.Dataset, path: str | Path) -> Path:
@@ -177,8 +298,12 @@ def _definitions(ds: xr.Dataset) -> tuple[dict[str, str], dict[str, int], dict[s
 
 
 def summarize(ds: xr.Dataset) -> pd.DataFrame:
-    """The standard PVA table, one row per scenario (see docs/outputs.md)."""
+    """The standard PVA table, one row per scenario (see docs/outputs.md): the swept values
+    first (one column per dotted key, for results of a ``[sweep]``), then the outcomes;
+    ``total_cost_mean`` is in the currency named in the ``currency`` column."""
     defs, quasi, scs = _definitions(ds)
+    swept = sweep_table(ds)
+    cur = currency(ds)
     te_all = extinction_time(ds, defs)
     N = total_n(ds)
     Npre = ds["N_before_truncation"].sum("population")
@@ -208,6 +333,7 @@ def summarize(ds: xr.Dataset) -> pd.DataFrame:
         rows.append(
             {
                 "scenario": name,
+                **{k: swept.at[name, k] for k in swept.columns},
                 "replicates": n_rep,
                 "years": ds.sizes["year"] - 1,
                 "PE": pe,
@@ -230,6 +356,7 @@ def summarize(ds: xr.Dataset) -> pd.DataFrame:
                 "quasi_threshold": quasi[name],
                 "quasi_PE": float((nmin < quasi[name]).mean()),
                 "total_cost_mean": float(ds["cost"].sel(scenario=s).sum("year").mean()),
+                "currency": cur,
             }
         )
     return pd.DataFrame(rows).set_index("scenario")
@@ -239,9 +366,13 @@ def compare_to_baseline(ds: xr.Dataset, baseline: str | None = None) -> pd.DataF
     """Paired differences scenario − baseline, replicate by replicate (common random numbers).
 
     dPE < 0 means the scenario lowers extinction risk; ``dPE_per_million`` is dPE per million
-    currency units of extra cost (negative = risk bought down per million spent).
+    of extra cost (negative = risk bought down per million spent). ``extra_cost`` and the
+    millions are in the currency named in the ``currency`` column; the swept values of each
+    scenario (results of a ``[sweep]``) come first, one column per dotted key.
     """
     defs, _q, _s = _definitions(ds)
+    swept = sweep_table(ds)
+    cur = currency(ds)
     names = [str(s) for s in ds.scenario.values]
     baseline = baseline or names[0]
     if baseline not in names:
@@ -265,6 +396,7 @@ def compare_to_baseline(ds: xr.Dataset, baseline: str | None = None) -> pd.DataF
         rows.append(
             {
                 "scenario": s,
+                **{k: swept.at[s, k] for k in swept.columns},
                 "dPE": dpe,
                 "dPE_se": se_e,
                 "dPE_ci_low": dpe - 1.96 * se_e,
@@ -275,7 +407,141 @@ def compare_to_baseline(ds: xr.Dataset, baseline: str | None = None) -> pd.DataF
                 "dGD_se": float(d_g.std(ddof=1) / np.sqrt(d_g.size)) if d_g.size > 1 else np.nan,
                 "extra_cost": extra,
                 "dPE_per_million": dpe / (extra / 1e6) if extra > 0 else np.nan,
+                "currency": cur,
             }
         )
-    cols = ["dPE", "dPE_se", "dPE_ci_low", "dPE_ci_high", "dN_mean", "dN_se", "dGD", "dGD_se", "extra_cost", "dPE_per_million"]
-    return pd.DataFrame(rows, columns=["scenario", *cols]).set_index("scenario")
+    cols = ["dPE", "dPE_se", "dPE_ci_low", "dPE_ci_high", "dN_mean", "dN_se", "dGD", "dGD_se", "extra_cost", "dPE_per_million", "currency"]
+    return pd.DataFrame(rows, columns=["scenario", *swept.columns, *cols]).set_index("scenario")
+
+
+# ---------------------------------------------------------------------------------------------
+# the yearly table (Vortex-style output per year)
+
+
+def _mean_sd_over(vals: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and SD (ddof 1) over axis 1 (replicates) of the entries where *use* is True and the
+    value finite; NaN where none (mean) or fewer than two (SD) entries count."""
+    ok = use & np.isfinite(vals)
+    count = ok.sum(axis=1)
+    x = np.where(ok, vals, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, x.sum(axis=1) / np.maximum(count, 1), np.nan)
+        dev = np.where(ok, (vals - np.expand_dims(mean, 1)) ** 2, 0.0)
+        sd = np.where(count > 1, np.sqrt(dev.sum(axis=1) / np.maximum(count - 1, 1)), np.nan)
+    return mean, sd
+
+
+def _sd_all(vals: np.ndarray) -> np.ndarray:
+    return vals.std(axis=1, ddof=1) if vals.shape[1] > 1 else np.full(vals.shape[:1] + vals.shape[2:], np.nan)
+
+
+def timeseries(ds: xr.Dataset, *, by_population: bool = False) -> pd.DataFrame:
+    """The yearly table, one row per scenario and year (Vortex's per-year output), in long
+    format for spreadsheets; see docs/outputs.md for every column and its unit.
+
+    Index ``(scenario, year)``; the year of the initial census comes first. Columns: the swept
+    values (results of a ``[sweep]``), then ``replicates``, ``n_extant``, ``PE``, ``PE_se``,
+    ``N_mean``, ``N_sd``, ``N_extant_mean``, ``N_extant_sd``, ``GD_mean``, ``GD_sd``,
+    ``Ho_mean``, ``Ho_sd``, ``F_mean``, ``F_sd``, ``births_mean``, ``released_mean``,
+    ``deaths_mean`` and ``deaths_<cause>_mean`` for every cause, ``cost_mean`` and
+    ``currency``. Extinction follows each scenario's ``run.extinction``; ``PE`` is
+    cumulative (extinct in any simulated year up to this one); the ``_extant`` and genetic
+    columns are over the replicates extant in that year; births, releases, deaths and cost
+    are means per replicate over all replicates.
+
+    ``by_population=True``: index ``(scenario, population, year)`` and the same columns for
+    each population on its own, except the genetic ones (measured over the whole
+    metapopulation only) and the cost; a population counts as extinct by the scenario's rule
+    applied to its own animals, and only after it has had animals (so a population founded
+    later by releases is not extinct before it exists). Populations a scenario does not have
+    (no animal in any replicate and year) have no rows.
+    """
+    defs, _q, _s = _definitions(ds)
+    swept = sweep_table(ds)
+    names = [str(s) for s in ds.scenario.values]
+    years = np.asarray(ds.year.values)
+    n_rep = ds.sizes["replicate"]
+    causes = [str(c) for c in ds.cause.values]
+    one_sex = np.array([defs.get(n, "one_sex") == "one_sex" for n in names])
+
+    def flows(var: str, keep: tuple[str, ...]) -> np.ndarray:
+        """Mean per replicate of a count variable, summed over what is not kept."""
+        if var not in ds:
+            return np.full((len(names), n_rep, years.size) + tuple(ds.sizes[d] for d in keep[3:]), np.nan)
+        da = ds[var]
+        return da.sum([d for d in da.dims if d not in keep]).transpose(*keep).values.astype(float)
+
+    def block(N, extant, cum, births, released, deaths) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Columns (scenario, year) from (scenario, replicate, year[, cause]) arrays: the
+        extinction and size columns, and the yearly flows."""
+        ext_mean, ext_sd = _mean_sd_over(N, extant)
+        pe = cum.mean(axis=1)
+        cols = {
+            "replicates": np.full(pe.shape, n_rep),
+            "n_extant": extant.sum(axis=1),
+            "PE": pe,
+            "PE_se": np.sqrt(pe * (1 - pe) / n_rep),
+            "N_mean": N.mean(axis=1),
+            "N_sd": _sd_all(N),
+            "N_extant_mean": ext_mean,
+            "N_extant_sd": ext_sd,
+        }
+        return cols, {
+            "births_mean": births.mean(axis=1),
+            "released_mean": released.mean(axis=1),
+            "deaths_mean": deaths.sum(axis=-1).mean(axis=1),
+            **{f"deaths_{c}_mean": deaths[..., j].mean(axis=1) for j, c in enumerate(causes)},
+        }
+
+    def frame(cols: dict[str, np.ndarray], levels: list, names_: list[str]) -> pd.DataFrame:
+        """Columns of shape (scenario[, population], year) → rows in that order; the index keeps
+        the scenarios and populations in their order (and lexsorted, so .loc is fast)."""
+        shape = tuple(len(lv) for lv in levels)
+        codes = [c.ravel() for c in np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")]
+        index = pd.MultiIndex(levels=levels, codes=codes, names=names_)
+        return pd.DataFrame({k: np.broadcast_to(v, shape).ravel() for k, v in cols.items()}, index=index)
+
+    if not by_population:
+        N = total_n(ds).values.astype(float)
+        extant = ~extinct_mask(ds, defs).values
+        cum = cumulative_extinct(ds, defs).values
+        head, tail = block(
+            N, extant, cum,
+            flows("births", ("scenario", "replicate", "year")),
+            flows("released", ("scenario", "replicate", "year")),
+            flows("deaths", ("scenario", "replicate", "year", "cause")),
+        )
+        genetics = {}
+        for var, col in (("gene_diversity", "GD"), ("heterozygosity", "Ho"), ("mean_inbreeding", "F")):
+            vals = ds[var].transpose("scenario", "replicate", "year").values.astype(float) if var in ds else np.full(N.shape, np.nan)
+            genetics[f"{col}_mean"], genetics[f"{col}_sd"] = _mean_sd_over(vals, extant)
+        cost = flows("cost", ("scenario", "replicate", "year")).mean(axis=1)
+        cols = {
+            **{k: swept[k].to_numpy()[:, None] for k in swept.columns},
+            **head,
+            **genetics,
+            **tail,
+            "cost_mean": cost,
+            "currency": np.full(cost.shape, currency(ds)),
+        }
+        return frame(cols, [names, years], ["scenario", "year"])
+
+    # one population at a time: (scenario, replicate, year, population[, sex | cause])
+    by_sex = ds["N"].sum("stage").transpose("scenario", "replicate", "year", "population", "sex").values.astype(float)
+    N = by_sex.sum(axis=-1)
+    fem, mal = by_sex[..., list(ds.sex.values).index("female")], by_sex[..., list(ds.sex.values).index("male")]
+    gone = np.where(one_sex[:, None, None, None], (fem == 0) | (mal == 0), N == 0)
+    extant = ~gone
+    had = np.concatenate([np.zeros_like(extant[:, :, :1]), np.logical_or.accumulate(extant, axis=2)[:, :, :-1]], axis=2)
+    cum = np.logical_or.accumulate(gone & had, axis=2)
+    births = flows("births", ("scenario", "replicate", "year", "population"))
+    released = flows("released", ("scenario", "replicate", "year", "population"))
+    deaths = flows("deaths", ("scenario", "replicate", "year", "population", "cause"))
+    pops = [str(p) for p in ds.population.values]
+    blocks = [block(N[..., k], extant[..., k], cum[..., k], births[..., k], released[..., k], deaths[..., k, :]) for k in range(len(pops))]
+    cols = {c: swept[c].to_numpy()[:, None, None] for c in swept.columns}
+    for key in (*blocks[0][0], *blocks[0][1]):  # (scenario, year) per population → (scenario, population, year)
+        cols[key] = np.stack([{**h, **t}[key] for h, t in blocks], axis=1)
+    out = frame(cols, [names, pops, years], ["scenario", "population", "year"])
+    present = N.sum(axis=(1, 2)) > 0  # (scenario, population): the scenario has animals there
+    return out[np.repeat(present.ravel(), years.size)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import sys
 from pathlib import Path
 
@@ -362,3 +363,149 @@ def test_page_checkers_catch_problems(report):
     assert "b" in leaked.table_tags
     assert leaked.row_names["t"] == ["x y"]
     assert rf.parse_page('<script src="https://cdn.example/x.js"></script>').external
+
+
+# --------------------------------------------------------------------------- deaths as rates
+
+
+def test_death_rates_by_hand():
+    """One replicate, one simulated year: 8 animals at its end, 2 poached and 1 run over
+    during it: 3 of the 11 animals present died — poaching 2/11, road 1/11 per animal-year."""
+    ds = rf.make_dataset({"a": (0.0, 0.0)}, n_rep=1, n_years=1)
+    n = np.zeros(ds["N"].shape)
+    n[0, 0, :, 0, :, 2] = 4  # 4 adult females and 4 adult males, both years
+    ds["N"] = (ds["N"].dims, n)
+    d = np.zeros(ds["deaths"].shape)
+    d[0, 0, 1, 0, rf.CAUSES.index("poaching")] = 2
+    d[0, 0, 1, 0, rf.CAUSES.index("road")] = 1
+    d[0, 0, 0, 0, rf.CAUSES.index("natural")] = 5  # the initial census has no deaths: ignored
+    ds["deaths"] = (ds["deaths"].dims, d)
+    causes, rate, share = rfig.death_rates(ds)
+    got = dict(zip(causes, rate[0]))
+    assert got["poaching"] == pytest.approx(2 / 11)
+    assert got["road"] == pytest.approx(1 / 11)
+    assert got["natural"] == 0
+    assert dict(zip(causes, share[0]))["poaching"] == pytest.approx(2 / 3)
+    assert np.nansum(share[0]) == pytest.approx(1.0)
+
+
+def test_more_animals_do_not_mean_a_higher_death_rate():
+    """A scenario with twice the animals and twice the deaths has the same rates (raw counts
+    would show it twice as deadly)."""
+    ds = rf.make_dataset({"small": (0.0, 0.0), "big": (0.0, 0.0)}, n_rep=6, n_years=12)
+    for var in ("N", "deaths"):
+        v = ds[var].values.copy()
+        v[1] = 2 * v[0]
+        ds[var] = (ds[var].dims, v)
+    causes, rate, share = rfig.death_rates(ds)
+    assert np.nansum(rate[0]) > 0
+    np.testing.assert_allclose(rate[1], rate[0])
+    np.testing.assert_allclose(share[1], share[0])
+    spec = rfig.plot_deaths_by_cause(ds, rfig.scenario_colors(["small", "big"]))
+    assert "per 100 animals" in spec.caption and "share" in spec.caption
+    assert rf.png_problems(spec.png) == []
+
+
+# --------------------------------------------------------------------------- sweeps
+
+SWEEP = {f"s{i}": (0.02 * i - 0.05, 0.0) for i in range(6)}
+SWEEP_VALUES = [{"demography.p_breed": p, "threats.disease.probability": q}
+                for p in (0.5, 0.7, 0.9) for q in (0.05, 0.1)]
+
+
+def test_wilson_interval():
+    lo, hi = rfig.wilson_interval(np.array([0.0, 0.5, 1.0]), 20)
+    assert lo[0] == 0 and hi[0] == pytest.approx(0.1611, abs=1e-4)  # not empty at p = 0
+    assert lo[1] == pytest.approx(0.2993, abs=1e-4) and hi[1] == pytest.approx(0.7007, abs=1e-4)
+    assert hi[2] == 1 and lo[2] == pytest.approx(1 - 0.1611, abs=1e-4)
+
+
+def test_sweep_figure_and_columns(tmp_path):
+    ds = rf.make_dataset(SWEEP, n_rep=10, n_years=15, sweeps=SWEEP_VALUES)
+    # x: the key with the most values; one line per value of the other key
+    assert rfig.sweep_axis(ds) == ("demography.p_breed", ["threats.disease.probability"])
+    summary, comp = rf.make_summary(ds), rf.make_comparison(ds, "s0")
+    out = tmp_path / "out"
+    text = build_report(ds, summary, comp, out).read_text(encoding="utf-8")
+    assert _figure_stems(out) == BASE_FIGURES | {"comparison", "sweep"}
+    assert rf.img_problems(text) == []
+    spec = rfig.plot_sweep(ds, rfig.scenario_colors(list(SWEEP)))
+    assert "demography.p_breed" in spec.caption and "Wilson" in spec.caption
+    assert "threats.disease.probability" in spec.caption
+    page = rf.parse_page(text)
+    head = page.tables["summary-table"]
+    assert head.index("demography.p_breed") < head.index("P(extinction)")  # swept values first
+    assert "Swept parameters" in text
+    assert "demography.p_breed" in page.tables["comparison-table"]
+
+
+def test_sweep_figure_only_for_numeric_sweeps():
+    colors = rfig.scenario_colors(list(SWEEP))
+    text_only = rf.make_dataset(SWEEP, n_rep=4, n_years=5,
+                                sweeps=[{"run.extinction": v} for v in ("one_sex", "no_animals") * 3])
+    assert rfig.sweep_axis(text_only) is None and rfig.plot_sweep(text_only, colors) is None
+    one_value = rf.make_dataset(SWEEP, n_rep=4, n_years=5, sweeps=[{"demography.p_breed": 0.5}] * 6)
+    assert rfig.plot_sweep(one_value, colors) is None
+    assert rfig.plot_sweep(rf.make_dataset(SWEEP, n_rep=4, n_years=5), colors) is None
+    # a baseline file run beside a one-key sweep: drawn, the baseline as a reference line
+    mixed = rf.make_dataset(SWEEP, n_rep=4, n_years=5,
+                            sweeps=[{}] + [{"demography.p_breed": p} for p in (0.5, 0.6, 0.7, 0.8, 0.9)])
+    assert rfig.sweep_axis(mixed) == ("demography.p_breed", [])
+    spec = rfig.plot_sweep(mixed, colors)
+    assert "“s0”" in spec.caption and rf.png_problems(spec.png) == []
+
+
+# --------------------------------------------------------------------------- currency
+
+DEFAULT_NAMES = ("baseline", "anti-poaching", "vaccination")
+
+
+
+def test_costs_name_their_currency(report, tmp_path):
+    assert rhtml.fmt_money(4.5e6, "USD") == "USD 4,500,000"
+    assert rhtml.fmt_money(-1500, "EUR") == "EUR \u22121,500"
+    assert rhtml.fmt_money(4.5e6, "currency units") == "4,500,000"
+    page = rf.parse_page(report["html"])
+    assert "USD 4,500,000" in page.tables["summary-table"]
+    assert "per million USD" in page.tables["comparison-table"]
+    assert "USD 4,500,000" in page.tables["comparison-table"]  # extra cost of anti-poaching
+
+    ds = rf.make_dataset(n_rep=6, n_years=30, currency="EUR")
+    comp = rf.make_comparison(ds, "baseline")
+    text = build_report(ds, rf.make_summary(ds), comp, tmp_path / "eur").read_text(encoding="utf-8")
+    page = rf.parse_page(text)
+    assert "EUR 4,500,000" in page.tables["summary-table"]
+    assert "USD" not in re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)  # (base64 may spell anything)
+    spec = rfig.plot_comparison(comp, rfig.scenario_colors(list(DEFAULT_NAMES)), "baseline",
+                                currency=rfig.report_currency(ds))
+    assert "per million EUR" in spec.caption
+
+
+# --------------------------------------------------------------------------- the extinction rule
+
+
+def _how_to(text: str) -> str:
+    i = text.index('id="how-to-read"')
+    return text[i:text.index("</section>", i)]
+
+
+def test_extinction_text_follows_run_extinction(tmp_path):
+    sc = {"a": (-0.03, 0.0), "b": (0.02, 0.0)}
+    texts = {}
+    for rule in ("one_sex", "no_animals", "mixed"):
+        ext = {"a": "one_sex", "b": "no_animals"} if rule == "mixed" else rule
+        ds = rf.make_dataset(sc, n_rep=4, n_years=6, extinction=ext)
+        path = build_report(ds, rf.make_summary(ds), None, tmp_path / rule)
+        texts[rule] = path.read_text(encoding="utf-8")
+        page = rf.parse_page(texts[rule])
+        assert rf.img_problems(texts[rule]) == []
+        assert page.tables["summary-table"]
+    one, none, mixed = (_how_to(texts[k]) for k in ("one_sex", "no_animals", "mixed"))
+    assert "animals of only one sex, are left" in one and "no animal at all" not in one
+    assert "no animal at all is left" in none and "only one sex, are left" not in none
+    assert "different extinction rules" in mixed
+    assert "scenario “a” a replicate counts as extinct as soon as" in mixed
+    assert "scenario “b” a replicate counts as extinct only when no animal at all" in mixed
+    # the tooltip of P(extinction) says the same
+    assert 'went extinct (no animal at all left)' in texts["no_animals"]
+    assert 'went extinct (no animals, or animals of only one sex, left)' in texts["one_sex"]

@@ -38,12 +38,17 @@ __all__ = [
     "total_n",
     "extinct_mask",
     "cumulative_extinction",
+    "report_currency",
+    "extinction_rule",
     "make_figures",
     "plot_trajectories",
     "plot_extinction",
     "plot_genetics",
     "plot_deaths_by_cause",
+    "plot_sweep",
     "plot_comparison",
+    "death_rates",
+    "wilson_interval",
     "plot_populations",
 ]
 
@@ -185,6 +190,38 @@ def extinction_definitions(ds: xr.Dataset) -> dict[str, str]:
     except (TypeError, ValueError, AttributeError):
         pass
     return out
+
+
+def report_currency(ds: xr.Dataset, *frames) -> str:
+    """The currency of the costs: :func:`pardus.results.currency` of *ds*, else the
+    ``currency`` column of the first of *frames* (summary, comparison) that has one, else
+    "currency units"."""
+    cur = results.currency(ds)
+    if cur != "currency units":
+        return cur
+    for f in frames:
+        if f is not None and "currency" in getattr(f, "columns", ()) and len(f):
+            return str(f["currency"].iloc[0])
+    return cur
+
+
+#: what counts as extinct under each ``run.extinction`` setting
+EXTINCTION_RULES = {
+    "one_sex": "no animals, or animals of only one sex, left",
+    "no_animals": "no animal at all left",
+}
+
+
+def extinction_rule(ds: xr.Dataset) -> str:
+    """What counts as extinct in *ds*, as a phrase: the rule of ``run.extinction`` when all
+    scenarios share it, else each rule followed by the scenarios that use it."""
+    defs = extinction_definitions(ds)
+    kinds = list(dict.fromkeys(defs.values()))
+    if len(kinds) <= 1:
+        return EXTINCTION_RULES[kinds[0] if kinds else "one_sex"]
+    return "; ".join(
+        f"{EXTINCTION_RULES[k]} in {', '.join(n for n, v in defs.items() if v == k)}" for k in kinds
+    )
 
 
 def extinct_mask(ds: xr.Dataset) -> xr.DataArray:
@@ -352,11 +389,7 @@ def plot_extinction(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec:
         _year_axis(ax, years)
         _legend_below(fig, _legend_handles(names, colors))
         png = _render(fig)
-    kinds = set(extinction_definitions(ds).values())
-    what = {
-        frozenset({"one_sex"}): "no animals left, or only one sex left",
-        frozenset({"no_animals"}): "no animals left",
-    }.get(frozenset(kinds), "as each scenario defines it: no animals, or only one sex, left")
+    what = extinction_rule(ds)
     if banded:
         band = (
             f"The shaded band is ±1.96 standard errors (about a 95 % interval) for {n_rep} "
@@ -458,56 +491,203 @@ def _cause_color(cause: str, k: int) -> str:
     return CAUSE_COLORS.get(cause, _EXTRA_CAUSE_COLORS[k % len(_EXTRA_CAUSE_COLORS)])
 
 
+def death_rates(ds: xr.Dataset) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Causes, deaths per animal per year by cause and share of all deaths by cause.
+
+    Returns ``(causes, rate, share)`` with ``rate`` and ``share`` of shape (scenario, cause).
+    The rate pools all replicates and simulated years of a scenario: deaths from the cause
+    divided by the animal-years at risk, where the animals at risk in a year are those
+    present during it (alive at its end, or died during it; equal to those alive at its start
+    plus those born or released in it), over the whole metapopulation. ``share`` is the
+    cause's fraction of all deaths. NaN where a scenario had no animals (rate) or no deaths
+    (share).
+    """
+    deaths = _sum_dims(ds["deaths"], ("scenario", "replicate", "year", "cause")).transpose(
+        "scenario", "replicate", "year", "cause"
+    )
+    d = np.nan_to_num(deaths.values.astype(float))[:, :, 1:, :]  # the initial census has no deaths
+    alive_end = np.nan_to_num(total_n(ds).transpose("scenario", "replicate", "year").values.astype(float))[:, :, 1:]
+    at_risk = (alive_end + d.sum(axis=-1)).sum(axis=(1, 2))  # animal-years per scenario
+    by_cause = d.sum(axis=(1, 2))  # scenario x cause
+    total = by_cause.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(at_risk[:, None] > 0, by_cause / at_risk[:, None], np.nan)
+        share = np.where(total > 0, by_cause / total, np.nan)
+    return [str(c) for c in deaths["cause"].values], rate, share
+
+
 def plot_deaths_by_cause(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
-    """Stacked horizontal bars: mean deaths per replicate over the whole run, by cause."""
+    """Stacked horizontal bars per scenario: deaths per 100 animals per year by cause (left)
+    and each cause's share of all deaths (right)."""
     if "deaths" not in ds or "cause" not in ds["deaths"].dims:
         return None
     names = _scenario_names(ds)
-    per_rep = _sum_dims(ds["deaths"], ("scenario", "replicate", "cause"))
-    mean = per_rep.mean("replicate", skipna=True).transpose("scenario", "cause")
-    causes = [str(c) for c in mean["cause"].values]
-    vals = np.nan_to_num(mean.values.astype(float))  # scenario x cause
-    keep = [j for j in range(len(causes)) if np.any(vals[:, j] > 0)]
+    causes, rate, share = death_rates(ds)
+    rate100 = np.nan_to_num(rate) * 100.0
+    share100 = np.nan_to_num(share) * 100.0
+    keep = [j for j in range(len(causes)) if np.any(rate100[:, j] > 0)]
     if not keep:
         return None
     n_rep = _n_replicates(ds)
     hatches = {"carrying_capacity": "//"}
     with mpl.rc_context(_RC):
-        height = 1.6 + 0.55 * len(names) + 0.25 * int(np.ceil(len(keep) / 4))
-        fig = _new_figure(9.0, max(3.0, height))
-        ax = fig.add_subplot()
+        height = 1.8 + 0.55 * len(names) + 0.25 * int(np.ceil(len(keep) / 4))
+        fig = _new_figure(11.0, max(3.2, height))
+        ax, ax2 = fig.subplots(1, 2, sharey=True, width_ratios=[1.15, 1.0])
         y = np.arange(len(names))[::-1]
         left = np.zeros(len(names))
+        left2 = np.zeros(len(names))
         handles = []
         for k, j in enumerate(keep):
             cause = causes[j]
             color = _cause_color(cause, k)
-            ax.barh(
-                y, vals[:, j], left=left, color=color, edgecolor="white", linewidth=0.6,
-                hatch=hatches.get(cause), height=0.62,
-            )
+            style = dict(color=color, edgecolor="white", linewidth=0.6, hatch=hatches.get(cause), height=0.62)
+            ax.barh(y, rate100[:, j], left=left, **style)
+            ax2.barh(y, share100[:, j], left=left2, **style)
+            for yy, x0, w in zip(y, left2, share100[:, j]):
+                if w >= 9.0:  # label the large shares inside their segment
+                    dark = mpl.colors.rgb_to_hsv(mpl.colors.to_rgb(color))[2] < 0.6
+                    ax2.text(x0 + w / 2, yy, f"{w:.0f} %", ha="center", va="center", fontsize=8,
+                             color="white" if dark else "#222222")
             handles.append(
                 Patch(facecolor=color, edgecolor="white", hatch=hatches.get(cause),
                       label=plain(cause.replace("_", " ")))
             )
-            left += vals[:, j]
-        for yy, tot in zip(y, left):
-            ax.text(tot, yy, f" {tot:,.1f}", va="center", ha="left", fontsize=9, color="#222222")
+            left += rate100[:, j]
+            left2 += share100[:, j]
+        for yy, tot, ok in zip(y, left, np.isfinite(rate).any(axis=1)):
+            ax.text(tot, yy, f" {tot:.1f}" if ok else " no animals", va="center", ha="left",
+                    fontsize=9, color="#222222")
         ax.set_yticks(y, [plain(n, 28) for n in names])
         for lbl, n in zip(ax.get_yticklabels(), names):
             lbl.set_color(colors[n])
             lbl.set_fontweight("bold")
-        ax.set_xlim(0, max(1.0, float(left.max()) * 1.12))
-        ax.set_xlabel("Mean deaths per replicate over the whole run (individuals)")
-        ax.grid(axis="y", visible=False)
-        _legend_below(fig, handles, ncols_max=4)
+        ax.set_xlim(0, max(1.0, float(left.max()) * 1.15))
+        ax.set_xlabel("Deaths per 100 animals per year\n(pooled over replicates and years)")
+        ax.set_title("Death rate by cause")
+        ax2.set_xlim(0, 100)
+        ax2.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(100, decimals=0))
+        ax2.set_xlabel("Share of all deaths")
+        ax2.set_title("Share of deaths by cause")
+        ax2.tick_params(labelleft=False)
+        for a in (ax, ax2):
+            a.grid(axis="y", visible=False)
+        _legend_below(fig, handles, ncols_max=6)
         png = _render(fig)
     caption = (
-        f"How animals died: each bar is one scenario, split by cause of death, showing the mean "
-        f"number of deaths per replicate summed over all years (mean of {n_rep} replicates); "
-        "the number at the end is the total. Causes that never occurred are left out."
+        "How animals died. Left: yearly death rate by cause — deaths from each cause per 100 "
+        "animals present during a year (alive at its end, or died during it; cubs born that year "
+        f"included), pooled over all {n_rep} replicates and all simulated years of the whole "
+        "metapopulation; the number at the end of each bar is the total death rate. Rates, not "
+        "counts, so scenarios with more animals do not show more deaths just for having them. "
+        "Right: each cause's share of all deaths. Causes that never occurred are left out."
     )
     return FigureSpec("deaths_by_cause", "Deaths by cause", caption, png)
+
+
+def wilson_interval(p: np.ndarray, n: int, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion *p* from *n* trials (about 95 % for z = 1.96);
+    unlike p ± z·SE it stays inside [0, 1] and is not empty at p = 0 or 1."""
+    p = np.asarray(p, dtype=float)
+    if n <= 0:
+        return np.full(p.shape, np.nan), np.full(p.shape, np.nan)
+    den = 1 + z**2 / n
+    mid = (p + z**2 / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
+    return np.clip(mid - half, 0, 1), np.clip(mid + half, 0, 1)
+
+
+def _fmt_value(v) -> str:
+    """A swept value for people: numbers as short as exact (0.4, 1e-05), "—" for no value."""
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):g}" if np.isfinite(v) else "—"
+    return str(v) if str(v) != "" else "—"
+
+
+def sweep_axis(ds: xr.Dataset) -> tuple[str, list[str]] | None:
+    """(x key, other keys) of the sweep figure: the numeric swept key with the most distinct
+    values (the first in sweep order on a tie) and the other swept keys that vary; None when
+    no numeric swept key takes two or more values."""
+    table = results.sweep_table(ds)
+    numeric = [k for k in table.columns if table[k].dtype.kind == "f"]
+    counts = {k: table[k].dropna().nunique() for k in numeric}
+    candidates = [k for k in numeric if counts[k] >= 2]
+    if not candidates:
+        return None
+    x_key = max(candidates, key=lambda k: (counts[k], -candidates.index(k)))
+    others = [k for k in table.columns if k != x_key and table[k].replace("", np.nan).dropna().nunique() >= 2]
+    return x_key, others
+
+
+def plot_sweep(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
+    """Probability of extinction (Wilson 95 % interval) against the swept value; one line per
+    combination of the other swept keys. None unless the results come from a numeric sweep."""
+    axis = sweep_axis(ds)
+    if axis is None:
+        return None
+    x_key, others = axis
+    table = results.sweep_table(ds)
+    names = _scenario_names(ds)
+    n_rep = _n_replicates(ds)
+    pe = cumulative_extinction(ds).isel(year=-1).mean("replicate").sel(scenario=names).values.astype(float)
+    lo, hi = wilson_interval(pe, n_rep)
+    x_all = table[x_key].to_numpy(dtype=float)
+    swept = np.isfinite(x_all)
+    groups: dict[tuple, list[int]] = {}
+    for i in np.flatnonzero(swept):
+        groups.setdefault(tuple(_fmt_value(table.iloc[i][k]) for k in others), []).append(i)
+    outside = [i for i in range(len(names)) if not swept[i]][:3]  # e.g. a baseline run beside the sweep
+    xs = np.unique(x_all[swept])
+    span = float(xs.max() - xs.min()) or 1.0
+    last_year = int(np.asarray(ds["year"].values)[-1])
+    with mpl.rc_context(_RC):
+        fig = _new_figure(8.0, 4.6)
+        ax = fig.add_subplot()
+        handles = []
+        from matplotlib.lines import Line2D
+
+        g = len(groups)
+        for k, (combo, idx) in enumerate(groups.items()):
+            idx = sorted(idx, key=lambda i: x_all[i])
+            c = SCENARIO_PALETTE[k % len(SCENARIO_PALETTE)]
+            dodge = (k - (g - 1) / 2) * 0.012 * span if g > 1 else 0.0  # keep whiskers apart
+            xx = x_all[idx] + dodge
+            ax.errorbar(xx, pe[idx], yerr=[pe[idx] - lo[idx], hi[idx] - pe[idx]], marker="o",
+                        color=c, ms=5, lw=1.8, capsize=3, elinewidth=1.1, ls=_linestyle(k))
+            label = ", ".join(f"{key} = {v}" for key, v in zip(others, combo)) or "swept scenarios (95 % interval)"
+            handles.append(Line2D([], [], color=c, lw=1.8, marker="o", ms=5, ls=_linestyle(k), label=plain(label, 60)))
+        for m, i in enumerate(outside):
+            ax.axhline(pe[i], color="#666666", lw=1.2, ls=("--", ":", "-.")[m])
+            handles.append(Line2D([], [], color="#666666", lw=1.2, ls=("--", ":", "-.")[m],
+                                  label=plain(f"{names[i]} (not in the sweep)", 60)))
+        ax.set_xticks(xs, [_fmt_value(v) for v in xs])
+        if xs.size > 8:
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=8))
+            ax.xaxis.set_major_formatter(mpl.ticker.ScalarFormatter())
+        ax.set_xlim(xs.min() - 0.05 * span, xs.max() + 0.05 * span)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel(plain(f"{x_key} (swept value)"))
+        ax.set_ylabel(f"Probability of extinction\nby {last_year}")
+        if len(handles) > 1:
+            _legend_below(fig, handles, ncols_max=3)
+        png = _render(fig)
+    what = extinction_rule(ds)
+    caption = (
+        f"Probability of extinction by the last year ({what}) for each value of the swept "
+        f"parameter {x_key}; whiskers are 95 % Wilson intervals for {n_rep} replicates."
+    )
+    if others:
+        caption += (
+            f" Each line is one combination of the other swept parameter{'s' if len(others) > 1 else ''} "
+            f"({', '.join(others)}); lines are shifted sideways a little so their whiskers do not overlap."
+        )
+    if outside:
+        shown = ", ".join(f"“{names[i]}”" for i in outside)
+        caption += (
+            f" Grey horizontal {'lines show' if len(outside) > 1 else 'line shows'} {shown}, run "
+            "alongside the sweep without a value of it (for reference)."
+        )
+    return FigureSpec("sweep", "Extinction risk across the sweep", caption, png)
 
 
 def _finite(x) -> bool:
@@ -518,9 +698,12 @@ def _finite(x) -> bool:
 
 
 def plot_comparison(
-    comparison, colors: Mapping[str, str], baseline: str | None = None
+    comparison, colors: Mapping[str, str], baseline: str | None = None, *, currency: str | None = None
 ) -> FigureSpec | None:
-    """dPE with 95 % CI per scenario vs the baseline; dPE per million spent if costs > 0."""
+    """dPE with 95 % CI per scenario vs the baseline; dPE per million spent if costs > 0.
+
+    *currency* names the money (default: the ``currency`` column of *comparison*, else
+    "currency units")."""
     if comparison is None or len(comparison) == 0 or "dPE" not in comparison.columns:
         return None
     comp = comparison
@@ -546,6 +729,9 @@ def plot_comparison(
     cost_rows = [i for i in range(len(names)) if cost[i] > 0 and np.isfinite(per_m[i])]
     two = len(cost_rows) > 0
     base = plain(baseline, 40) if baseline else "the baseline"
+    if currency is None and "currency" in comp.columns and len(comp):
+        currency = str(comp["currency"].iloc[0])
+    money = plain(currency or "currency units", 16)
     with mpl.rc_context(_RC):
         fig = _new_figure(10.0 if two else 8.0, 1.5 + 0.5 * len(names))
         axes = fig.subplots(1, 2 if two else 1, squeeze=False, sharey=True).ravel()
@@ -582,9 +768,9 @@ def plot_comparison(
                          error_kw={"ecolor": "#333333", "capsize": 4, "lw": 1.2})
             ax2.axvline(0, color="#444444", lw=1.0)
             ax2.set_xlabel(
-                "Change in probability of extinction per million\ncurrency units of extra cost"
+                f"Change in probability of extinction per million\n{money} of extra cost"
             )
-            ax2.set_title("Δ extinction risk per million spent")
+            ax2.set_title(f"Δ extinction risk per million {money} spent")
             ax2.grid(axis="y", visible=False)
             ends = np.r_[per_m[cost_rows], (lo * 1e6 / np.where(cost > 0, cost, np.nan))[cost_rows],
                          (hi * 1e6 / np.where(cost > 0, cost, np.nan))[cost_rows]]
@@ -604,7 +790,7 @@ def plot_comparison(
     )
     if two:
         caption += (
-            " Right: change in extinction probability per million spent — the more negative, "
+            f" Right: change in extinction probability per million {currency or 'currency units'} of extra cost — the more negative, "
             "the more risk reduction each million buys (only scenarios with extra costs); the "
             "whiskers are the same 95 % interval divided by the cost."
         )
@@ -678,6 +864,7 @@ def make_figures(
         plot_populations(ds, colors),
         plot_genetics(ds, colors),
         plot_deaths_by_cause(ds, colors),
-        plot_comparison(comparison, colors, baseline),
+        plot_sweep(ds, colors),
+        plot_comparison(comparison, colors, baseline, currency=report_currency(ds, comparison)),
     ]
     return [f for f in figs if f is not None]

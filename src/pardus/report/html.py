@@ -26,7 +26,16 @@ import numpy as np
 import xarray as xr
 
 from ..fileio import current_umask
-from .figures import FigureSpec, make_figures, scenario_colors
+from .. import results
+from .figures import (
+    EXTINCTION_RULES,
+    FigureSpec,
+    extinction_definitions,
+    extinction_rule as figures_rule,
+    make_figures,
+    report_currency,
+    scenario_colors,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +46,7 @@ REPORT_FILENAME = "report.html"
 FIGURES_DIRNAME = "figures"
 DASH = "—"
 MINUS = "\u2212"
+UNKNOWN_CURRENCY = "currency units"  # results written before pardus stored run.currency
 
 # --------------------------------------------------------------------------- formatting
 
@@ -99,9 +109,14 @@ def fmt_ci(lo: Any, hi: Any, digits: int = 3) -> str:
     return f"[{fmt_num(lo, digits, signed=True)}, {fmt_num(hi, digits, signed=True)}]"
 
 
-def fmt_money(x: Any) -> str:
+def fmt_money(x: Any, currency: str | None = None) -> str:
+    """"USD 4,500,000": whole units with thousands separators, after the currency when one is
+    known ("currency units" or None: the number alone)."""
     v = _float(x)
-    return DASH if not math.isfinite(v) else fmt_num(v, 0, thousands=True)
+    if not math.isfinite(v):
+        return DASH
+    s = fmt_num(v, 0, thousands=True)
+    return f"{currency} {s}" if currency and currency != UNKNOWN_CURRENCY else s
 
 
 def _sort_key(x: Any) -> str:
@@ -128,27 +143,33 @@ def _num_col(key: str, digits: int) -> Callable[[Row], tuple[str, str]]:
     return lambda r: (fmt_num(_g(r, key), digits), _sort_key(_g(r, key)))
 
 
-SUMMARY_OUTCOME_COLUMNS: list[Column] = [
-    ("Replicates", "Number of replicate runs", lambda r: (fmt_int(_g(r, "replicates")), _sort_key(_g(r, "replicates")))),
-    ("Years", "Number of simulated years", lambda r: (fmt_int(_g(r, "years")), _sort_key(_g(r, "years")))),
-    ("P(extinction) ± SE", "Probability that the population went extinct (no animals, or only one sex) at some point by the last year, ± its standard error",
-     lambda r: (fmt_pm(_g(r, "PE"), _g(r, "PE_se")), _sort_key(_g(r, "PE")))),
-    ("P(quasi-extinction)", "Probability of falling below the quasi-extinction threshold (shown in brackets, individuals) at least once",
-     lambda r: (
-         fmt_num(_g(r, "quasi_PE"))
-         + (f" (N < {fmt_int(_g(r, 'quasi_threshold'))})" if _ok(_g(r, "quasi_threshold")) and _ok(_g(r, "quasi_PE")) else ""),
-         _sort_key(_g(r, "quasi_PE")))),
-    ("Median time to extinction (years)", "Median years until extinction; — when fewer than half of the replicates went extinct",
-     _num_col("median_TE", 1)),
-    ("Mean time to extinction (years)", "Mean years until extinction among the replicates that went extinct; — when none did",
-     _num_col("mean_TE", 1)),
-    ("Final N, all runs: mean (SD)", "Population size in the last year over all replicates, extinct ones included: mean (standard deviation)",
-     lambda r: (fmt_mean_sd(_g(r, "N_mean"), _g(r, "N_sd")), _sort_key(_g(r, "N_mean")))),
-    ("Final N, surviving runs: mean (SD)", "Population size in the last year over the replicates still extant: mean (standard deviation)",
-     lambda r: (fmt_mean_sd(_g(r, "N_extant_mean"), _g(r, "N_extant_sd")), _sort_key(_g(r, "N_extant_mean")))),
-    ("Mean total cost", "Mean money spent on interventions over the whole run (currency units)",
-     lambda r: (fmt_money(_g(r, "total_cost_mean")), _sort_key(_g(r, "total_cost_mean")))),
-]
+def summary_outcome_columns(currency: str = UNKNOWN_CURRENCY, extinction: str = EXTINCTION_RULES["one_sex"]) -> list[Column]:
+    """The columns of the extinction-risk and population-size table; *currency* names the
+    money, *extinction* says what counts as extinct."""
+    return [
+        ("Replicates", "Number of replicate runs", lambda r: (fmt_int(_g(r, "replicates")), _sort_key(_g(r, "replicates")))),
+        ("Years", "Number of simulated years", lambda r: (fmt_int(_g(r, "years")), _sort_key(_g(r, "years")))),
+        ("P(extinction) ± SE", f"Probability that the population went extinct ({extinction}) at some point by the last year, ± its standard error",
+         lambda r: (fmt_pm(_g(r, "PE"), _g(r, "PE_se")), _sort_key(_g(r, "PE")))),
+        ("P(quasi-extinction)", "Probability of falling below the quasi-extinction threshold (shown in brackets, individuals) at least once",
+         lambda r: (
+             fmt_num(_g(r, "quasi_PE"))
+             + (f" (N < {fmt_int(_g(r, 'quasi_threshold'))})" if _ok(_g(r, "quasi_threshold")) and _ok(_g(r, "quasi_PE")) else ""),
+             _sort_key(_g(r, "quasi_PE")))),
+        ("Median time to extinction (years)", "Median years until extinction; — when fewer than half of the replicates went extinct",
+         _num_col("median_TE", 1)),
+        ("Mean time to extinction (years)", "Mean years until extinction among the replicates that went extinct; — when none did",
+         _num_col("mean_TE", 1)),
+        ("Final N, all runs: mean (SD)", "Population size in the last year over all replicates, extinct ones included: mean (standard deviation)",
+         lambda r: (fmt_mean_sd(_g(r, "N_mean"), _g(r, "N_sd")), _sort_key(_g(r, "N_mean")))),
+        ("Final N, surviving runs: mean (SD)", "Population size in the last year over the replicates still extant: mean (standard deviation)",
+         lambda r: (fmt_mean_sd(_g(r, "N_extant_mean"), _g(r, "N_extant_sd")), _sort_key(_g(r, "N_extant_mean")))),
+        ("Mean total cost", f"Mean money spent on interventions over the whole run, in {currency}",
+         lambda r: (fmt_money(_g(r, "total_cost_mean"), currency), _sort_key(_g(r, "total_cost_mean")))),
+    ]
+
+
+SUMMARY_OUTCOME_COLUMNS: list[Column] = summary_outcome_columns()
 
 SUMMARY_GROWTH_COLUMNS: list[Column] = [
     ("Stochastic r: mean (SD)", "Mean (standard deviation) of the realised yearly growth rate r = ln(N(t+1)/N(t)), before carrying-capacity truncation",
@@ -162,20 +183,40 @@ SUMMARY_GROWTH_COLUMNS: list[Column] = [
     ("Gene diversity retained", "Final gene diversity as a share of the initial one", _num_col("GD_retained", 3)),
 ]
 
-COMPARISON_COLUMNS: list[Column] = [
-    ("ΔP(extinction) ± SE", "Scenario minus baseline probability of extinction, ± standard error (negative = safer)",
-     lambda r: (fmt_pm(_g(r, "dPE"), _g(r, "dPE_se"), signed=True), _sort_key(_g(r, "dPE")))),
-    ("95 % CI of ΔP(extinction)", "95 % confidence interval of the difference; if it contains 0 the difference is not clear",
-     lambda r: (fmt_ci(_g(r, "dPE_ci_low"), _g(r, "dPE_ci_high")), _sort_key(_g(r, "dPE_ci_low")))),
-    ("ΔN final ± SE", "Difference in mean final population size (individuals), ± standard error",
-     lambda r: (fmt_pm(_g(r, "dN_mean"), _g(r, "dN_se"), 1, signed=True), _sort_key(_g(r, "dN_mean")))),
-    ("Δ gene diversity ± SE", "Difference in final gene diversity, ± standard error",
-     lambda r: (fmt_pm(_g(r, "dGD"), _g(r, "dGD_se"), 4, signed=True), _sort_key(_g(r, "dGD")))),
-    ("Extra cost", "Mean extra money spent compared with the baseline (currency units)",
-     lambda r: (fmt_money(_g(r, "extra_cost")), _sort_key(_g(r, "extra_cost")))),
-    ("ΔP(extinction) per million", "Change in probability of extinction per million currency units of extra cost (more negative = better value); — without extra cost",
-     lambda r: (fmt_num(_g(r, "dPE_per_million"), 4, signed=True), _sort_key(_g(r, "dPE_per_million")))),
-]
+def comparison_columns(currency: str = UNKNOWN_CURRENCY) -> list[Column]:
+    """The columns of the comparison table; *currency* names the money."""
+    return [
+        ("ΔP(extinction) ± SE", "Scenario minus baseline probability of extinction, ± standard error (negative = safer)",
+         lambda r: (fmt_pm(_g(r, "dPE"), _g(r, "dPE_se"), signed=True), _sort_key(_g(r, "dPE")))),
+        ("95 % CI of ΔP(extinction)", "95 % confidence interval of the difference; if it contains 0 the difference is not clear",
+         lambda r: (fmt_ci(_g(r, "dPE_ci_low"), _g(r, "dPE_ci_high")), _sort_key(_g(r, "dPE_ci_low")))),
+        ("ΔN final ± SE", "Difference in mean final population size (individuals), ± standard error",
+         lambda r: (fmt_pm(_g(r, "dN_mean"), _g(r, "dN_se"), 1, signed=True), _sort_key(_g(r, "dN_mean")))),
+        ("Δ gene diversity ± SE", "Difference in final gene diversity, ± standard error",
+         lambda r: (fmt_pm(_g(r, "dGD"), _g(r, "dGD_se"), 4, signed=True), _sort_key(_g(r, "dGD")))),
+        ("Extra cost", f"Mean extra money spent compared with the baseline, in {currency}",
+         lambda r: (fmt_money(_g(r, "extra_cost"), currency), _sort_key(_g(r, "extra_cost")))),
+        (f"ΔP(extinction) per million {currency}", f"Change in probability of extinction per million {currency} of extra cost (more negative = better value); — without extra cost",
+         lambda r: (fmt_num(_g(r, "dPE_per_million"), 4, signed=True), _sort_key(_g(r, "dPE_per_million")))),
+    ]
+
+
+COMPARISON_COLUMNS: list[Column] = comparison_columns()
+
+
+def _sweep_cell(key: str) -> Callable[[Row], tuple[str, str]]:
+    def cell(r: Row) -> tuple[str, str]:
+        v = _g(r, key)
+        if isinstance(v, str):
+            return (v or DASH, v)
+        return (f"{_float(v):g}" if _ok(v) else DASH, _sort_key(v))
+
+    return cell
+
+
+def sweep_columns(keys: Sequence[str]) -> list[Column]:
+    """One column per swept dotted key (results of a ``[sweep]``): the scenario's value."""
+    return [(k, f"Swept parameter {k}: its value in this scenario ([sweep] of the scenario file); — = not part of the sweep", _sweep_cell(k)) for k in keys]
 
 
 def _scenario_cell(name: str, colors: Mapping[str, str], baseline: str | None) -> str:
@@ -248,14 +289,13 @@ _SCRIPT = r"""
 })();
 """
 
-_HOWTO = """
+_HOWTO_TEMPLATE = """
 <ul class="howto">
 <li><b>What was simulated.</b> Every scenario was run many times (<i>replicates</i>) with the
 same starting animals and rules but different chance events: births, deaths, poaching, disease
 outbreaks, bad prey years. The spread of the replicates shows how uncertain the future is;
 a single replicate is one possible future, not a forecast.</li>
-<li><b>Extinction.</b> A replicate counts as extinct as soon as no animals, or animals of only
-one sex, are left. <i>P(extinction)</i> is the share of replicates that went extinct at some
+<li><b>Extinction.</b> {extinction} <i>P(extinction)</i> is the share of replicates that went extinct at some
 point during the run (a population later re-founded by releases still counts), with its standard error (± SE); the true value lies, with about 95 % confidence, within ±2 SE of it.
 <i>Quasi-extinction</i> uses a higher threshold: the population fell below that many animals at
 least once, which already means it is in deep trouble.</li>
@@ -272,10 +312,42 @@ survive and breed less.</li>
 so differences to the baseline are computed replicate by replicate and are much more precise
 than comparing two separate summary numbers. A difference whose 95 % interval contains 0 is not
 clearly different from the baseline.</li>
+<li><b>Money.</b> Every cost is in {currency}. <i>Mean total cost</i> is what the
+interventions of a scenario cost over the whole run, averaged over replicates; <i>extra cost</i>
+is that minus the baseline's.</li>
 <li><b>Tables.</b> Click a column heading to sort; hover over it for an explanation.
 “—” means a value is undefined (for example, time to extinction when no replicate went extinct).</li>
 </ul>
 """
+
+
+_RULE_SENTENCES = {
+    "one_sex": ("as soon as no animals, or animals of only one sex, are left (<code>run.extinction = "
+                "\"one_sex\"</code>, Vortex’s rule: one sex alone cannot breed)"),
+    "no_animals": ("only when no animal at all is left; animals of one sex alone still count as a "
+                   "population (<code>run.extinction = \"no_animals\"</code>)"),
+}
+
+
+def extinction_sentence(ds: xr.Dataset) -> str:
+    """The HTML sentence that says when a replicate counts as extinct, following each
+    scenario's ``run.extinction`` (names the scenarios when they use different rules)."""
+    defs = extinction_definitions(ds)
+    kinds = list(dict.fromkeys(defs.values())) or ["one_sex"]
+    if len(kinds) == 1:
+        return f"A replicate counts as extinct {_RULE_SENTENCES[kinds[0]]}."
+    parts = []
+    for k in kinds:
+        names = [n for n, v in defs.items() if v == k]
+        label = "scenario" if len(names) == 1 else "scenarios"
+        parts.append(f"in {label} {', '.join('“' + esc(n) + '”' for n in names)} a replicate counts as "
+                     f"extinct {_RULE_SENTENCES[k]}")
+    return "The scenarios use different extinction rules: " + "; ".join(parts) + "."
+
+
+def _howto(ds: xr.Dataset, currency: str) -> str:
+    money = "the currency the scenarios name (not stored in this results file)" if currency == UNKNOWN_CURRENCY else f"<b>{esc(currency)}</b>"
+    return _HOWTO_TEMPLATE.format(extinction=extinction_sentence(ds), currency=money)
 
 
 def _attr(ds: xr.Dataset, key: str, default: str = "unknown") -> str:
@@ -345,6 +417,10 @@ def render_html(
     n_rep = int(ds.sizes.get("replicate", 0))
     css = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 
+    currency = report_currency(ds, summary, comparison)
+    keys = results.sweep_keys(ds)
+    defs = extinction_definitions(ds)
+    rules = sorted(set(defs.values()))
     meta_items = [
         ("pardus version", _attr(ds, "pardus_version")),
         ("Random seed", _attr(ds, "seed")),
@@ -355,6 +431,11 @@ def render_html(
         ("Results created", _attr(ds, "created")),
         ("Report created", datetime.now(timezone.utc).replace(microsecond=0).isoformat()),
     ]
+    meta_items.insert(5, ("Extinction rule (run.extinction)",
+                          rules[0] if len(rules) == 1 else ", ".join(f"{n}: {v}" for n, v in defs.items())))
+    meta_items.insert(6, ("Currency of costs", currency))
+    if keys:
+        meta_items.insert(5, ("Swept parameters", ", ".join(keys)))
     if baseline:
         meta_items.insert(5, ("Baseline scenario", baseline))
     meta = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in meta_items)
@@ -365,17 +446,18 @@ def render_html(
     if has_comp:
         toc.append(("comparison", "Comparison"))
     toc.append(("figures", "Figures"))
-    defs = _scenario_definitions(ds)
-    if defs:
+    spec_html = _scenario_definitions(ds)
+    if spec_html:
         toc.append(("scenario-definitions", "Scenario definitions"))
 
     sections.append(f'<section id="metadata"><h2>Run</h2><dl class="meta">{meta}</dl></section>')
-    sections.append(f'<section id="how-to-read"><h2>How to read this report</h2>{_HOWTO}</section>')
+    sections.append(f'<section id="how-to-read"><h2>How to read this report</h2>{_howto(ds, currency)}</section>')
 
     if summary is not None and len(summary) > 0:
         summary_html = (
             "<h3>Extinction risk and population size</h3>"
-            + render_table(summary, SUMMARY_OUTCOME_COLUMNS, table_id="summary-table",
+            + render_table(summary, sweep_columns(keys) + summary_outcome_columns(currency, figures_rule(ds)),
+                           table_id="summary-table",
                            caption="Extinction risk and population size per scenario",
                            colors=colors, baseline=baseline)
             + "<h3>Growth and genetics</h3>"
@@ -395,18 +477,18 @@ def render_html(
             '<section id="comparison"><h2>Comparison with the baseline</h2>'
             f"<p>Differences are scenario minus {base_txt}, computed replicate by replicate "
             "(common random numbers). Negative ΔP(extinction) means the scenario is safer.</p>"
-            + render_table(comparison, COMPARISON_COLUMNS, table_id="comparison-table",
+            + render_table(comparison, sweep_columns(keys) + comparison_columns(currency), table_id="comparison-table",
                            caption="Differences to the baseline", colors=colors, baseline=baseline)
             + "</section>"
         )
 
     figs_html = "".join(_figure_html(f) for f in figures) or "<p>No figures.</p>"
     sections.append(f'<section id="figures"><h2>Figures</h2>{figs_html}</section>')
-    if defs:
+    if spec_html:
         sections.append(
             '<section id="scenario-definitions"><h2>Scenario definitions</h2>'
             "<p>The fully resolved parameters of every scenario, as stored in the results file.</p>"
-            f"{defs}</section>"
+            f"{spec_html}</section>"
         )
 
     nav = "".join(f'<a href="#{esc(i)}">{esc(t)}</a>' for i, t in toc)
