@@ -466,6 +466,20 @@ def test_sweep_runs_one_scenario_per_value_together(work):
     assert [scenarios[n]["demography"]["p_breed"] for n in names] == [0.5, 0.7]
     # both members come from the same file and start from its 8 founders
     assert (ds["N"].isel(year=0).sum(("population", "sex", "stage")) == 8).all()
+    # the swept values travel with the results: as a coordinate, and as columns of every table
+    np.testing.assert_array_equal(ds["sweep:demography.p_breed"].values, [0.5, 0.7])
+    r = pardus_cmd("summary", out, "-o", work / "sweep-summary.csv", "--timeseries", work / "sweep-series.csv", cwd=work)
+    assert_ok(r)
+    table = pd.read_csv(work / "sweep-summary.csv", index_col=0)
+    assert list(table["demography.p_breed"]) == [0.5, 0.7]
+    cmp = pd.read_csv(work / "sweep-summary-comparison.csv", index_col=0)
+    assert list(cmp["demography.p_breed"]) == [0.7]
+    series = pd.read_csv(work / "sweep-series.csv")
+    assert list(series.columns[:3]) == ["scenario", "year", "demography.p_breed"]
+    assert len(series) == 2 * ds.sizes["year"]
+    first = series[series.scenario == names[0]]
+    np.testing.assert_allclose(first.N_mean, ds["N"].isel(scenario=0).sum(("population", "sex", "stage")).mean("replicate"))
+    assert (np.diff(first.PE) >= 0).all() and {"deaths_poaching_mean", "F_mean", "Ho_mean", "births_mean"} <= set(series.columns)
 
 
 def test_sweep_scenario_names_are_shown_in_full(work):

@@ -418,6 +418,10 @@ def test_wilson_interval():
     assert lo[0] == 0 and hi[0] == pytest.approx(0.1611, abs=1e-4)  # not empty at p = 0
     assert lo[1] == pytest.approx(0.2993, abs=1e-4) and hi[1] == pytest.approx(0.7007, abs=1e-4)
     assert hi[2] == 1 and lo[2] == pytest.approx(1 - 0.1611, abs=1e-4)
+    p = np.linspace(0, 1, 61)
+    for n in (7, 20, 60, 200, 1000):  # p = 1 from 60 runs once gave hi = 0.9999999999999999
+        lo, hi = rfig.wilson_interval(p, n)
+        assert (lo <= p).all() and (hi >= p).all() and (lo >= 0).all() and (hi <= 1).all()
 
 
 def test_sweep_figure_and_columns(tmp_path):

@@ -594,7 +594,8 @@ def wilson_interval(p: np.ndarray, n: int, z: float = 1.96) -> tuple[np.ndarray,
     den = 1 + z**2 / n
     mid = (p + z**2 / (2 * n)) / den
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return np.clip(mid - half, 0, 1), np.clip(mid + half, 0, 1)
+    # the interval holds p; rounding must not put p outside it (p = 1 gave hi = 0.99999…)
+    return np.clip(np.minimum(mid - half, p), 0, 1), np.clip(np.maximum(mid + half, p), 0, 1)
 
 
 def _fmt_value(v) -> str:
