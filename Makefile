@@ -51,5 +51,11 @@ test: install-dev browser
 bench: install
 	$(PY) benchmarks/bench_nonspatial.py
 
+# Regenerate the example outputs in README.md and docs/ from the current engine: every block
+# between <!-- generated: COMMAND --> and <!-- end generated --> (docs/regenerate.py --help).
+.PHONY: docs
+docs: install
+	$(PY) docs/regenerate.py
+
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build src/*.egg-info

@@ -68,6 +68,12 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
     n = max(s.run.replicates for s in scenarios) if replicates is None else replicates
     if scheduler and workers:
         err.print(f"warning: --workers {workers} is ignored with --scheduler: the cluster's workers run the replicates", highlight=False, markup=False)
+    from .results import common_currency
+
+    try:
+        common_currency(scenarios)
+    except ValueError as exc:
+        raise UserError([str(exc)]) from None
     if output.exists() and output.is_dir():
         raise UserError([f"{output}: is a folder — give a file name such as {output / 'results.nc'}"])
     _check_writable(output)

@@ -39,23 +39,21 @@ def run_option_problems(*, replicates: object = 1, seed: object = 1, workers: ob
     keyword arguments (``replicates=``).
     """
 
-    def name(flag: str, kw: str) -> str:
-        return flag if flags else f"{kw}="
+    def given(kw: str, value: object) -> str:
+        return f"--{kw} {value!r}" if flags else f"{kw}={value!r}"
 
     def whole(v: object) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
     out = []
     if not whole(replicates) or replicates < 1:  # type: ignore[operator]
-        out.append(f"{name('--replicates', 'replicates')} {replicates!r} — must be a whole number of at least 1")
+        out.append(f"{given('replicates', replicates)} — must be a whole number of at least 1")
     if not whole(seed) or not 0 <= seed <= MAX_SEED:  # type: ignore[operator]
-        out.append(f"{name('--seed', 'seed')} {seed!r} — must be a whole number from 0 to 2**64 − 1 ({MAX_SEED})")
+        out.append(f"{given('seed', seed)} — must be a whole number from 0 to 2**64 − 1 ({MAX_SEED})")
     if workers is not None and (not whole(workers) or workers < 1):  # type: ignore[operator]
-        out.append(f"{name('--workers', 'workers')} {workers!r} — must be a whole number of at least 1 (leave it out to use every core)")
+        out.append(f"{given('workers', workers)} — must be a whole number of at least 1 (leave it out to use every core)")
     if scheduler is not None and (not isinstance(scheduler, str) or not _SCHEDULER.match(scheduler)):
-        out.append(
-            f"{name('--scheduler', 'scheduler')} {scheduler!r} — not a Dask scheduler address; give one like tcp://host:8786"
-        )
+        out.append(f"{given('scheduler', scheduler)} — not a Dask scheduler address; give one like tcp://host:8786")
     return out
 
 
@@ -269,7 +267,7 @@ def simulate(
     """
     from pathlib import Path
 
-    from .results import build_dataset
+    from .results import build_dataset, common_currency
     from .scenario.loader import Resolved, resolve_scenarios
 
     resolved: list[Scenario] = []
@@ -293,5 +291,6 @@ def simulate(
     problems = run_option_problems(replicates=n, seed=seed, workers=workers, scheduler=scheduler)
     if problems:
         raise ValueError("; ".join(problems))
+    common_currency(resolved)  # before simulating: costs in two currencies cannot be compared
     names, records = run_ensemble(resolved, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=progress)
     return build_dataset(resolved, names, records, seed, **({"sweeps": sweeps} if any(sweeps) else {}))

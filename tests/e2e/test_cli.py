@@ -675,6 +675,13 @@ def test_bad_options_are_refused_before_any_simulation(work, command, options, m
     assert not (work / "never.nc").exists()
 
 
+def test_scenarios_in_two_currencies_are_refused_before_simulating(work):
+    write(work, "euro.toml", 'extends = "fragile.toml"\nname = "euro"\n[run]\ncurrency = "EUR"\n')
+    r = pardus_cmd("compare", "fragile.toml", "euro.toml", "-n", 4, "-o", work / "never.nc", cwd=work)
+    assert_clean_failure(r, r"scenarios of one run must share run\.currency — found USD \(fragile\); EUR \(euro\)")
+    assert r.returncode == 2 and "simulating" not in r.stderr and not (work / "never.nc").exists()
+
+
 def test_every_option_of_every_command_has_help_text():
     import click
     import typer.main

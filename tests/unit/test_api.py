@@ -66,11 +66,11 @@ def test_load_scenarios_applies_overrides_to_every_scenario_of_a_sweep(tmp_path)
 @pytest.mark.parametrize(
     "kwargs, pattern",
     [
-        ({"replicates": 0}, r"replicates= 0 — must be a whole number of at least 1"),
-        ({"workers": 0}, r"workers= 0 — must be a whole number of at least 1"),
-        ({"seed": -1}, r"seed= -1 — must be a whole number from 0 to 2\*\*64"),
-        ({"seed": 2**64}, r"seed= 18446744073709551616 — must be"),
-        ({"scheduler": "notaurl"}, r"scheduler= 'notaurl' — not a Dask scheduler address"),
+        ({"replicates": 0}, r"replicates=0 — must be a whole number of at least 1"),
+        ({"workers": 0}, r"workers=0 — must be a whole number of at least 1"),
+        ({"seed": -1}, r"seed=-1 — must be a whole number from 0 to 2\*\*64"),
+        ({"seed": 2**64}, r"seed=18446744073709551616 — must be"),
+        ({"scheduler": "notaurl"}, r"scheduler='notaurl' — not a Dask scheduler address"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_runs(kwargs, pattern):

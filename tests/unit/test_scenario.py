@@ -705,7 +705,7 @@ def test_explain_says_who_set_each_value_and_its_source(child):
     assert (value, set_by) == (0.82, AMUR)
     assert source.startswith("Vitkalova et al. 2018")
     value, set_by, source = rows["demography.max_age"]
-    assert (value, set_by) == (15, AMUR) and "MODEL.md" in source
+    assert (value, set_by) == (15, AMUR) and source and source == resolve_scenario("amur-2015").sources["demography.max_age"]
     # a schema default that no file sets
     value, set_by, source = rows["demography.avoid_kinship_above"]
     assert (value, set_by) == (None, "default") and source.startswith("not set")
