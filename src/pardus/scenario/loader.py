@@ -299,21 +299,12 @@ _TYPE_RULES = {
 }
 
 
+# what the user wrote, in TOML's words (bool before int: True is an int in Python)
+_KINDS = ((bool, "a boolean"), (int, "a whole number"), (float, "a decimal number"), (str, "text"), (list, "a list"), (dict, "a table"))
+
+
 def _kind(value: Any) -> str:
-    """What the user wrote, in TOML's words."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "a whole number"
-    if isinstance(value, float):
-        return "a decimal number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
+    return next((name for t, name in _KINDS if isinstance(value, t)), type(value).__name__)
 
 
 def _collect_bounds(meta, out: dict) -> None:
