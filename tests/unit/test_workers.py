@@ -58,16 +58,21 @@ def test_results_come_back_for_every_task_with_one_progress_call_per_replicate()
 
 
 def test_close_stops_a_worker_in_the_middle_of_a_task_and_reaps_it():
-    def stop(_task):
-        raise Stop
+    running: set[int] = set()
+
+    def stop(task):
+        running.add(task)
+        if len(running) == 2:  # both workers are inside a task that never ends
+            raise Stop
 
     with pytest.raises(Stop):
         with Pool(2) as pool:
             procs = list(pool.procs)
             for _ in pool.map_unordered(forever, [(), ()], on_replicate=stop):
                 pass
-    # close() returned although both tasks would run forever: the workers were stopped, not awaited
-    assert [p.returncode for p in procs] == [-signal.SIGTERM, -signal.SIGTERM]
+    # close() returned although both tasks would run forever: the workers were stopped, not
+    # awaited — by SIGTERM, or by their own exit when they saw the pipe close (whichever came first)
+    assert all(p.returncode in (0, -signal.SIGTERM) for p in procs), [p.returncode for p in procs]
     assert not pool.procs
 
 
