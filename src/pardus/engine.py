@@ -130,7 +130,8 @@ class Replicate:
         sc = prep.scenario
         self.seq = replicate_seed(seed, replicate)
         n_loci = sc.genetics.neutral_loci + prep.n_lethal
-        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * sum(p.initial_size for p in sc.populations.values())))
+        n0 = sum(p.initial_size for p in sc.populations.values())
+        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * n0), kin_capacity=max(64, n0 + n0 // 2))
         self._lethal = np.zeros(1024, dtype=bool)
         self.layers = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
         self.baseline = {k: self.layers[k].copy() for k in MANAGED_LAYERS}  # what management resets each year
@@ -190,8 +191,13 @@ class Replicate:
             pop.F[rows] = fk
             pop.origin[rows] = 0
             pop.captive_share[rows] = 0.0
-            pop.kin[np.ix_(rows, rows)] = fk
-            pop.kin[rows, rows] = 0.5 * (1.0 + fk)
+            slots = pop.assign_slots(rows)
+            a = int(slots[0])
+            if np.array_equal(slots, np.arange(a, a + k)):  # a fresh store: one block, not a gather
+                pop.kin[a : a + k, a : a + k] = fk
+            else:
+                pop.kin[np.ix_(slots, slots)] = fk
+            pop.kin[slots, slots] = 0.5 * (1.0 + fk)
             pop.n += k
             if fk > 0.0:
                 n_neutral = pop.n_loci - self.prep.n_lethal

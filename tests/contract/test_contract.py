@@ -76,7 +76,7 @@ def _snapshot(state: State) -> dict:
     n = pop.n
     snap = {("individual", name): getattr(pop, name)[:n].copy() for name in COLUMNS}
     snap[("individual", "genotype")] = pop.geno[:n].copy()
-    snap[("individual", "kinship")] = pop.kin[:n, :n].copy()
+    snap[("individual", "kinship")] = pop.kinship(np.arange(n))
     for k, v in state.layers.items():
         snap[("cell", k)] = np.array(v, copy=True)
     for k, v in state.tally.items():

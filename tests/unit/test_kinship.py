@@ -97,11 +97,14 @@ def engine_pedigree(n_neutral: int = 3, n_lethal: int = 0, seed: int = 1):
     names = list(FOUNDERS)
     n_total = len(FOUNDERS) + len(PARENTS)
     n_loci = n_neutral + n_lethal
-    kin = np.zeros((n_total, n_total))
+    # the kernel reads and writes kinship through each animal's slot in the store: a shuffled
+    # slot per row checks that indirection (the table's rows move, the store does not)
+    slot = np.random.default_rng(seed + 100).permutation(n_total).astype(np.int32)
+    store = np.zeros((n_total, n_total))
     F = np.zeros(n_total)
     geno = np.zeros((n_total, n_loci, 2), dtype=np.int32)
     nf = len(FOUNDERS)
-    kin[np.arange(nf), np.arange(nf)] = 0.5
+    store[slot[:nf], slot[:nf]] = 0.5
     geno[:nf] = np.arange(nf * n_loci * 2, dtype=np.int32).reshape(nf, n_loci, 2)  # unique founder alleles
     is_lethal = np.zeros(nf * n_loci * 2, dtype=bool)
     rng = np.random.default_rng(seed)
@@ -112,11 +115,12 @@ def engine_pedigree(n_neutral: int = 3, n_lethal: int = 0, seed: int = 1):
         mothers = np.array([row[batch[k][0]] for k in kids], dtype=np.int64)
         fathers = np.array([row[batch[k][1]] for k in kids], dtype=np.int64)
         lethal = np.zeros(len(kids), dtype=np.bool_)
-        add_births(kin, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal, rng.random((len(kids), n_loci, 2)))
+        add_births(store, slot, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal, rng.random((len(kids), n_loci, 2)))
         for i, k in enumerate(kids):
             row[k] = n0 + i
             names.append(k)
         n0 += len(kids)
+    kin = store[np.ix_(slot, slot)]  # by row
     return names, row, kin, F, geno
 
 
@@ -182,12 +186,34 @@ def test_gene_drop_is_mendelian_and_flags_lethal_homozygotes():
         ]
     )
     lethal = np.zeros(4, dtype=np.bool_)
-    add_births(kin, F, geno, is_lethal, 2, np.zeros(4, np.int64), np.ones(4, np.int64), 1, lethal, u)
+    add_births(kin, np.arange(6, dtype=np.int32), F, geno, is_lethal, 2, np.zeros(4, np.int64), np.ones(4, np.int64), 1, lethal, u)
     assert lethal.tolist() == [True, False, False, False]
     assert geno[2, 1].tolist() == [7, 7] and geno[5, 1].tolist() == [3, 6]
     # a neutral-locus homozygote is not lethal even for a flagged allele id
     is_lethal[:] = True
     lethal[:] = False
     geno2 = geno.copy()
-    add_births(kin, F, geno2, is_lethal, 2, np.zeros(1, np.int64), np.ones(1, np.int64), 2, lethal[:1], u[:1])
+    add_births(kin, np.arange(6, dtype=np.int32), F, geno2, is_lethal, 2, np.zeros(1, np.int64), np.ones(1, np.int64), 2, lethal[:1], u[:1])
     assert not lethal[0]
+
+
+def test_add_births_returns_what_the_births_add_to_the_pair_sum():
+    """Mean kinship is kept as a running Σ over ordered pairs: each batch of births must add
+    exactly 2·Σ(new × earlier) + Σ(new × new) (earlier = every row before it, newborn or not)."""
+    rng = np.random.default_rng(3)
+    n_old, nb = 9, 7
+    n = n_old + nb
+    slot = rng.permutation(n).astype(np.int32)
+    store = np.zeros((n, n))
+    base = rng.uniform(0.0, 0.2, (n_old, n_old))
+    base = (base + base.T) / 2
+    base[np.arange(n_old), np.arange(n_old)] = 0.5 + rng.uniform(0, 0.1, n_old)
+    store[np.ix_(slot[:n_old], slot[:n_old])] = base
+    geno = np.zeros((n, 1, 2), dtype=np.int32)
+    geno[:n_old] = np.arange(2 * n_old).reshape(n_old, 1, 2)
+    mothers = rng.integers(0, 4, nb)
+    fathers = rng.integers(4, n_old, nb)
+    added = add_births(store, slot, np.zeros(n), geno, np.zeros(2 * n_old, bool), n_old, mothers, fathers, 1, np.zeros(nb, np.bool_), rng.random((nb, 1, 2)))
+    kin = store[np.ix_(slot, slot)]
+    np.testing.assert_allclose(kin, kin.T)
+    assert added == pytest.approx(kin.sum() - base.sum(), rel=1e-12)

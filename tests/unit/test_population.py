@@ -1,6 +1,7 @@
 """The individual table: compaction keeps exactly the living rows, in order, with their data."""
 
 import numpy as np
+import pytest
 
 from pardus.population.table import ALIVE, COLUMNS, Population
 
@@ -37,7 +38,9 @@ def test_remove_dead_keeps_living_rows_in_order_with_all_their_data():
     for name in COLUMNS:
         if name != "cause":
             np.testing.assert_array_equal(getattr(p, name)[: p.n], before[name][keep], err_msg=name)
-    np.testing.assert_array_equal(p.kin[: p.n, : p.n], kin[np.ix_(keep, keep)])
+    # kinship is read through each survivor's slot: the store does not move, the slots do
+    np.testing.assert_array_equal(p.kinship(np.arange(p.n)), kin[np.ix_(keep, keep)])
+    np.testing.assert_array_equal(p.slot[: p.n], keep)
     np.testing.assert_array_equal(p.geno[: p.n], geno[keep])
     # row_of finds every survivor by id and nobody else
     np.testing.assert_array_equal(p.row_of(before["id"][keep]), np.arange(keep.size))
@@ -83,10 +86,10 @@ def test_related_founders_have_the_configured_kinship_and_diversity():
         n = p.n
         russia = p.cell[:n] == 0
         china = p.cell[:n] == 1
-        k_rr = p.kin[:n, :n][np.ix_(russia, russia)]
+        k_rr = p.kinship(np.flatnonzero(russia))
         off = ~np.eye(russia.sum(), dtype=bool)
         assert np.allclose(k_rr[off], 0.2) and np.allclose(np.diag(k_rr), 0.6)
-        assert np.allclose(p.kin[:n, :n][np.ix_(russia, china)], 0.0)
+        assert np.allclose(p.kinship(np.flatnonzero(russia), np.flatnonzero(china)), 0.0)
         assert np.allclose(p.F[:n], 0.2)
         rows = np.flatnonzero(russia)
         sub = p.geno[rows]
@@ -98,3 +101,48 @@ def test_related_founders_have_the_configured_kinship_and_diversity():
     expected = 0.8 * (1 - 1 / (2 * N))
     se = np.std(gds, ddof=1) / np.sqrt(len(gds))
     assert abs(np.mean(gds) - expected) < 4 * se, (np.mean(gds), expected, se)  # 4·SE over replicates
+
+
+def _pairs_exact(p) -> float:
+    return float(p.kinship(np.arange(p.n)).sum())
+
+
+def test_kinship_sum_follows_births_releases_and_deaths_exactly_and_slots_are_reused():
+    """The running Σ kinship (mean kinship at the census without an O(N²) pass) equals the sum
+    recomputed from the store after 40 years of births, deaths, truncation and releases; and the
+    store is reused: it holds far fewer slots than animals have lived."""
+    import copy
+
+    from pardus.engine import Replicate, prepare
+    from pardus.scenario import resolve_scenario, scenario_from_dict
+
+    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
+    raw["run"]["years"] = 40
+    raw["interventions"] = {
+        "rel": {"type": "release", "population": "russia", "start": 2020, "end": 2050, "every": 3, "females": 2, "males": 2}
+    }
+    prep = prepare(scenario_from_dict(raw))
+    for r in range(3):
+        rep = Replicate(prep, seed=5, replicate=r)
+        rep.run()
+        p = rep.pop
+        assert p.kin_sum is not None  # kept up to date, not recomputed
+        if p.n:
+            assert p.kin_sum == pytest.approx(_pairs_exact(p), rel=1e-9)
+        assert p.next_id > 2 * p.kin.shape[0], (p.next_id, p.kin.shape)  # slots of the dead were reused
+
+
+def test_kinship_store_grows_in_float64_then_float32_and_keeps_values():
+    from pardus.population.table import KIN_FLOAT32_ABOVE
+
+    p = Population(n_loci=1, capacity=16, kin_capacity=8)
+    p.reserve(8)
+    p.assign_slots(np.arange(8))
+    p.n = 8
+    p.set_kinship(np.arange(8), np.arange(64.0).reshape(8, 8) / 1000)
+    assert p.kin.dtype == np.float64
+    p.reserve(KIN_FLOAT32_ABOVE)
+    p.assign_slots(np.arange(8, 8 + KIN_FLOAT32_ABOVE))
+    assert p.kin.shape[0] >= KIN_FLOAT32_ABOVE + 8 and p.kin.dtype == np.float32
+    np.testing.assert_allclose(p.kinship(np.arange(8)), np.arange(64.0).reshape(8, 8) / 1000, rtol=1e-6)
+    assert len(set(p.slot[: 8 + KIN_FLOAT32_ABOVE].tolist())) == 8 + KIN_FLOAT32_ABOVE  # no slot given twice

@@ -1,8 +1,9 @@
 """Pedigree kinship, Mendelian gene drop, recessive lethals and diversity statistics
 (MODEL.md §4.10).
 
-Kinship of the living is one dense matrix kept beside the individual table. At each birth of
-``o`` to mother ``m`` and father ``p``::
+Kinship of the living is a dense store beside the individual table, indexed by each animal's
+kinship slot (:mod:`pardus.population.table`). At each birth of ``o`` to mother ``m`` and
+father ``p``::
 
     f(o, x) = (f(m, x) + f(p, x)) / 2      for every animal x already in the table
     f(o, o) = (1 + f(m, p)) / 2
@@ -32,25 +33,36 @@ def lethal_layout(lethal_equivalents: float, lethal_share: float) -> tuple[int, 
 
 
 @njit(cache=True)
-def add_births(kin, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal_mask_out, u_bits):
-    """Fill kinship, F and genotypes of newborn rows n0 … n0+len(mothers)-1.
+def add_births(kin, slot, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal_mask_out, u_bits):
+    """Fill kinship, F and genotypes of newborn rows n0 … n0+len(mothers)-1 (their slots
+    already assigned); ``mothers`` and ``fathers`` are rows.
 
     ``u_bits`` holds one uniform per (newborn, locus, parent) for the Mendelian draws.
-    ``lethal_mask_out[i]`` is set True for a newborn homozygous for a lethal allele.
+    ``lethal_mask_out[i]`` is set True for a newborn homozygous for a lethal allele. Returns
+    what the births add to the sum of kinship over ordered pairs of the table.
     """
     nb = mothers.shape[0]
     n_loci = geno.shape[1]
+    added = 0.0
     for i in range(nb):
         o = n0 + i
+        so = slot[o]
+        km = kin[slot[mothers[i]]]
+        kp = kin[slot[fathers[i]]]
+        ko = kin[so]
+        row = 0.0
+        for x in range(o):
+            sx = slot[x]
+            v = 0.5 * (km[sx] + kp[sx])
+            ko[sx] = v
+            kin[sx, so] = v
+            row += ko[sx]
+        fmp = km[slot[fathers[i]]]
+        ko[so] = 0.5 * (1.0 + fmp)
+        F[o] = fmp
+        added += 2.0 * row + ko[so]
         m = mothers[i]
         p = fathers[i]
-        for x in range(o):
-            v = 0.5 * (kin[m, x] + kin[p, x])
-            kin[o, x] = v
-            kin[x, o] = v
-        fmp = kin[m, p]
-        kin[o, o] = 0.5 * (1.0 + fmp)
-        F[o] = fmp
         dead = False
         for locus in range(n_loci):
             a = geno[m, locus, 1 if u_bits[i, locus, 0] < 0.5 else 0]
@@ -60,6 +72,7 @@ def add_births(kin, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal_
             if locus >= n_neutral and a == b and is_lethal[a]:
                 dead = True
         lethal_mask_out[i] = dead
+    return added
 
 
 @njit(cache=True)

@@ -69,20 +69,17 @@ class ResolveAndAge(Process):
 
 
 @njit(cache=True)
-def _count(n, cell, sex, age, F, kin, age_offset, adult_age, N):
-    """Fill N[cell, sex, stage]; return (mean kinship incl. self-pairs, mean F)."""
+def _count(n, cell, sex, age, F, age_offset, adult_age, N):
+    """Fill N[cell, sex, stage]; return mean F."""
     tot_f = 0.0
-    tot_k = 0.0
     for r in range(n):
         a = age[r] - age_offset
         st = 0 if a <= 0 else (1 if a < adult_age else 2)
         N[cell[r], sex[r], st] += 1
         tot_f += F[r]
-        for j in range(n):
-            tot_k += kin[r, j]
     if n == 0:
-        return np.nan, np.nan
-    return tot_k / (n * n), tot_f / n
+        return np.nan
+    return tot_f / n
 
 
 class Census(Process):
@@ -103,7 +100,8 @@ class Census(Process):
         pop = state.pop
         n = pop.n
         N = np.zeros((state.n_cells, 2, 3), dtype=np.int64)
-        mk, mean_f = _count(n, pop.cell, pop.sex, pop.age, pop.F, pop.kin, age_offset, self.adult_age, N)
+        mean_f = _count(n, pop.cell, pop.sex, pop.age, pop.F, age_offset, self.adult_age, N)
+        mk = pop.mean_kinship()  # kept up to date by births, releases and removals
         if n:
             gd, ho, na = diversity(pop.geno, n, self.n_neutral, pop.next_allele)
         else:

@@ -164,9 +164,11 @@ class CaptiveSource:
         pop.geno[new] = geno
         pop.captive_share[new] = 1.0
         # kinship to earlier animals follows the same linear recursion as the captive share
-        pop.kin[new, :n0] = self.mk * pop.captive_share[:n0]
-        pop.kin[:n0, new] = pop.kin[new, :n0].T
-        pop.kin[np.ix_(new, new)] = self.mk
-        pop.kin[new, new] = 0.5 * (1.0 + self.mk)
+        sn, so = pop.assign_slots(new), pop.slot[:n0]
+        pop.kin[np.ix_(sn, so)] = self.mk * pop.captive_share[:n0]
+        pop.kin[np.ix_(so, sn)] = pop.kin[np.ix_(sn, so)].T
+        pop.kin[np.ix_(sn, sn)] = self.mk
+        pop.kin[sn, sn] = 0.5 * (1.0 + self.mk)
         pop.n = n0 + k
+        pop.appended(n0)
         return k

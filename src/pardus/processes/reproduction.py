@@ -38,7 +38,7 @@ def vortex_breeding(p0: float, pk: float, b: float, a: float, n: np.ndarray, k: 
 
 
 @njit(cache=True)
-def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, n_cells, fba, last, dep, mba, pool_share, p_cell, b_fert, avoid, litter_cum, sex_ratio):
+def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, slot, n_cells, fba, last, dep, mba, pool_share, p_cell, b_fert, avoid, litter_cum, sex_ratio):
     """Choose breeding females, their sires and litters; returns per cub (mother row, father
     row, sex) and the number of breeding females per cell.
 
@@ -85,8 +85,9 @@ def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, n_cells, fba, last,
                 k += 1
         if avoid >= 0.0 and k > 1:
             k2 = 0
+            kf = kin[slot[f]]
             for j in range(k):
-                if kin[f, cand[j]] <= avoid:
+                if kf[slot[cand[j]]] <= avoid:
                     cand[k2] = cand[j]
                     k2 += 1
             if k2 == 0:  # every sire is too close: she takes one anyway
@@ -136,6 +137,7 @@ class Reproduction(Process):
         Field("captive_share", "individual"),
         Field("genotype", "individual"),
         Field("kinship", "individual"),
+        Field("slot", "individual"),
         Field("births", "year", "individuals"),
         Field("breeding_females", "year", "individuals"),
     )
@@ -184,7 +186,7 @@ class Reproduction(Process):
         n = pop.n
         p_cell = self.breeding_probability(state)
         mothers_rows, fathers_rows, cub_sex, per_cell = mate(
-            rng, n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.F, pop.kin, state.n_cells,
+            rng, n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.F, pop.kin, pop.slot, state.n_cells,
             self.fba, self.last, self.dep, self.mba, self.pool, p_cell, self.b_fert, self.avoid, self.litter_cum, self.sex_ratio,
         )  # fmt: skip
         state.tally["breeding_females"] += per_cell
@@ -199,9 +201,11 @@ class Reproduction(Process):
             pop.cell, pop.origin, pop.protected, pop.captive_share, ORIGIN_BORN, state.tally["births"],
         )  # fmt: skip
         pop.next_id += total
+        pop.assign_slots(np.arange(n0, n0 + total))
         pop.n = n0 + total
         lethal = np.zeros(total, dtype=np.bool_)
-        add_births(pop.kin, pop.F, pop.geno, state.is_lethal, n0, mothers_rows, fathers_rows, self.n_neutral, lethal, u_bits)
+        added = add_births(pop.kin, pop.slot, pop.F, pop.geno, state.is_lethal, n0, mothers_rows, fathers_rows, self.n_neutral, lethal, u_bits)
+        pop.appended(n0, added)
         pop.cause[n0 : n0 + total][lethal] = CAUSE_INDEX["inbreeding_lethal"]
 
 
