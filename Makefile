@@ -13,8 +13,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# after installing, compile the numba kernels into their cache once, so that no run (and no
+# worker process) has to compile them again
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e .
+	$(PY) -m pardus.kernels
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed

@@ -721,10 +721,19 @@ def test_tables_are_not_cut_at_80_columns_when_stdout_is_not_a_terminal(runs, wo
 
 
 def test_first_run_says_it_is_compiling(tmp_path):
-    """Numba's cache empty (a fresh install): kernels_compiled() is False; with the cache it is True."""
+    """Numba's cache empty (a fresh install): kernels_compiled() is False; `python -m
+    pardus.kernels` fills the cache, and then it is True."""
     code = "from pardus.ensemble import kernels_compiled; print(kernels_compiled())"
-    fresh = subprocess.run([sys.executable, "-c", code], env={**ENV, "NUMBA_CACHE_DIR": str(tmp_path)}, capture_output=True, text=True)
+    env = {**ENV, "NUMBA_CACHE_DIR": str(tmp_path)}
+    fresh = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert fresh.stdout.strip() == "False", fresh.stderr
+    # what `make` runs after installing: compiles every kernel into the cache, once
+    warm = subprocess.run([sys.executable, "-m", "pardus.kernels"], env=env, capture_output=True, text=True)
+    assert warm.returncode == 0 and "compiling the simulation kernels once" in warm.stderr, warm.stderr
+    after = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert after.stdout.strip() == "True", after.stderr
+    again = subprocess.run([sys.executable, "-m", "pardus.kernels"], env=env, capture_output=True, text=True)
+    assert "already compiled" in again.stderr
 
 
 def test_run_prints_the_compiling_notice_when_kernels_are_not_cached(work, monkeypatch):

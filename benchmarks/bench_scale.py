@@ -1,0 +1,60 @@
+"""Benchmark: cost per replicate-year and peak memory against population size.
+
+The `nonspatial-vortex` preset with carrying capacity K and K founders (full pedigree kinship of
+the living, exact F of every newborn, mean kinship and gene diversity every year), one replicate
+per K in a fresh process so that each peak memory is its own. Prints one line per K:
+
+    K  years  ms_per_replicate_year  setup_s  peak_rss_MiB
+
+    python benchmarks/bench_scale.py [--sizes 100 500 2000 10000] [--years 0]   # 0: by size
+
+`--years 0` runs 100 years up to K = 2,000 and fewer above (the time per year is what compares).
+The SLiM peer model for the same sizes is ../shared/peers/slim/pva.slim (see its README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+CHILD = r"""
+import json, resource, sys, time
+import pardus
+from pardus.engine import Replicate, prepare
+K, years = int(sys.argv[1]), int(sys.argv[2])
+sc = pardus.load_scenario("nonspatial-vortex")
+pop = next(iter(sc.populations))
+warm = sc.replace({"run.years": 2, f"populations.{pop}.carrying_capacity": 50, f"populations.{pop}.initial_size": 50})
+Replicate(prepare(warm), 1, 0).run()  # kernels loaded (or compiled) outside the timing
+sc = sc.replace({"run.years": years, f"populations.{pop}.carrying_capacity": K, f"populations.{pop}.initial_size": K})
+t0 = time.perf_counter()
+rep = Replicate(prepare(sc), 1, 0)
+t1 = time.perf_counter()
+rep.run()
+t2 = time.perf_counter()
+print(json.dumps({"K": K, "years": years, "ms_per_year": 1000 * (t2 - t1) / years, "setup_s": t1 - t0,
+                  "peak_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def default_years(k: int) -> int:
+    return 100 if k <= 2000 else (20 if k <= 10000 else 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000, 10000])
+    ap.add_argument("--years", type=int, default=0)
+    args = ap.parse_args()
+    print(f"{'K':>7} {'years':>5} {'ms/replicate-year':>18} {'setup s':>8} {'peak MiB':>9}")
+    for k in args.sizes:
+        years = args.years or default_years(k)
+        out = subprocess.run([sys.executable, "-c", CHILD, str(k), str(years)], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{r['K']:>7} {r['years']:>5} {r['ms_per_year']:>18.2f} {r['setup_s']:>8.2f} {r['peak_MiB']:>9.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Compile the engine's numba kernels into numba's on-disk cache, once, after installation.
+
+``python -m pardus.kernels`` (run by ``make``'s install step) simulates a few years of every
+shipped preset in this process, which compiles each kernel and stores it beside its module
+(``cache=True``). Later runs and every worker process load the compiled code instead of
+compiling it again: without this step the first run of a fresh installation compiles the same
+kernels in each of its workers (tens of CPU-seconds), and says so.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def compile_kernels() -> float:
+    """Run every preset for a few years; returns the seconds it took."""
+    from .engine import run_replicate
+    from .scenario import list_presets, load_scenario
+
+    t0 = time.perf_counter()
+    for name in list_presets():
+        run_replicate(load_scenario(name).replace({"run.years": 3}), 1, 0)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    from .ensemble import kernels_compiled
+
+    if kernels_compiled():
+        print("pardus: simulation kernels already compiled", file=sys.stderr)
+        return
+    print("pardus: compiling the simulation kernels once (about a minute)…", file=sys.stderr, flush=True)
+    took = compile_kernels()
+    state = "done" if kernels_compiled() else "done, but some kernels are still not cached"
+    print(f"pardus: {state} in {took:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
