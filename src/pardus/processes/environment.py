@@ -8,6 +8,7 @@ the reproduction process to its (density-dependent) breeding probability the sam
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -61,17 +62,59 @@ def _quantile_table(a: tuple[float, ...], b: tuple[float, ...]) -> np.ndarray:
     return _exact_quantile(np.asarray(a)[None, :], np.asarray(b)[None, :], _Z_GRID[:, None])
 
 
+_Z_FINE = np.linspace(-8.5, 8.5, 17001)
+TABLE_TOLERANCE = 1e-6
+
+
+@lru_cache(maxsize=64)
+def _tail_table(a: float, b: float) -> tuple[list, list, list] | None:
+    """For a U- or J-shaped Beta(a, b): log q and log(1 − q) at Φ(z) on a z grid of step 0.001.
+
+    Such a quantile function runs into 0 or 1 like a power of Φ(z), which is a straight line in
+    log q; interpolating each tail on its own log scale keeps the precision there. The table is
+    checked against the exact quantile halfway between its nodes when it is built, and None is
+    returned (the caller stays exact) if it is off by more than ``TABLE_TOLERANCE`` anywhere.
+    """
+    q = _exact_quantile(a, b, _Z_FINE)
+    with np.errstate(divide="ignore"):  # q = 0 or 1 at the grid's ends: log −745 ≈ exp⁻¹(0)
+        tables = (np.maximum(np.log(q), -745.0), np.maximum(np.log1p(-q), -745.0))
+    mid = 0.5 * (_Z_FINE[1:] + _Z_FINE[:-1])
+    if np.max(np.abs(_from_tails(tables, q, mid) - _exact_quantile(a, b, mid))) > TABLE_TOLERANCE:
+        return None
+    # plain lists: a scalar lookup on a uniform grid is then a few float operations in Python
+    return tables[0].tolist(), tables[1].tolist(), q.tolist()  # type: ignore[return-value]
+
+
+def _from_tails(tables, q: np.ndarray, z):
+    log_q, log_1mq = tables
+    lower = np.exp(np.interp(z, _Z_FINE, log_q))
+    upper = -np.expm1(np.interp(z, _Z_FINE, log_1mq))
+    return np.where(np.interp(z, _Z_FINE, q) < 0.5, lower, upper)
+
+
 class BetaQuantile:
-    """z ↦ quantile Φ(z) of one Beta(a, b): the interpolation table for bell-shaped betas, the
-    exact (slower) quantile otherwise."""
+    """z ↦ quantile Φ(z) of one Beta(a, b) from a table: linear interpolation for bell-shaped
+    betas (error < 1e-5), each tail on its log scale for U- and J-shaped ones (checked to be
+    within 1e-6 when built); the exact (slower) quantile where no table is good enough or z is
+    beyond the grid."""
 
     def __init__(self, a: float, b: float):
         self.a, self.b = float(a), float(b)
         self.column = _quantile_table((self.a,), (self.b,))[:, 0] if min(self.a, self.b) >= 1.0 else None
+        self.tails = _tail_table(self.a, self.b) if self.column is None else None
 
     def __call__(self, z: float) -> float:
-        if self.column is not None and abs(z) <= _Z_GRID[-1]:
-            return float(np.interp(z, _Z_GRID, self.column))
+        if abs(z) <= _Z_GRID[-1]:
+            if self.column is not None:
+                return float(np.interp(z, _Z_GRID, self.column))
+            if self.tails is not None:
+                log_q, log_1mq, q = self.tails
+                x = (z + 8.5) * 1000.0  # position on _Z_FINE (from −8.5, step 0.001)
+                i = min(int(x), len(q) - 2)
+                f = x - i
+                if q[i] + f * (q[i + 1] - q[i]) < 0.5:
+                    return math.exp(log_q[i] + f * (log_q[i + 1] - log_q[i]))
+                return -math.expm1(log_1mq[i] + f * (log_1mq[i + 1] - log_1mq[i]))
         return float(_exact_quantile(self.a, self.b, z))
 
 
