@@ -67,6 +67,16 @@ def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, slot, n_cells, fba,
             if sires_per_cell[cell[r]] > 0 and u < p_cell[cell[r]] * np.exp(-b_fert * F[r]):
                 breeders[nb] = r
                 nb += 1
+    # the sires of each cell, in row order, listed once (not searched again for every breeder)
+    start = np.zeros(n_cells + 1, dtype=np.int64)
+    for c in range(n_cells):
+        start[c + 1] = start[c] + sires_per_cell[c]
+    pool_rows = np.empty(start[n_cells], dtype=np.int64)
+    fill = start[:n_cells].copy()
+    for r in range(n):
+        if in_pool[r]:
+            pool_rows[fill[cell[r]]] = r
+            fill[cell[r]] += 1
     per_cell = np.zeros(n_cells, dtype=np.int64)
     max_litter = litter_cum.shape[0]
     mothers = np.empty(nb * max_litter, dtype=np.int64)
@@ -78,26 +88,19 @@ def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, slot, n_cells, fba,
         f = breeders[i]
         c = cell[f]
         per_cell[c] += 1
-        k = 0
-        for r in range(n):
-            if in_pool[r] and cell[r] == c:
-                cand[k] = r
-                k += 1
+        k = start[c + 1] - start[c]
+        sires = pool_rows[start[c] : start[c + 1]]
         if avoid >= 0.0 and k > 1:
             k2 = 0
             kf = kin[slot[f]]
             for j in range(k):
-                if kf[slot[cand[j]]] <= avoid:
-                    cand[k2] = cand[j]
+                if kf[slot[sires[j]]] <= avoid:
+                    cand[k2] = sires[j]
                     k2 += 1
-            if k2 == 0:  # every sire is too close: she takes one anyway
-                k2 = 0
-                for r in range(n):
-                    if in_pool[r] and cell[r] == c:
-                        cand[k2] = r
-                        k2 += 1
-            k = k2
-        sire = cand[min(int(rng.random() * k), k - 1)]
+            if k2 > 0:  # else every sire is too close: she takes one anyway
+                sires = cand[:k2]
+                k = k2
+        sire = sires[min(int(rng.random() * k), k - 1)]
         u = rng.random()
         size = 1
         while size < max_litter and u >= litter_cum[size - 1]:
