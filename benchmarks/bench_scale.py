@@ -7,17 +7,23 @@ per K in a fresh process so that each peak memory is its own. Prints one line pe
     K  years  ms_per_replicate_year  setup_s  peak_rss_MiB
 
     python benchmarks/bench_scale.py [--sizes 100 500 2000 10000] [--years 0]   # 0: by size
+    python benchmarks/bench_scale.py --slim path/to/slim [--peer ../shared/peers/slim/pva.slim]
 
 `--years 0` runs 100 years up to K = 2,000 and fewer above (the time per year is what compares).
-The SLiM peer model for the same sizes is ../shared/peers/slim/pva.slim (see its README).
+With `--slim` the SLiM peer model (100 years, whole process, see the peer's README for the
+build) runs beside each size: without its census (`-d CENSUS=0`: no relatedness computed) and,
+up to `--slim-census-max` (default 2,000; its all-pairs relatedness is O(N²) per year), with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time
@@ -43,17 +49,42 @@ def default_years(k: int) -> int:
     return 100 if k <= 2000 else (20 if k <= 10000 else 3)
 
 
+def slim_run(slim: str, peer: str, k: int, census: int) -> tuple[float, float]:
+    """(ms per year, peak MiB) of one 100-year SLiM replicate, whole process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([slim, "-s", "1", "-d", f"K={k}", "-d", f"CENSUS={census}", peer], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{slim} exited with {proc.returncode}")
+    return 1000 * wall / 100, usage.ru_maxrss / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000, 10000])
     ap.add_argument("--years", type=int, default=0)
+    ap.add_argument("--slim", help="a SLiM 5 binary: run the peer model beside each size")
+    ap.add_argument("--peer", default=str(Path(__file__).resolve().parents[2] / "shared/peers/slim/pva.slim"))
+    ap.add_argument("--slim-census-max", type=int, default=2000)
     args = ap.parse_args()
-    print(f"{'K':>7} {'years':>5} {'ms/replicate-year':>18} {'setup s':>8} {'peak MiB':>9}")
+    head = f"{'K':>7} {'years':>5} {'ms/replicate-year':>18} {'setup s':>8} {'peak MiB':>9}"
+    if args.slim:
+        head += f" | {'SLiM ms/y':>9} {'MiB':>5} | {'SLiM+census ms/y':>16} {'MiB':>5}"
+    print(head)
     for k in args.sizes:
         years = args.years or default_years(k)
         out = subprocess.run([sys.executable, "-c", CHILD, str(k), str(years)], capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{r['K']:>7} {r['years']:>5} {r['ms_per_year']:>18.2f} {r['setup_s']:>8.2f} {r['peak_MiB']:>9.0f}", flush=True)
+        line = f"{r['K']:>7} {r['years']:>5} {r['ms_per_year']:>18.2f} {r['setup_s']:>8.2f} {r['peak_MiB']:>9.0f}"
+        if args.slim:
+            ms, mib = slim_run(args.slim, args.peer, k, 0)
+            line += f" | {ms:>9.2f} {mib:>5.0f}"
+            if k <= args.slim_census_max:
+                ms, mib = slim_run(args.slim, args.peer, k, 1)
+                line += f" | {ms:>16.2f} {mib:>5.0f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
