@@ -131,7 +131,9 @@ class Replicate:
         self.seq = replicate_seed(seed, replicate)
         n_loci = sc.genetics.neutral_loci + prep.n_lethal
         n0 = sum(p.initial_size for p in sc.populations.values())
-        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * n0), kin_capacity=max(64, n0 + n0 // 2))
+        # the kinship store holds the living and the year's newborns (the year's dead give their
+        # slots to the newborns): about 1.4 × N for leopard-like demography; it grows if needed
+        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * n0), kin_capacity=max(64, (7 * n0) // 5))
         self._lethal = np.zeros(1024, dtype=bool)
         self.layers = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
         self.baseline = {k: self.layers[k].copy() for k in MANAGED_LAYERS}  # what management resets each year

@@ -146,3 +146,35 @@ def test_kinship_store_grows_in_float64_then_float32_and_keeps_values():
     assert p.kin.shape[0] >= KIN_FLOAT32_ABOVE + 8 and p.kin.dtype == np.float32
     np.testing.assert_allclose(p.kinship(np.arange(8)), np.arange(64.0).reshape(8, 8) / 1000, rtol=1e-6)
     assert len(set(p.slot[: 8 + KIN_FLOAT32_ABOVE].tolist())) == 8 + KIN_FLOAT32_ABOVE  # no slot given twice
+
+
+def test_the_years_dead_give_their_slots_to_the_years_newborns():
+    """Deaths are marked before reproduction; release_dead_slots lets the newborns take those
+    slots, so the store holds survivors + newborns. The running pair sum stays exact, the
+    living keep their kinship, and a dead animal without a slot reads as NaN."""
+    from pardus.population.genetics import add_births
+
+    p = _filled(n=12, cap=32)
+    kin = np.full((12, 12), 0.02) + np.diag(np.full(12, 0.48))
+    p.set_kinship(np.arange(12), kin)
+    p.mean_kinship()  # start the running sum
+    dead = np.array([1, 5, 6])
+    p.cause[dead] = 0
+    freed = p.slot[dead].copy()
+    p.release_dead_slots()
+    assert np.all(p.slot[dead] == -1)
+    living = np.setdiff1d(np.arange(12), dead)
+    np.testing.assert_array_equal(p.kinship(living), kin[np.ix_(living, living)])
+    assert np.isnan(p.kinship(dead)).all()
+    p.reserve(3)
+    new = np.arange(12, 15)
+    got = p.assign_slots(new)
+    assert sorted(got.tolist()) == sorted(freed.tolist())  # the newborns took the dead's slots
+    p.n = 15
+    p.cause[new] = ALIVE
+    added = add_births(p.kin, p.slot, p.F, p.geno, np.zeros(p.next_allele + 64, bool), 12, np.array([0, 0, 2]), np.array([3, 3, 4]), 3, np.zeros(3, np.bool_), np.full((3, 3, 2), 0.7))
+    p.appended(12, added)
+    rows = np.r_[living, new]
+    assert p.kin_sum == pytest.approx(float(p.kinship(rows).sum()), rel=1e-12)
+    p.remove_dead()
+    assert p.n == 12 and p.mean_kinship() == pytest.approx(float(p.kinship(np.arange(12)).mean()), rel=1e-12)

@@ -53,6 +53,8 @@ def add_births(kin, slot, F, geno, is_lethal, n0, mothers, fathers, n_neutral, l
         row = 0.0
         for x in range(o):
             sx = slot[x]
+            if sx < 0:  # a dead animal that gave up its slot this year: no kinship kept
+                continue
             v = 0.5 * (km[sx] + kp[sx])
             ko[sx] = v
             kin[sx, so] = v

@@ -44,31 +44,38 @@ def _kin_dtype(cap: int):
     return np.float32 if cap > KIN_FLOAT32_ABOVE else np.float64
 
 
+NO_SLOT = -1  # a marked-dead animal whose slot was already given up (see release_dead_slots)
+
+
 @njit(cache=True)
 def _pair_sum(kin, slot, a0, a1, b0, b1):
-    """Σ kin over rows a0 … a1−1 × rows b0 … b1−1 (float64 accumulation)."""
+    """Σ kin over rows a0 … a1−1 × rows b0 … b1−1 that hold a slot (float64 accumulation)."""
     tot = 0.0
     for i in range(a0, a1):
+        if slot[i] < 0:
+            continue
         row = kin[slot[i]]
         for j in range(b0, b1):
-            tot += row[slot[j]]
+            if slot[j] >= 0:
+                tot += row[slot[j]]
     return tot
 
 
 @njit(cache=True)
 def _removed_sum(kin, slot, cause, n):
-    """Σ over ordered pairs of the table that involve at least one marked-dead row."""
+    """Σ over ordered pairs of rows holding a slot that involve at least one marked-dead row."""
     dead = np.empty(n, dtype=np.int64)
     k = 0
     for r in range(n):
-        if cause[r] != -1:
+        if cause[r] != -1 and slot[r] >= 0:
             dead[k] = r
             k += 1
     tot = 0.0
     for a in range(k):
         row = kin[slot[dead[a]]]
         for j in range(n):
-            tot += 2.0 * row[slot[j]]
+            if slot[j] >= 0:
+                tot += 2.0 * row[slot[j]]
         for b in range(k):
             tot -= row[slot[dead[b]]]
     return tot
@@ -148,7 +155,8 @@ class Population:
         that a big population does not pay for twice the memory it needs."""
         rows = np.asarray(rows)
         used = np.zeros(self.kin.shape[0], dtype=bool)
-        used[self.slot[: self.n]] = True
+        held = self.slot[: self.n]
+        used[held[held >= 0]] = True
         free = np.flatnonzero(~used)
         if free.size < rows.size:
             need = self.n + rows.size
@@ -162,10 +170,26 @@ class Population:
         return self.slot[rows]
 
     def kinship(self, rows_a: np.ndarray, rows_b: np.ndarray | None = None) -> np.ndarray:
-        """Kinship of the animals in ``rows_a`` with those in ``rows_b`` (default: the same)."""
+        """Kinship of the animals in ``rows_a`` with those in ``rows_b`` (default: the same);
+        NaN for a dead animal that has given up its slot."""
         a = self.slot[np.asarray(rows_a)]
         b = a if rows_b is None else self.slot[np.asarray(rows_b)]
-        return self.kin[np.ix_(a, b)].astype(np.float64)
+        out = self.kin[np.ix_(a, b)].astype(np.float64)
+        out[a < 0, :] = np.nan
+        out[:, b < 0] = np.nan
+        return out
+
+    def release_dead_slots(self) -> None:
+        """Give up the slots of the animals marked dead so far this year, so that the year's
+        newborns can take them: the store then needs room for survivors and newborns, not for
+        the year's dead as well. Their pairs leave the running sum now instead of at removal."""
+        n = self.n
+        dead = (self.cause[:n] != ALIVE) & (self.slot[:n] >= 0)
+        if not dead.any():
+            return
+        if self.kin_sum is not None:
+            self.kin_sum -= _removed_sum(self.kin, self.slot, self.cause, n)
+        self.slot[:n][dead] = NO_SLOT
 
     def set_kinship(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Write the kinship among ``rows`` (a square matrix; for tests and set-ups)."""

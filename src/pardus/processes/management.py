@@ -164,8 +164,10 @@ class CaptiveSource:
         pop.geno[new] = geno
         pop.captive_share[new] = 1.0
         # kinship to earlier animals follows the same linear recursion as the captive share
-        sn, so = pop.assign_slots(new), pop.slot[:n0]
-        pop.kin[np.ix_(sn, so)] = self.mk * pop.captive_share[:n0]
+        sn = pop.assign_slots(new)
+        held = np.flatnonzero(pop.slot[:n0] >= 0)  # not the dead that gave up their slot
+        so = pop.slot[held]
+        pop.kin[np.ix_(sn, so)] = self.mk * pop.captive_share[held]
         pop.kin[np.ix_(so, sn)] = pop.kin[np.ix_(sn, so)].T
         pop.kin[np.ix_(sn, sn)] = self.mk
         pop.kin[sn, sn] = 0.5 * (1.0 + self.mk)

@@ -204,6 +204,7 @@ class Reproduction(Process):
             pop.cell, pop.origin, pop.protected, pop.captive_share, ORIGIN_BORN, state.tally["births"],
         )  # fmt: skip
         pop.next_id += total
+        pop.release_dead_slots()  # the year's dead need no kinship: newborns reuse their slots
         pop.assign_slots(np.arange(n0, n0 + total))
         pop.n = n0 + total
         lethal = np.zeros(total, dtype=np.bool_)
