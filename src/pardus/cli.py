@@ -112,7 +112,7 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
                 raise UserError([f"--scheduler {scheduler}: cannot use the Dask cluster — {exc}"]) from None
             raise
     sweeps = [r.sweep for r in resolved]
-    ds = build_dataset(scenarios, names, records, seed, **({"sweeps": sweeps} if any(sweeps) else {}))
+    ds = build_dataset(scenarios, names, records, seed, sweeps=sweeps)
     try:
         save_results(ds, output)
     except OSError as exc:

@@ -293,4 +293,4 @@ def simulate(
         raise ValueError("; ".join(problems))
     common_currency(resolved)  # before simulating: costs in two currencies cannot be compared
     names, records = run_ensemble(resolved, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=progress)
-    return build_dataset(resolved, names, records, seed, **({"sweeps": sweeps} if any(sweeps) else {}))
+    return build_dataset(resolved, names, records, seed, sweeps=sweeps)
