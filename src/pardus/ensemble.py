@@ -201,7 +201,7 @@ def run_ensemble(
             for t in tasks:
                 parts[t] = run_chunk(jsons[t.scenario_index], names, seed, t.start, t.stop, on_replicate=tick)  # type: ignore[assignment]
         else:
-            _run_local(tasks, jsons, names, seed, min(workers, len(tasks)), parts, tick)
+            _run_local(tasks, jsons, names, seed, workers, parts, tick)
 
     out = []
     for i in range(len(scenarios)):
@@ -210,13 +210,45 @@ def run_ensemble(
     return names, out
 
 
-def _run_local(tasks, jsons, names, seed, workers, parts, tick) -> None:
+_POOL = None  # the warm local pool, kept between runs of this process (see _warm_pool)
+
+
+def _warm_pool(workers: int):
+    """The local worker pool of this process, started on first use and kept for later runs
+    (a script or notebook that simulates again and again pays the start of the workers, about
+    a second, once). A pool of another size, or with a worker that died, is replaced. Closed at
+    exit, and thrown away (every worker stopped and reaped) when a run fails or is interrupted.
+    """
+    import atexit
+
     from .workers import Pool
 
+    global _POOL
+    if _POOL is not None and (len(_POOL.procs) != workers or any(p.poll() is not None for p in _POOL.procs)):
+        close_pool()
+    if _POOL is None:
+        _POOL = Pool(workers)
+        atexit.register(close_pool)
+    return _POOL
+
+
+def close_pool() -> None:
+    """Stop and reap the warm local workers, if any (runs at exit by itself)."""
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.close()
+
+
+def _run_local(tasks, jsons, names, seed, workers, parts, tick) -> None:
     args = [(jsons[t.scenario_index], names, seed, t.start, t.stop) for t in tasks]
-    with Pool(workers) as pool:
+    pool = _warm_pool(workers)
+    try:
         for i, rec in pool.map_unordered(run_chunk, args, on_replicate=(lambda _i: tick()) if tick else None):
             parts[tasks[i]] = rec
+    except BaseException:
+        close_pool()  # a failed or interrupted run leaves no worker behind
+        raise
 
 
 def _run_dask(tasks, jsons, names, seed, scheduler, parts, progress) -> None:

@@ -105,3 +105,32 @@ def test_simulate_with_workers_needs_no_main_guard(tmp_path, how):
     assert proc.stdout.count("N ") == 1  # the script ran once, not again in each worker
     expected = int(pardus.simulate(pardus.load_scenario("nonspatial-vortex").replace({"run.years": 5}), replicates=4, seed=3, workers=1)["N"].sum())
     assert proc.stdout.strip() == f"N {expected}"
+
+
+def test_repeated_runs_reuse_the_warm_workers_and_a_failed_run_leaves_none():
+    import pardus.ensemble as ens
+
+    sc = small(5)
+    first = pardus.simulate(sc, replicates=6, seed=2, workers=2)
+    pids = [p.pid for p in ens._POOL.procs]
+    second = pardus.simulate(sc, replicates=6, seed=2, workers=2)
+    assert [p.pid for p in ens._POOL.procs] == pids  # the same worker processes
+    alone = pardus.simulate(sc, replicates=6, seed=2, workers=1)
+    for var in first.data_vars:
+        np.testing.assert_array_equal(first[var].values, second[var].values, err_msg=var)
+        np.testing.assert_array_equal(first[var].values, alone[var].values, err_msg=var)
+
+    class Stop(Exception):
+        pass
+
+    def stop(_k):
+        raise Stop
+
+    procs = list(ens._POOL.procs)
+    with pytest.raises(Stop):
+        pardus.simulate(sc, replicates=6, seed=2, workers=2, progress=stop)
+    assert ens._POOL is None and all(p.returncode is not None for p in procs)  # stopped and reaped
+    pardus.simulate(sc, replicates=4, seed=2, workers=2)  # a new pool starts when needed
+    procs = list(ens._POOL.procs)
+    ens.close_pool()
+    assert ens._POOL is None and all(p.returncode is not None for p in procs)
