@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -55,11 +56,28 @@ def _load_all(files: list[str]):
     return resolved
 
 
+def _import_for_results() -> None:
+    """Import the modules that build, write and summarise the results (about a second)."""
+    import importlib
+
+    for mod in ("pardus.results", "h5netcdf", "dask.array", "distributed"):
+        try:
+            importlib.import_module(mod)
+        except ImportError:
+            pass
+    try:
+        import numpy as np
+        import xarray as xr
+
+        xr.Variable(("x",), np.zeros(1))  # xarray looks up its duck-array modules on first use
+    except Exception:  # noqa: BLE001 — only a warm-up
+        pass
+
+
 def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int], scheduler: Optional[str], output: Path):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from .ensemble import run_ensemble
-    from .results import build_dataset, save_results
+    from .ensemble import run_ensemble, start_workers
 
     scenarios = [r.scenario for r in resolved]
     starts = {(s.run.start_year, s.run.years) for s in scenarios}
@@ -68,7 +86,7 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
     n = max(s.run.replicates for s in scenarios) if replicates is None else replicates
     if scheduler and workers:
         err.print(f"warning: --workers {workers} is ignored with --scheduler: the cluster's workers run the replicates", highlight=False, markup=False)
-    from .results import common_currency
+    from .scenario.checks import common_currency
 
     try:
         common_currency(scenarios)
@@ -81,6 +99,10 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
 
     if not kernels_compiled():
         err.print("compiling the simulation kernels (first run after installation: about a minute; later runs start at once)", highlight=False, markup=False)
+    if not scheduler:
+        start_workers(n, workers, len(scenarios))  # before any thread: the workers are forked ready to run
+    # what is needed after the simulation is imported meanwhile, while the workers compute
+    threading.Thread(target=_import_for_results, daemon=True, name="pardus-imports").start()
     total = n * len(scenarios)
     with Progress(
         TextColumn("[bold]simulating"),
@@ -111,6 +133,8 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
             if scheduler:
                 raise UserError([f"--scheduler {scheduler}: cannot use the Dask cluster — {exc}"]) from None
             raise
+    from .results import build_dataset, save_results
+
     sweeps = [r.sweep for r in resolved]
     ds = build_dataset(scenarios, names, records, seed, sweeps=sweeps)
     try:

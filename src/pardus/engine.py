@@ -1,25 +1,30 @@
-"""One replicate: the state, the yearly schedule and the random streams.
+"""Replicates: the state, the yearly schedule and the random streams.
+
+The engine advances a *batch* of replicates together (:class:`Batch`); one replicate alone is
+a batch of one (:class:`Replicate`), with the same result.
 
 Random numbers: the run's root ``SeedSequence`` gives one child per replicate (the same child
 for replicate *i* of every scenario, so scenarios are compared with common random numbers), and
-each named process draws from its own generator spawned from that child with a fixed key derived
-from the process name. Adding a process therefore never shifts another process's draws, and a
-replicate's result does not depend on which worker runs it.
+each named process draws from its own stream seeded from that child with a fixed key derived
+from the process name (:mod:`pardus.rng`). Adding a process therefore never shifts another
+process's draws, and a replicate's result does not depend on which worker or batch runs it.
 """
 
 from __future__ import annotations
 
 import zlib
+from time import perf_counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from .population.genetics import AllelePool, founder_genotypes, lethal_layout
 from .population.lifetable import life_table, natural_survival
-from .population.table import ALIVE, FEMALE, MALE, Population
+from .population.table import ALIVE, FEMALE, KIN_FLOAT32_ABOVE, MALE, Population
 from .processes.base import State
 from .processes.management import MANAGED_LAYERS, CaptiveSource
 from .scenario.schema import CAUSES, Scenario
+from .rng import Streams
 from .schedule import build_schedule
 
 def build_layers(scenario: Scenario, names: list[str]) -> dict[str, np.ndarray]:
@@ -45,15 +50,16 @@ def build_layers(scenario: Scenario, names: list[str]) -> dict[str, np.ndarray]:
     return layers
 
 
-def new_tally(n_cells: int) -> dict[str, np.ndarray]:
-    """Zeroed counters of one year: what the processes add to and the census records."""
+def new_tally(n_cells: int, n_reps: int = 1) -> dict[str, np.ndarray]:
+    """Zeroed counters of one year: what the processes add to and the census records (per
+    cell of the batch; ``cost`` per replicate)."""
     return {
         "births": np.zeros(n_cells, np.int64),
         "breeding_females": np.zeros(n_cells, np.int64),
         "deaths": np.zeros((n_cells, len(CAUSES)), np.int64),
         "released": np.zeros(n_cells, np.int64),
         "N_before_truncation": np.zeros(n_cells, np.int64),
-        "cost": np.zeros(1),
+        "cost": np.zeros(n_reps),
     }
 
 
@@ -62,9 +68,13 @@ def stream_key(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
+def process_seed(replicate_seq: np.random.SeedSequence, name: str) -> np.random.SeedSequence:
+    """The seed of a process's stream in one replicate."""
+    return np.random.SeedSequence(replicate_seq.entropy, spawn_key=tuple(replicate_seq.spawn_key) + (stream_key(name),))
+
+
 def process_rng(replicate_seq: np.random.SeedSequence, name: str) -> np.random.Generator:
-    seq = np.random.SeedSequence(replicate_seq.entropy, spawn_key=tuple(replicate_seq.spawn_key) + (stream_key(name),))
-    return np.random.Generator(np.random.PCG64(seq))
+    return np.random.Generator(np.random.PCG64(process_seed(replicate_seq, name)))
 
 
 def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
@@ -122,28 +132,41 @@ def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
     return Prepared(scenario, names, natural_survival(scenario), n_lethal, frac, initial)
 
 
-class Replicate:
-    """One replicate run of a prepared scenario."""
+class Batch:
+    """Replicates of a prepared scenario advanced together, year by year.
 
-    def __init__(self, prep: Prepared, seed: int, replicate: int):
+    Every process steps once a year over the whole batch: its numpy work and its compiled
+    kernels see the animals and cells of all replicates at once, so the Python around them runs
+    once per batch-year, not once per replicate-year. Replicate r of the batch owns cells
+    r·k … r·k + k − 1 (k populations) and row r of every process's random streams
+    (:mod:`pardus.rng`), so a replicate's result does not depend on the batch it ran in.
+    """
+
+    def __init__(self, prep: Prepared, seed: int, replicates: list[int] | range):
         self.prep = prep
         sc = prep.scenario
-        self.seq = replicate_seed(seed, replicate)
+        self.replicates = list(replicates)
+        R = len(self.replicates)
+        self.n_reps = R
+        self.seqs = [replicate_seed(seed, r) for r in self.replicates]
         n_loci = sc.genetics.neutral_loci + prep.n_lethal
         n0 = sum(p.initial_size for p in sc.populations.values())
-        # the kinship store holds the living and the year's newborns (the year's dead give their
-        # slots to the newborns): about 1.4 × N for leopard-like demography; it grows if needed
-        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * n0), kin_capacity=max(64, (7 * n0) // 5))
+        # each replicate's kinship store holds its living and the year's newborns (the year's
+        # dead give their slots to the newborns): about 1.4 × N for leopard-like demography
+        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * n0 * R), kin_capacity=max(64, (7 * n0) // 5), n_reps=R)
         self._lethal = np.zeros(1024, dtype=bool)
-        self.layers = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
+        one = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
+        self.layers = {key: np.tile(arr, R) for key, arr in one.items()}
         self.baseline = {k: self.layers[k].copy() for k in MANAGED_LAYERS}  # what management resets each year
-        init_rng = process_rng(self.seq, "initial")
-        self._founders(init_rng)
         n_neutral = sc.genetics.neutral_loci
-        pool = AllelePool(sc.captive.founders, sc.captive.gene_diversity, self.pop, n_neutral, prep.n_lethal, prep.frac_last, self._grow_lethal, init_rng)
-        self.captive = CaptiveSource(pool)
+        pools = []
+        for r, seq in enumerate(self.seqs):
+            init_rng = process_rng(seq, "initial")
+            self._founders(init_rng, r)
+            pools.append(AllelePool(sc.captive.founders, sc.captive.gene_diversity, self.pop, n_neutral, prep.n_lethal, prep.frac_last, self._grow_lethal, init_rng))
+        self.captive = CaptiveSource(pools)
         self.schedule = build_schedule(sc, prep.names, prep.natural, self.baseline, self.captive)
-        self.rngs = {proc.name: process_rng(self.seq, proc.name) for proc in self.schedule}
+        self.rngs = {proc.name: Streams.from_seeds([process_seed(seq, proc.name) for seq in self.seqs]) for proc in self.schedule}
 
     def _layers_union(self) -> dict[str, np.ndarray]:
         """Layers when the run's population list is a union over scenarios (absent = K 0)."""
@@ -170,13 +193,14 @@ class Replicate:
             self._lethal = grown
         self._lethal[ids] = flags
 
-    def _founders(self, rng: np.random.Generator) -> None:
-        """The starting animals of every population. Unrelated founders (``founder_kinship``
-        0) get unique alleles; related founders share kinship f with each other (F = f) and
-        genotypes drawn from an ancestral pool with gene diversity 1 − f, one pool per
-        population."""
+    def _founders(self, rng: np.random.Generator, r: int) -> None:
+        """The starting animals of every population of replicate r. Unrelated founders
+        (``founder_kinship`` 0) get unique alleles; related founders share kinship f with each
+        other (F = f) and genotypes drawn from an ancestral pool with gene diversity 1 − f, one
+        pool per population."""
         pop = self.pop
         fk = self.prep.scenario.genetics.founder_kinship
+        k_cells = len(self.prep.names)
         for c, (af, am) in enumerate(self.prep.initial_ages):
             k = af.size + am.size
             if k == 0:
@@ -189,67 +213,116 @@ class Replicate:
             pop.cause[rows] = ALIVE
             pop.mother[rows] = -1
             pop.father[rows] = -1
-            pop.cell[rows] = c
+            pop.cell[rows] = c + k_cells * r
+            pop.rep[rows] = r
             pop.F[rows] = fk
             pop.origin[rows] = 0
             pop.captive_share[rows] = 0.0
             slots = pop.assign_slots(rows)
+            kin = pop.kin3[r]
             a = int(slots[0])
             if np.array_equal(slots, np.arange(a, a + k)):  # a fresh store: one block, not a gather
-                pop.kin[a : a + k, a : a + k] = fk
+                kin[a : a + k, a : a + k] = fk
             else:
-                pop.kin[np.ix_(slots, slots)] = fk
-            pop.kin[slots, slots] = 0.5 * (1.0 + fk)
+                kin[np.ix_(slots, slots)] = fk
+            kin[slots, slots] = 0.5 * (1.0 + fk)
             pop.n += k
             if fk > 0.0:
                 n_neutral = pop.n_loci - self.prep.n_lethal
                 ancestors = AllelePool(k, 1.0 - fk, pop, n_neutral, self.prep.n_lethal, self.prep.frac_last, self._grow_lethal, rng)
-                pop.geno[rows] = ancestors.draw(k, rng, self._lethal)
+                pop.geno[rows] = ancestors.draw(k, rng.random, self._lethal)
             else:
                 founder_genotypes(pop, rows, self.prep.n_lethal, self.prep.frac_last, self._grow_lethal, rng)
 
-    def run(self) -> dict[str, np.ndarray]:
+    def run(self, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+        """Run every year; returns the records with a leading replicate axis. ``timings``, if
+        given, collects the seconds spent in each process (for the benchmarks)."""
         sc = self.prep.scenario
         T = sc.run.years
         k = len(self.prep.names)
+        R = self.n_reps
         rec = {
-            "N": np.zeros((T + 1, k, 2, 3), np.int32),
-            "N_before_truncation": np.zeros((T + 1, k), np.int32),
-            "breeding_females": np.zeros((T + 1, k), np.int32),
-            "births": np.zeros((T + 1, k), np.int32),
-            "deaths": np.zeros((T + 1, k, len(CAUSES)), np.int32),
-            "released": np.zeros((T + 1, k), np.int32),
-            "prey": np.zeros((T + 1, k)),
-            "cost": np.zeros(T + 1),
+            "N": np.zeros((R, T + 1, k, 2, 3), np.int32),
+            "N_before_truncation": np.zeros((R, T + 1, k), np.int32),
+            "breeding_females": np.zeros((R, T + 1, k), np.int32),
+            "births": np.zeros((R, T + 1, k), np.int32),
+            "deaths": np.zeros((R, T + 1, k, len(CAUSES)), np.int32),
+            "released": np.zeros((R, T + 1, k), np.int32),
+            "prey": np.zeros((R, T + 1, k)),
+            "cost": np.zeros((R, T + 1)),
         }
-        for v in ("gene_diversity", "heterozygosity", "alleles", "mean_inbreeding", "mean_kinship", "founder_genome_equivalents"):
-            rec[v] = np.full(T + 1, np.nan)
+        for v in GENETIC_RECORDS:
+            rec[v] = np.full((R, T + 1), np.nan)
         census = next(p for p in self.schedule if p.name == "census")
-        state = State(year=sc.run.start_year, t=0, pop=self.pop, layers=self.layers, tally={}, is_lethal=self._lethal)
+        state = State(year=sc.run.start_year, t=0, pop=self.pop, layers=self.layers, tally={}, is_lethal=self._lethal, n_reps=R)
         self._record(rec, 0, census.measure(state, age_offset=1), state, initial=True)
         for t in range(1, T + 1):
             state.year = sc.run.start_year + t
             state.t = t
-            state.tally = new_tally(k)
-            for proc in self.schedule:
-                state.is_lethal = self._lethal
-                proc.step(state, self.rngs[proc.name])
+            state.tally = new_tally(k * R, R)
+            if timings is None:
+                for proc in self.schedule:
+                    state.is_lethal = self._lethal
+                    proc.step(state, self.rngs[proc.name])
+            else:
+                for proc in self.schedule:
+                    state.is_lethal = self._lethal
+                    t0 = perf_counter()
+                    proc.step(state, self.rngs[proc.name])
+                    timings[proc.name] = timings.get(proc.name, 0.0) + perf_counter() - t0
             self._record(rec, t, state.extra["census"], state)
         return rec
 
     def _record(self, rec: dict, t: int, m: dict, state: State, initial: bool = False) -> None:
-        rec["N"][t] = m["N"]
-        for v in ("gene_diversity", "heterozygosity", "alleles", "mean_inbreeding", "mean_kinship", "founder_genome_equivalents"):
-            rec[v][t] = m[v]
-        rec["prey"][t] = state.layers["prey"]
+        R, k = self.n_reps, len(self.prep.names)
+        rec["N"][:, t] = m["N"].reshape(R, k, 2, 3)
+        for v in GENETIC_RECORDS:
+            rec[v][:, t] = m[v]
+        rec["prey"][:, t] = state.layers["prey"].reshape(R, k)
         if initial:
-            rec["N_before_truncation"][t] = m["N"].sum(axis=(1, 2))
+            rec["N_before_truncation"][:, t] = m["N"].reshape(R, k, 6).sum(axis=2)
             return
-        for v in ("births", "breeding_females", "deaths", "released", "N_before_truncation"):
-            rec[v][t] = state.tally[v]
-        rec["cost"][t] = state.tally["cost"][0]
+        for v in ("births", "breeding_females", "released", "N_before_truncation"):
+            rec[v][:, t] = state.tally[v].reshape(R, k)
+        rec["deaths"][:, t] = state.tally["deaths"].reshape(R, k, len(CAUSES))
+        rec["cost"][:, t] = state.tally["cost"]
+
+
+GENETIC_RECORDS = ("gene_diversity", "heterozygosity", "alleles", "mean_inbreeding", "mean_kinship", "founder_genome_equivalents")
+
+
+class Replicate(Batch):
+    """One replicate run of a prepared scenario (a batch of one)."""
+
+    def __init__(self, prep: Prepared, seed: int, replicate: int):
+        super().__init__(prep, seed, [replicate])
+
+    def run(self) -> dict[str, np.ndarray]:
+        return {key: v[0] for key, v in super().run().items()}
 
 
 def run_replicate(scenario: Scenario, seed: int, replicate: int, names: list[str] | None = None) -> dict[str, np.ndarray]:
     """Run one replicate of a scenario; returns the per-year records (see docs/outputs.md)."""
     return Replicate(prepare(scenario, names), seed, replicate).run()
+
+
+MAX_BATCH = 64  # replicates advanced together: beyond this the Python per batch-year is negligible
+BATCH_KINSHIP_BYTES = 128 * 2**20  # kinship stores of a batch, at most (estimated)
+
+
+def batch_size(prep: Prepared) -> int:
+    """How many replicates of a scenario to advance together: up to MAX_BATCH, fewer when
+    their kinship stores (about 1.4 × the larger of the initial size and total K, squared, per
+    replicate) would exceed BATCH_KINSHIP_BYTES, and one for a large population."""
+    sc = prep.scenario
+    n0 = sum(p.initial_size for p in sc.populations.values())
+    k = sum(p.carrying_capacity for p in sc.populations.values())
+    slots = 1.4 * max(n0, k, 1)
+    per = slots * slots * (8 if slots <= KIN_FLOAT32_ABOVE else 4)
+    return int(max(1, min(MAX_BATCH, BATCH_KINSHIP_BYTES // per)))
+
+
+def run_batch(prep: Prepared, seed: int, replicates: list[int] | range) -> dict[str, np.ndarray]:
+    """Run replicates together; records with a leading replicate axis (identical to running
+    each replicate alone)."""
+    return Batch(prep, seed, replicates).run()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Prepared, Replicate, prepare
+from .engine import MAX_BATCH, Prepared, batch_size, prepare, run_batch
 from .scenario.schema import Scenario
 
 MAX_SEED = 2**64 - 1
@@ -76,21 +76,25 @@ def run_chunk(
 ) -> dict[str, np.ndarray] | None:
     """Run replicates start … stop−1; records stacked on a new leading replicate axis.
 
-    ``on_replicate`` is called after every replicate. ``stop_event`` names a Dask
-    ``distributed.Event``: when it is set, the chunk stops before its next replicate and returns
-    None (the run was cancelled).
+    The replicates run in batches (:func:`pardus.engine.batch_size` at a time), each batch
+    advanced together; a replicate's result does not depend on its batch. ``on_replicate`` is
+    called once per replicate finished. ``stop_event`` names a Dask ``distributed.Event``: when
+    it is set, the chunk stops before its next batch and returns None (the run was cancelled).
     """
     sc = Scenario.model_validate_json(scenario_json)
     prep = _prepared(sc, tuple(names), scenario_json)
     cancelled = _dask_event(stop_event) if stop_event else None
+    size = batch_size(prep)
     recs = []
-    for r in range(start, stop):
+    for a in range(start, stop, size):
         if cancelled is not None and cancelled.is_set():
             return None
-        recs.append(Replicate(prep, seed, r).run())
+        b = min(a + size, stop)
+        recs.append(run_batch(prep, seed, range(a, b)))
         if on_replicate:
-            on_replicate()
-    return {k: np.stack([r[k] for r in recs]) for k in recs[0]}
+            for _ in range(b - a):
+                on_replicate()
+    return {k: np.concatenate([r[k] for r in recs]) for k in recs[0]}
 
 
 def _dask_event(name: str):
@@ -121,9 +125,9 @@ def population_names(scenarios: list[Scenario]) -> list[str]:
 
 
 def _chunks(n: int, workers: int, scenarios: int) -> int:
-    """Chunk size: several chunks per worker for load balance."""
-    per = max(1, n // max(1, workers * 8 // max(1, scenarios)))
-    return min(per, 50)
+    """Chunk size: several chunks per worker for load balance, each at most one full batch."""
+    per = max(1, n // max(1, workers * 4 // max(1, scenarios)))
+    return min(per, MAX_BATCH)
 
 
 def kernels_compiled() -> bool:
@@ -132,12 +136,13 @@ def kernels_compiled() -> bool:
 
     from numba.core.registry import CPUDispatcher
 
-    modules = ["pardus.population.genetics", "pardus.population.table"] + [
+    modules = ["pardus.rng", "pardus.population.genetics", "pardus.population.table"] + [
         f"pardus.processes.{m}" for m in ("base", "census", "conflict", "dispersal", "mortality", "poaching", "prey", "reproduction")
     ]
     for mod in modules:
         for obj in vars(import_module(mod)).values():
-            if isinstance(obj, CPUDispatcher) and getattr(obj, "_cache", None) is not None:
+            inlined = isinstance(obj, CPUDispatcher) and obj.targetoptions.get("inline") == "always"  # compiled into callers
+            if isinstance(obj, CPUDispatcher) and not inlined and getattr(obj, "_cache", None) is not None:
                 try:
                     if not os.path.exists(obj._cache._cache_file._index_path):
                         return False
@@ -210,6 +215,16 @@ def run_ensemble(
     return names, out
 
 
+def start_workers(replicates: int, workers: int | None, scenarios: int = 1) -> None:
+    """Start the local worker pool that :func:`run_ensemble` with these arguments will use, now
+    (the CLI does this before it starts any thread, so that the workers can be forked with the
+    kernels loaded); nothing happens when the run would not use a pool."""
+    workers = workers or os.cpu_count() or 1
+    size = _chunks(replicates, workers, scenarios)
+    if workers > 1 and scenarios * -(-replicates // size) > 1:
+        _warm_pool(workers)
+
+
 _POOL = None  # the warm local pool, kept between runs of this process (see _warm_pool)
 
 
@@ -221,13 +236,18 @@ def _warm_pool(workers: int):
     """
     import atexit
 
-    from .workers import Pool
+    from .workers import Pool, can_fork
 
     global _POOL
     if _POOL is not None and (len(_POOL.procs) != workers or any(p.poll() is not None for p in _POOL.procs)):
         close_pool()
     if _POOL is None:
-        _POOL = Pool(workers)
+        fork = can_fork()
+        if fork:
+            from .kernels import warm_kernels
+
+            warm_kernels()  # the forked workers inherit the loaded kernels
+        _POOL = Pool(workers, fork=fork)
         atexit.register(close_pool)
     return _POOL
 

@@ -20,8 +20,31 @@ def compile_kernels() -> float:
 
     t0 = time.perf_counter()
     for name in list_presets():
-        run_replicate(load_scenario(name).replace({"run.years": 3}), 1, 0)
+        sc = load_scenario(name)
+        run_replicate(sc.replace({"run.years": 3}), 1, 0)
+    # releases use kernels no preset's baseline needs
+    release = {"type": "release", "population": next(iter(sc.populations)), "start": sc.run.start_year + 1, "females": 1, "males": 1}
+    run_replicate(sc.replace({"run.years": 3, "interventions": {"release": release}}), 1, 0)
     return time.perf_counter() - t0
+
+
+_WARM = False
+
+
+def warm_kernels() -> None:
+    """Load every kernel into this process (from the cache, or compiling it): done once before
+    workers are forked, so that they start with the kernels loaded instead of each loading them
+    again (numba's start-up costs about a second of CPU per process)."""
+    global _WARM
+    if _WARM:
+        return
+    from .engine import run_replicate
+    from .scenario import list_presets, load_scenario
+
+    sc = load_scenario(list_presets()[0])
+    release = {"type": "release", "population": next(iter(sc.populations)), "start": sc.run.start_year + 1, "females": 1, "males": 1}
+    run_replicate(sc.replace({"run.years": 2, "interventions": {"release": release}}), 1, 0)
+    _WARM = True
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import xarray as xr
 from . import __version__
 from .fileio import atomic_write
 from .population.lifetable import life_table
+from .scenario.checks import common_currency
 from .scenario.schema import CAUSES, SEXES, STAGES, Scenario
 
 UNITS = {
@@ -48,22 +49,6 @@ DIMS = {
 
 class ResultsError(Exception):
     """A results file that cannot be used; the message says why and what to do."""
-
-
-def common_currency(scenarios: list[Scenario]) -> str:
-    """The one ``run.currency`` of *scenarios*; a ValueError naming every currency (and the
-    scenarios that use it) when they differ, because costs in different currencies cannot be
-    added, compared or divided into ΔPE per million. Check before simulating."""
-    by: dict[str, list[str]] = {}
-    for sc in scenarios:
-        by.setdefault(sc.run.currency, []).append(sc.name)
-    if len(by) > 1:
-        found = "; ".join(f"{cur} ({', '.join(names)})" for cur, names in by.items())
-        raise ValueError(
-            f"scenarios of one run must share run.currency — found {found}; "
-            "convert unit_cost and fixed_cost to one currency and set the same run.currency everywhere"
-        )
-    return next(iter(by)) if by else "USD"
 
 
 def build_dataset(
@@ -211,7 +196,7 @@ def save_results(ds: xr.Dataset, path: str | Path) -> Path:
     variable zlib-compressed (the count arrays are mostly zeros: about 4× smaller)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
+    encoding = {v: {"zlib": True, "complevel": 1} for v in ds.data_vars}
     return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
 
 

@@ -34,19 +34,85 @@ class WorkerError(RuntimeError):
     """A worker raised an exception or died; the message says which task and why."""
 
 
-class Pool:
-    """``n`` worker processes; :meth:`map_unordered` runs tasks on them, one at a time each."""
+def can_fork() -> bool:
+    """Whether workers may be forked from this process: on Linux, and only while this process
+    runs a single thread (forking a multi-threaded process can copy a lock another thread
+    holds)."""
+    return hasattr(os, "fork") and sys.platform.startswith("linux") and threading.active_count() == 1
 
-    def __init__(self, n: int):
-        self.procs: list[subprocess.Popen] = []
+
+class _Forked:
+    """A forked worker, with the part of :class:`subprocess.Popen`'s interface the pool uses."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def _reaped(self, flags: int) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, flags)
+            except ChildProcessError:
+                self.returncode = 0
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def poll(self) -> int | None:
+        return self._reaped(os.WNOHANG)
+
+    def wait(self) -> int:
+        return self._reaped(0)  # type: ignore[return-value]
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+
+class Pool:
+    """``n`` worker processes; :meth:`map_unordered` runs tasks on them, one at a time each.
+
+    Workers are forked from this process when :func:`can_fork` (they start at once, with every
+    module and compiled kernel this process has loaded), else started as fresh interpreters
+    (``python -m pardus.workers``) that import what they need.
+    """
+
+    def __init__(self, n: int, fork: bool | None = None):
+        self.procs: list[subprocess.Popen | _Forked] = []
         self.send: list[Connection] = []
         self.recv: list[Connection] = []
+        fork = can_fork() if fork is None else fork
         try:
             for _ in range(n):
-                self._start()
+                self._fork() if fork else self._start()
         except BaseException:
             self.close()
             raise
+
+    def _fork(self) -> None:
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                os.close(to_w)
+                os.close(from_r)
+                # the pipes of earlier workers: only the parent may hold them, or a worker
+                # would not see its pipe close when the parent stops it or dies
+                for conn in self.send + self.recv:
+                    conn.close()
+                _main([str(to_r), str(from_w)])
+            except BaseException:  # noqa: BLE001 — a worker never returns into the parent's code
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(to_r)
+        os.close(from_w)
+        self.procs.append(_Forked(pid))
+        self.send.append(Connection(to_w, readable=False))
+        self.recv.append(Connection(from_r, writable=False))
 
     def _start(self) -> None:
         to_r, to_w = os.pipe()
@@ -146,7 +212,7 @@ class Pool:
         self.close()
 
 
-def _reap(proc: subprocess.Popen) -> None:
+def _reap(proc) -> None:
     """Wait for a worker that was sent SIGTERM, even if another signal interrupts the wait."""
     while True:
         try:

@@ -551,8 +551,12 @@ def test_poisson_branching_extinction_probability(m, K, years):
     trials). Under the ceiling each animal is kept with probability 1/m at equilibrium, which
     holds the females around F* = K / (1 + 1/m + m·sr/((1−sr)(m−1))) = 40, 40, 46 for the
     three cases, and the ceiling first binds when Z_t has grown to about that level — from
-    where the unregulated process would die out with probability q^40 < 3e-7. The test checks
-    it: no replicate that went extinct had any carrying-capacity death.
+    where the unregulated process would die out with probability q^40 < 3e-7. One way remains
+    for the ceiling to end a lineage: at its first cut the few males (often 1–3) are each kept
+    with probability K/N ≈ 1/2, and losing all of them leaves the females without a mate. Both
+    this engine and the one before it do that in about 1 replicate in 12,000 (4 in 48,000 and
+    3 in 32,000 with other seeds) — an error of P̂ below 1e-4, far under its SE. The test checks
+    that such extinctions are too rare to move P̂ by a quarter of its SE.
 
     Statistic: P̂ = share of R = 4000 replicates with no daughters born in the last year;
     E[P̂] = f^(T)(0) (T-fold iterate), and q − f^(T)(0) < SE/40, so compare with q:
@@ -578,8 +582,10 @@ def test_poisson_branching_extinction_probability(m, K, years):
     Zt = rec["N"][:, :, 0, FEMALE, CUB]  # daughters born each year (generation sizes)
     extinct = Zt[:, years] == 0
     truncated = rec["deaths"][:, :, 0, CAUSE["carrying_capacity"]].sum(axis=1) > 0
-    assert not np.any(extinct & truncated), "a lineage died out after the ceiling had acted"
-    assert rec["N"][:, :, 0, MALE, :].sum(axis=-1).min() >= 1  # a mate is always there
+    after_ceiling = int(np.count_nonzero(extinct & truncated))
+    assert after_ceiling / GW_REPLICATES < se / 4, f"{after_ceiling} lineages died out after the ceiling had acted"
+    # a mate is always there, unless the ceiling took the males (counted just above)
+    assert rec["N"][~truncated, :, 0, MALE, :].sum(axis=-1).min() >= 1
     p_hat = float(extinct.mean())
     sh.check_close(f"extinction probability, m = {m}", p_hat, q, se)
 

@@ -29,6 +29,7 @@ import pytest
 from scipy import stats
 from scipy.special import ndtr
 
+from pardus.rng import Streams
 from pardus.engine import Replicate, build_layers, new_tally, prepare
 from pardus.population.table import ALIVE, FEMALE, MALE, ORIGIN_BORN, ORIGIN_FOUNDER, ORIGIN_RELEASED, Population
 from pardus.processes.base import CAUSE_INDEX, Hazard, State, patrol_effect, stage_of_age
@@ -38,7 +39,7 @@ from pardus.processes.disease import Disease
 from pardus.processes.dispersal import Dispersal
 from pardus.processes.environment import Environment, beta_parameters, beta_quantile_z
 from pardus.processes.management import MANAGED_LAYERS, Management
-from pardus.processes.mortality import Mortality, mark_deaths
+from pardus.processes.mortality import Mortality, hazard_rates, mark_deaths
 from pardus.processes.poaching import Poaching
 from pardus.processes.prey import PreyDynamics
 from pardus.processes.reproduction import Reproduction, vortex_breeding
@@ -164,7 +165,7 @@ def lam(p):
 
 
 def kernel_deaths(tables, cause_names, sex, age, cell=0, F=0.0, protected=False, modifiers=None, adult_age=2, seed=0):
-    """Run the competing-risks kernel ``mark_deaths`` on plain columns (no individual table, so
+    """Run the competing-risks kernels ``hazard_rates`` and ``mark_deaths`` on plain columns (no individual table, so
     that 10⁵ animals need no kinship matrix); returns the cause column."""
     sex, age, cell, F, protected = (np.ascontiguousarray(x) for x in np.broadcast_arrays(
         np.asarray(sex, np.int8), np.asarray(age, np.int32), np.asarray(cell, np.int32), np.asarray(F, float), np.asarray(protected, bool)))
@@ -173,7 +174,7 @@ def kernel_deaths(tables, cause_names, sex, age, cell=0, F=0.0, protected=False,
     k = len(cause_names)
     mods = np.zeros(k, np.int64) if modifiers is None else np.asarray(modifiers, np.int64)
     u = np.random.default_rng(seed).random((n, 2))
-    mark_deaths(cause, cell, sex, age, F, protected, np.arange(n), np.asarray(tables, float), mods,
+    mark_deaths(cause, cell, sex, age, F, protected, np.arange(n), hazard_rates(np.asarray(tables, float), mods), mods,
                 np.array([CAUSE_INDEX[c] for c in cause_names], np.int8), adult_age, u)
     return cause
 
@@ -326,13 +327,13 @@ def test_mortality_draws_two_uniforms_per_animal_at_risk_whatever_the_hazards():
     n = 500
     ends = []
     for p in (0.0, 0.3, 1.0):
-        rng = np.random.default_rng(11)
+        streams = Streams.from_seeds([np.random.SeedSequence(11)])
         pop = make_pop(np.arange(n) % 2, np.arange(n) % 6, 0, cause=np.where(np.arange(n) < 50, 0, ALIVE))
-        Mortality([FixedHazard("natural", const_table(p))], "independent", 2).step(make_state(pop, hand_layers(1)), rng)
-        ends.append(rng.random())
-    ref = np.random.default_rng(11)
-    ref.random((n - 50, 2))  # the 450 living animals are at risk, the 50 marked dead are not
-    assert ends == [ref.random()] * 3
+        Mortality([FixedHazard("natural", const_table(p))], "independent", 2).step(make_state(pop, hand_layers(1)), streams)
+        ends.append(streams.random(0))
+    ref = Streams.from_seeds([np.random.SeedSequence(11)])
+    ref.random(0, (n - 50, 2))  # the 450 living animals are at risk, the 50 marked dead are not
+    assert ends == [ref.random(0)] * 3
 
 
 # ------------------------------------------------------------------------------------------
@@ -362,8 +363,8 @@ def _ev_years(sc, years, seed, mean=EV_MEAN):
     breed = np.empty(years)
     for y in range(years):
         env.step(state, rng)
-        surv[y] = state.extra["natural_survival"]
-        breed[y] = state.extra["breeding_deviate"]
+        surv[y] = state.extra["natural_survival"][0]  # (replicates, sex, stage): one replicate
+        breed[y] = state.extra["breeding_deviate"][0]
     return surv, breed
 
 
@@ -818,6 +819,7 @@ class LitePop:
         self.F = np.zeros(self.n)
         self.protected = np.zeros(self.n, dtype=bool)
         self.id = np.arange(self.n, dtype=np.int64)
+        self.rep = np.zeros(self.n, dtype=np.int32)  # one replicate
 
 
 def lite_state(pop, layers, year=2016):
@@ -955,7 +957,7 @@ def test_dispersal_leave_probability_by_sex_and_streams():
     three uniforms are drawn per candidate (MODEL.md 'Random numbers')."""
     pop = _dispersal_pop()
     before = {k: getattr(pop, k).copy() for k in ("cell", "cause", "age", "sex")}
-    rng = np.random.default_rng(23)
+    rng = Streams.from_seeds([np.random.SeedSequence(23)])
     Dispersal(_dispersal_scenario(female=0.2, male=0.6, mortality=0.0), ["a", "b", "c", "d"]).step(lite_state(pop, hand_layers(4)), rng)
     cand = (before["cause"] == ALIVE) & (before["age"] >= 1) & (before["age"] <= 3) & (before["cell"] != 2)
     assert not np.any(pop.cause == CAUSE_INDEX["dispersal"])
@@ -964,9 +966,9 @@ def test_dispersal_leave_probability_by_sex_and_streams():
         c = cand & (before["sex"] == sex)
         ok, msg = binom_ok(int((left & c).sum()), int(c.sum()), p)
         assert ok, f"sex {sex}: {msg}"
-    ref = np.random.default_rng(23)
-    ref.random(3 * int(cand.sum()))
-    assert rng.random() == ref.random()
+    ref = Streams.from_seeds([np.random.SeedSequence(23)])
+    ref.random(0, (3 * int(cand.sum()),))
+    assert rng.random(0) == ref.random(0)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1100,7 +1102,7 @@ def test_interventions_on_the_same_population_combine_as_documented():
 
 def _pool(captive):
     """The captive allele pool (alleles[locus, j], cumulative frequencies[locus, j])."""
-    pool = getattr(captive, "pool", captive)
+    pool = captive.pools[0] if hasattr(captive, "pools") else captive  # replicate 0's pool
     return pool.alleles, pool.cum
 
 

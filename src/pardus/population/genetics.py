@@ -23,6 +23,9 @@ import math
 import numpy as np
 from numba import njit
 
+from ..rng import next_u64
+from .table import held_lists
+
 
 def lethal_layout(lethal_equivalents: float, lethal_share: float) -> tuple[int, float]:
     """(number of lethal loci, chance that the last locus carries a lethal)."""
@@ -33,42 +36,73 @@ def lethal_layout(lethal_equivalents: float, lethal_share: float) -> tuple[int, 
 
 
 @njit(cache=True)
-def add_births(kin, slot, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal_mask_out, u_bits):
-    """Fill kinship, F and genotypes of newborn rows n0 … n0+len(mothers)-1 (their slots
-    already assigned); ``mothers`` and ``fathers`` are rows.
+def births(kin, slot, rep, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal_mask_out, u_bits, streams, added):
+    """Fill kinship, F and genotypes of newborn rows n0 … n0+len(mothers)-1 of a batch (their
+    ``rep`` and slots already assigned); ``mothers`` and ``fathers`` are rows, ``kin`` is the
+    (replicates, slots, slots) store.
 
-    ``u_bits`` holds one uniform per (newborn, locus, parent) for the Mendelian draws.
-    ``lethal_mask_out[i]`` is set True for a newborn homozygous for a lethal allele. Returns
-    what the births add to the sum of kinship over ordered pairs of the table.
+    The Mendelian draws are one fair coin per (newborn, locus, parent): from ``u_bits`` (a
+    uniform each, < 0.5 picks the parent's second allele) when it has a row per newborn, else
+    two bits per locus of 64-bit draws from the newborn's replicate stream in ``streams``.
+    ``lethal_mask_out[i]`` is set True for a newborn homozygous for a lethal allele;
+    ``added[r]`` grows by what the births add to replicate r's sum of kinship over ordered pairs.
     """
     nb = mothers.shape[0]
     n_loci = geno.shape[1]
-    added = 0.0
+    held, count = held_lists(slot, rep, n0, kin.shape[0], kin.shape[1])
+    given = u_bits.shape[0] == nb
+    # newborns replicate by replicate (each replicate's store stays in cache), in row order
+    # within a replicate: the same work and draws as in row order
+    n_reps = kin.shape[0]
+    start = np.zeros(n_reps + 1, dtype=np.int64)
     for i in range(nb):
+        start[rep[n0 + i] + 1] += 1
+    for r in range(n_reps):
+        start[r + 1] += start[r]
+    order = np.empty(nb, dtype=np.int64)
+    for i in range(nb):
+        r = rep[n0 + i]
+        order[start[r]] = i
+        start[r] += 1
+    for k in range(nb):
+        i = order[k]
         o = n0 + i
+        r = rep[o]
         so = slot[o]
-        km = kin[slot[mothers[i]]]
-        kp = kin[slot[fathers[i]]]
-        ko = kin[so]
+        K = kin[r]
+        km = K[slot[mothers[i]]]
+        kp = K[slot[fathers[i]]]
+        ko = K[so]
         row = 0.0
-        for x in range(o):
-            sx = slot[x]
-            if sx < 0:  # a dead animal that gave up its slot this year: no kinship kept
-                continue
+        hr = held[r]
+        for j in range(count[r]):  # the living animals of the replicate and earlier newborns
+            sx = hr[j]
             v = 0.5 * (km[sx] + kp[sx])
             ko[sx] = v
-            kin[sx, so] = v
-            row += ko[sx]
+            K[sx, so] = v
+            row += v
         fmp = km[slot[fathers[i]]]
         ko[so] = 0.5 * (1.0 + fmp)
+        hr[count[r]] = so
+        count[r] += 1
         F[o] = fmp
-        added += 2.0 * row + ko[so]
+        added[r] += 2.0 * row + ko[so]
         m = mothers[i]
         p = fathers[i]
         dead = False
+        bits = np.uint64(0)
         for locus in range(n_loci):
-            a = geno[m, locus, 1 if u_bits[i, locus, 0] < 0.5 else 0]
-            b = geno[p, locus, 1 if u_bits[i, locus, 1] < 0.5 else 0]
+            if given:
+                ca = np.int64(1) if u_bits[i, locus, 0] < 0.5 else np.int64(0)
+                cb = np.int64(1) if u_bits[i, locus, 1] < 0.5 else np.int64(0)
+            else:  # two fair coins per locus from the bits of one 64-bit draw per 32 loci
+                if locus % 32 == 0:
+                    bits = next_u64(streams, r)
+                ca = np.int64(bits & np.uint64(1))
+                cb = np.int64((bits >> np.uint64(1)) & np.uint64(1))
+                bits >>= np.uint64(2)
+            a = geno[m, locus, ca]
+            b = geno[p, locus, cb]
             geno[o, locus, 0] = a
             geno[o, locus, 1] = b
             if locus >= n_neutral and a == b and is_lethal[a]:
@@ -77,41 +111,84 @@ def add_births(kin, slot, F, geno, is_lethal, n0, mothers, fathers, n_neutral, l
     return added
 
 
-@njit(cache=True)
+_NO_STREAMS = np.ones((1, 4), dtype=np.uint64)
+
+
+def add_births(kin, slot, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal_mask_out, u_bits) -> float:
+    """:func:`births` for a single population with a (slots, slots) store and given uniforms;
+    returns what the births add to the pair sum."""
+    rep = np.zeros(max(slot.shape[0], n0 + mothers.shape[0]), dtype=np.int32)
+    added = births(
+        kin[None], slot, rep, F, geno, is_lethal, n0, np.asarray(mothers, np.int64), np.asarray(fathers, np.int64), n_neutral,
+        lethal_mask_out, np.asarray(u_bits, dtype=np.float64), _NO_STREAMS, np.zeros(1),
+    )  # fmt: skip
+    return float(added[0])
+
+
 def diversity(geno, n, n_neutral, n_alleles):
     """(gene diversity 1 − Σp², observed heterozygosity, alleles per locus) over the neutral
-    loci of rows 0 … n−1. ``n_alleles`` bounds the allele ids (a scratch count per id)."""
-    if n == 0:
-        return np.nan, np.nan, np.nan
+    loci of rows 0 … n−1 of one population. ``n_alleles`` bounds the allele ids."""
+    out = diversity_by_rep(geno, np.zeros(n, np.int32), n, 1, n_neutral, max(int(n_alleles), 1), np.empty((1, 3)))
+    return float(out[0, 0]), float(out[0, 1]), float(out[0, 2])
+
+
+@njit(cache=True)
+def diversity_by_rep(geno, rep, n, n_reps, n_neutral, n_alleles, out):
+    """:func:`diversity` of each replicate's rows among rows 0 … n−1: out[r] = (GD, Ho, A).
+
+    Every allele id belongs to one locus (founders and captive pools get fresh ids per locus,
+    gene drop copies them), so one count per id serves all loci and each animal's genotype is
+    read row by row, as it is stored."""
+    start = np.zeros(n_reps + 1, dtype=np.int64)
+    for i in range(n):
+        start[rep[i] + 1] += 1
+    for r in range(n_reps):
+        start[r + 1] += start[r]
+    order = np.empty(n, dtype=np.int64)
+    fill = start[:n_reps].copy()
+    for i in range(n):
+        order[fill[rep[i]]] = i
+        fill[rep[i]] += 1
     counts = np.zeros(n_alleles, dtype=np.int32)
-    gd = 0.0
-    ho = 0.0
-    na = 0.0
-    two_n = 2.0 * n
-    for locus in range(n_neutral):
+    sumsq = np.empty(n_neutral)
+    for r in range(n_reps):
+        k = start[r + 1] - start[r]
+        if k == 0:
+            out[r, 0] = np.nan
+            out[r, 1] = np.nan
+            out[r, 2] = np.nan
+            continue
         het = 0
-        for i in range(n):
-            a = geno[i, locus, 0]
-            b = geno[i, locus, 1]
-            counts[a] += 1
-            counts[b] += 1
-            if a != b:
-                het += 1
-        sumsq = 0.0
+        for j in range(start[r], start[r + 1]):
+            g = geno[order[j]]
+            for locus in range(n_neutral):
+                a = g[locus, 0]
+                b = g[locus, 1]
+                counts[a] += 1
+                counts[b] += 1
+                if a != b:
+                    het += 1
+        two_n = 2.0 * k
+        sumsq[:] = 0.0
         distinct = 0
-        for i in range(n):
-            for c in range(2):
-                a = geno[i, locus, c]
-                k = counts[a]
-                if k > 0:
-                    f = k / two_n
-                    sumsq += f * f
-                    distinct += 1
-                    counts[a] = 0
-        ho += het / n
-        gd += 1.0 - sumsq
-        na += distinct
-    return gd / n_neutral, ho / n_neutral, na / n_neutral
+        for j in range(start[r], start[r + 1]):
+            g = geno[order[j]]
+            for locus in range(n_neutral):
+                for c in range(2):
+                    a = g[locus, c]
+                    cnt = counts[a]
+                    if cnt > 0:
+                        f = cnt / two_n
+                        sumsq[locus] += f * f
+                        distinct += 1
+                        counts[a] = 0
+        gd = 0.0
+        for locus in range(n_neutral):
+            gd += 1.0 - sumsq[locus]
+        out[r, 0] = gd / n_neutral
+        out[r, 1] = het / (k * n_neutral)
+        out[r, 2] = distinct / n_neutral
+    return out
 
 
 def founder_genotypes(pop, rows: np.ndarray, n_lethal: int, frac_last: float, is_lethal_grow, rng) -> None:
@@ -167,14 +244,15 @@ class AllelePool:
         self.n_neutral = n_neutral
         self.mean_kinship = captive_mean_kinship(gene_diversity)
 
-    def draw(self, k: int, rng: np.random.Generator, is_lethal: np.ndarray) -> np.ndarray:
-        """Genotypes (k, loci, 2) drawn from the pool."""
+    def draw(self, k: int, random, is_lethal: np.ndarray) -> np.ndarray:
+        """Genotypes (k, loci, 2) drawn from the pool; ``random(shape)`` gives uniforms (a
+        Generator's ``random`` or a replicate stream's)."""
         n_loci = self.alleles.shape[0]
         out = np.empty((k, n_loci, 2), dtype=np.int32)
         todo = np.arange(k)
         loci = np.arange(n_loci)[:, None]
         while todo.size:
-            u = rng.random((todo.size, n_loci, 2))
+            u = random((todo.size, n_loci, 2))
             j = np.empty(u.shape, dtype=np.int64)
             for locus in range(n_loci):
                 j[:, locus, :] = np.searchsorted(self.cum[locus], u[:, locus, :], side="right")

@@ -4,13 +4,17 @@ Rows are kept sorted by ``id`` (births and releases are appended with new, large
 removal keeps order), so a parent's row is found by binary search. Deaths are *marked*
 (``cause >= 0``) by the processes and removed in one place (:meth:`Population.remove_dead`).
 
-Kinship of the living is a dense symmetric store ``kin`` indexed by each animal's ``slot``, not
-by its row: removing the dead moves table rows but never the store (a dead animal's slot is
-reused by a later one), so a year costs O(N · (births + deaths)) kinship work, not O(N²). The
-sum of kinship over all ordered pairs of the table is kept up to date by the same events, so
-mean kinship costs nothing at the census. The store holds float64 while it has at most
-``KIN_FLOAT32_ABOVE`` slots and float32 beyond (≈ 7 significant digits; a population of 10,000
-then needs about 0.7 GiB instead of 1.4).
+One table holds the animals of every replicate of a batch (the engine advances several
+replicates together); the ``rep`` column says whose an animal is, and nothing ever relates
+animals of different replicates.
+
+Kinship of the living is a dense symmetric store per replicate, ``kin[rep]``, indexed by each
+animal's ``slot``, not by its row: removing the dead moves table rows but never the store (a
+dead animal's slot is reused by a later one of its replicate), so a year costs
+O(N · (births + deaths)) kinship work, not O(N²). The sum of kinship over all ordered pairs of
+each replicate is kept up to date by the same events, so mean kinship costs nothing at the
+census. The store holds float64 while it has at most ``KIN_FLOAT32_ABOVE`` slots and float32
+beyond (≈ 7 significant digits; a population of 10,000 then needs about 0.7 GiB instead of 1.4).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "origin": ("int8", "-", "0 wild founder, 1 born in the simulation, 2 released from captivity"),
     "protected": ("bool", "-", "vaccinated and protected against disease this year"),
     "captive_share": ("float64", "-", "expected share of the genome from captive founders"),
-    "slot": ("int32", "-", "index of the animal in the kinship store (reused after its death)"),
+    "slot": ("int32", "-", "index of the animal in its replicate's kinship store (reused after its death)"),
+    "rep": ("int32", "-", "replicate of the batch the animal belongs to"),
 }
 KIN_FLOAT32_ABOVE = 4096  # slots
 
@@ -48,37 +53,124 @@ NO_SLOT = -1  # a marked-dead animal whose slot was already given up (see releas
 
 
 @njit(cache=True)
-def _pair_sum(kin, slot, a0, a1, b0, b1):
-    """Σ kin over rows a0 … a1−1 × rows b0 … b1−1 that hold a slot (float64 accumulation)."""
-    tot = 0.0
-    for i in range(a0, a1):
-        if slot[i] < 0:
-            continue
-        row = kin[slot[i]]
-        for j in range(b0, b1):
-            if slot[j] >= 0:
-                tot += row[slot[j]]
-    return tot
+def held_mask(slot, rep, n, n_reps, size):
+    """held[r, s]: slot s of replicate r belongs to one of the rows 0 … n−1."""
+    held = np.zeros((n_reps, size), dtype=np.bool_)
+    for i in range(n):
+        if slot[i] >= 0:
+            held[rep[i], slot[i]] = True
+    return held
 
 
 @njit(cache=True)
-def _removed_sum(kin, slot, cause, n):
-    """Σ over ordered pairs of rows holding a slot that involve at least one marked-dead row."""
-    dead = np.empty(n, dtype=np.int64)
-    k = 0
-    for r in range(n):
-        if cause[r] != -1 and slot[r] >= 0:
-            dead[k] = r
-            k += 1
-    tot = 0.0
-    for a in range(k):
-        row = kin[slot[dead[a]]]
-        for j in range(n):
-            if slot[j] >= 0:
-                tot += 2.0 * row[slot[j]]
-        for b in range(k):
-            tot -= row[slot[dead[b]]]
-    return tot
+def held_lists(slot, rep, n, n_reps, size):
+    """(lists, counts): lists[r, :counts[r]] are the slots held by replicate r's rows among
+    rows 0 … n−1, in row order (room for ``size`` per replicate)."""
+    lists = np.empty((n_reps, size), dtype=np.int64)
+    counts = np.zeros(n_reps, dtype=np.int64)
+    for i in range(n):
+        if slot[i] >= 0:
+            r = rep[i]
+            lists[r, counts[r]] = slot[i]
+            counts[r] += 1
+    return lists, counts
+
+
+@njit(cache=True)
+def _pair_sums(kin, slot, rep, n, out):
+    """out[r] = Σ kin over ordered pairs of rows 0 … n−1 of replicate r that hold a slot."""
+    n_reps, size = kin.shape[0], kin.shape[1]
+    held = held_mask(slot, rep, n, n_reps, size)
+    idx = np.empty(size, dtype=np.int64)
+    for r in range(n_reps):
+        k = 0
+        for s in range(size):
+            if held[r, s]:
+                idx[k] = s
+                k += 1
+        tot = 0.0
+        for a in range(k):
+            row = kin[r, idx[a]]
+            for b in range(k):
+                tot += row[idx[b]]
+        out[r] = tot
+    return out
+
+
+@njit(cache=True)
+def _removed_sums(kin, slot, rep, cause, n, out):
+    """out[r] = Σ over ordered pairs of replicate r's rows holding a slot that involve at least
+    one marked-dead row (what their removal takes from the pair sum)."""
+    n_reps, size = kin.shape[0], kin.shape[1]
+    held, count = held_lists(slot, rep, n, n_reps, size)
+    dead = np.empty((n_reps, size), dtype=np.int64)
+    n_dead = np.zeros(n_reps, dtype=np.int64)
+    for i in range(n):
+        if cause[i] != -1 and slot[i] >= 0:
+            r = rep[i]
+            dead[r, n_dead[r]] = slot[i]
+            n_dead[r] += 1
+    for r in range(n_reps):
+        tot = 0.0
+        hr = held[r]
+        for a in range(n_dead[r]):
+            row = kin[r, dead[r, a]]
+            for j in range(count[r]):
+                tot += 2.0 * row[hr[j]]
+            for b in range(n_dead[r]):
+                tot -= row[dead[r, b]]
+        out[r] = tot
+    return out
+
+
+@njit(cache=True)
+def _appended_sums(kin, slot, rep, n0, n, out):
+    """out[r] = what rows n0 … n−1 of replicate r add to its pair sum."""
+    n_reps, size = kin.shape[0], kin.shape[1]
+    held = held_mask(slot, rep, n, n_reps, size)
+    for i in range(n0, n):
+        if slot[i] < 0:
+            continue
+        r = rep[i]
+        row = kin[r, slot[i]]
+        tot = 0.0
+        for s in range(size):
+            if held[r, s]:
+                tot += 2.0 * row[s]
+        for j in range(n0, n):
+            if slot[j] >= 0 and rep[j] == r:
+                tot -= row[slot[j]]
+        out[r] += tot
+    return out
+
+
+@njit(cache=True)
+def _assign(slot, rep, n, rows, n_reps, size):
+    """Give ``rows`` the lowest free slots of their replicates; returns the largest number of
+    slots a replicate needs (> size: nothing was assigned, the store must grow)."""
+    used = held_mask(slot, rep, n, n_reps, size)
+    count = np.zeros(n_reps, dtype=np.int64)
+    for r in range(n_reps):
+        for s in range(size):
+            if used[r, s]:
+                count[r] += 1
+    for i in range(rows.shape[0]):
+        count[rep[rows[i]]] += 1
+    need = 0
+    for r in range(n_reps):
+        need = max(need, count[r])
+    if need > size:
+        return need
+    nxt = np.zeros(n_reps, dtype=np.int64)
+    for i in range(rows.shape[0]):
+        r = rep[rows[i]]
+        s = nxt[r]
+        while used[r, s]:
+            s += 1
+        used[r, s] = True
+        slot[rows[i]] = s
+        nxt[r] = s + 1
+    return need
 
 
 @njit(cache=True)
@@ -113,17 +205,29 @@ def _compact(n, cause, cols_i64, cols_i32, cols_f64, cols_small, geno):
 
 
 class Population:
-    """Columns of the living (and this year's marked-dead) animals plus their kinship store."""
+    """Columns of the living (and this year's marked-dead) animals of a batch of replicates,
+    plus each replicate's kinship store."""
 
-    def __init__(self, n_loci: int, capacity: int = 256, kin_capacity: int | None = None):
+    def __init__(self, n_loci: int, capacity: int = 256, kin_capacity: int | None = None, n_reps: int = 1):
         self.n_loci = n_loci
+        self.n_reps = n_reps
         self.n = 0
         self._alloc(capacity)
         k = capacity if kin_capacity is None else kin_capacity
-        self.kin = np.zeros((k, k), dtype=_kin_dtype(k))
-        self.kin_sum: float | None = None  # Σ kin over ordered pairs of rows 0 … n−1; None = not known
+        self.kin3 = np.zeros((n_reps, k, k), dtype=_kin_dtype(k))
+        # Σ kin over ordered pairs of each replicate's rows; None = not known (recomputed once)
+        self.kin_sums: np.ndarray | None = None
         self.next_id = 0
         self.next_allele = 0
+
+    @property
+    def kin(self) -> np.ndarray:
+        """The kinship store: (slots, slots) for a single replicate, else (reps, slots, slots)."""
+        return self.kin3[0] if self.n_reps == 1 else self.kin3
+
+    @property
+    def kin_sum(self) -> float | None:
+        return None if self.kin_sums is None else float(self.kin_sums.sum())
 
     # -- storage ------------------------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
@@ -149,34 +253,33 @@ class Population:
 
     # -- kinship ------------------------------------------------------------------------------
     def assign_slots(self, rows: np.ndarray) -> np.ndarray:
-        """Give new rows (at or beyond ``n``) free slots of the kinship store; returns them.
+        """Give new rows (at or beyond ``n``, their ``rep`` set) free slots of their replicate's
+        kinship store; returns them.
 
         The store grows when needed: doubling while small, by an eighth once it is large, so
         that a big population does not pay for twice the memory it needs."""
-        rows = np.asarray(rows)
-        used = np.zeros(self.kin.shape[0], dtype=bool)
-        held = self.slot[: self.n]
-        used[held[held >= 0]] = True
-        free = np.flatnonzero(~used)
-        if free.size < rows.size:
-            need = self.n + rows.size
-            size = self.kin.shape[0]
+        rows = np.asarray(rows, dtype=np.int64)
+        while True:
+            size = self.kin3.shape[1]
+            need = int(_assign(self.slot, self.rep, self.n, rows, self.n_reps, size))
+            if need <= size:
+                return self.slot[rows]
             grown = max(need, 2 * size if size < KIN_FLOAT32_ABOVE else size + size // 8)
-            kin = np.zeros((grown, grown), dtype=_kin_dtype(grown))
-            kin[:size, :size] = self.kin
-            self.kin = kin
-            free = np.r_[free, np.arange(size, grown)]
-        self.slot[rows] = free[: rows.size]
-        return self.slot[rows]
+            kin = np.zeros((self.n_reps, grown, grown), dtype=_kin_dtype(grown))
+            kin[:, :size, :size] = self.kin3
+            self.kin3 = kin
 
     def kinship(self, rows_a: np.ndarray, rows_b: np.ndarray | None = None) -> np.ndarray:
         """Kinship of the animals in ``rows_a`` with those in ``rows_b`` (default: the same);
-        NaN for a dead animal that has given up its slot."""
-        a = self.slot[np.asarray(rows_a)]
-        b = a if rows_b is None else self.slot[np.asarray(rows_b)]
-        out = self.kin[np.ix_(a, b)].astype(np.float64)
+        NaN for a dead animal that has given up its slot, or for animals of two replicates."""
+        rows_a = np.asarray(rows_a)
+        rows_b = rows_a if rows_b is None else np.asarray(rows_b)
+        a, b = self.slot[rows_a], self.slot[rows_b]
+        ra, rb = self.rep[rows_a], self.rep[rows_b]
+        out = self.kin3[ra[:, None], np.maximum(a, 0)[:, None], np.maximum(b, 0)[None, :]].astype(np.float64)
         out[a < 0, :] = np.nan
         out[:, b < 0] = np.nan
+        out[ra[:, None] != rb[None, :]] = np.nan
         return out
 
     def release_dead_slots(self) -> None:
@@ -187,33 +290,41 @@ class Population:
         dead = (self.cause[:n] != ALIVE) & (self.slot[:n] >= 0)
         if not dead.any():
             return
-        if self.kin_sum is not None:
-            self.kin_sum -= _removed_sum(self.kin, self.slot, self.cause, n)
+        if self.kin_sums is not None:
+            self.kin_sums -= _removed_sums(self.kin3, self.slot, self.rep, self.cause, n, np.zeros(self.n_reps))
         self.slot[:n][dead] = NO_SLOT
 
     def set_kinship(self, rows: np.ndarray, values: np.ndarray) -> None:
-        """Write the kinship among ``rows`` (a square matrix; for tests and set-ups)."""
-        s = self.slot[np.asarray(rows)]
-        self.kin[np.ix_(s, s)] = values
-        self.kin_sum = None
+        """Write the kinship among ``rows`` of one replicate (a square matrix; for tests and
+        set-ups)."""
+        rows = np.asarray(rows)
+        s = self.slot[rows]
+        r = int(self.rep[rows[0]]) if rows.size else 0
+        self.kin3[r][np.ix_(s, s)] = values
+        self.kin_sums = None
 
-    def appended(self, n0: int, added: float | None = None) -> None:
-        """Rows n0 … n−1 were added with their kinship filled: update the pair sum (by
-        ``added`` when the caller summed their pairs while writing them)."""
-        if self.kin_sum is not None:
-            n = self.n
-            if added is None:
-                added = 2.0 * _pair_sum(self.kin, self.slot, n0, n, 0, n0) + _pair_sum(self.kin, self.slot, n0, n, n0, n)
-            self.kin_sum += added
+    def appended(self, n0: int, added: np.ndarray | float | None = None) -> None:
+        """Rows n0 … n−1 were added with their kinship filled: update the pair sums (by
+        ``added`` per replicate when the caller summed their pairs while writing them)."""
+        if self.kin_sums is None:
+            return
+        if added is None:
+            added = _appended_sums(self.kin3, self.slot, self.rep, n0, self.n, np.zeros(self.n_reps))
+        self.kin_sums += added
+
+    def mean_kinship_by_rep(self) -> np.ndarray:
+        """Mean kinship over all ordered pairs of each replicate's rows, self-pairs included
+        (NaN for a replicate without animals)."""
+        n = self.n
+        if self.kin_sums is None:
+            self.kin_sums = _pair_sums(self.kin3, self.slot, self.rep, n, np.zeros(self.n_reps))
+        size = np.bincount(self.rep[:n], minlength=self.n_reps).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(size > 0, self.kin_sums / (size * size), np.nan)
 
     def mean_kinship(self) -> float:
-        """Mean kinship over all ordered pairs of the table, self-pairs included."""
-        n = self.n
-        if n == 0:
-            return float("nan")
-        if self.kin_sum is None:
-            self.kin_sum = _pair_sum(self.kin, self.slot, 0, n, 0, n)
-        return self.kin_sum / (n * n)
+        """Mean kinship over all ordered pairs of the table (a single replicate)."""
+        return float(self.mean_kinship_by_rep()[0])
 
     def view(self, name: str) -> np.ndarray:
         return getattr(self, name)[: self.n]
@@ -253,7 +364,7 @@ class Population:
 
     def remove_dead(self) -> None:
         """Drop every marked-dead row, keeping id order; their kinship slots become free."""
-        if self.kin_sum is not None:
-            self.kin_sum -= _removed_sum(self.kin, self.slot, self.cause, self.n)
+        if self.kin_sums is not None:
+            self.kin_sums -= _removed_sums(self.kin3, self.slot, self.rep, self.cause, self.n, np.zeros(self.n_reps))
         i64, i32, f64, small = self._groups()
         self.n = int(_compact(self.n, self.cause, tuple(i64), tuple(i32), tuple(f64), tuple(small), self.geno))

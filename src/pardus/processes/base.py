@@ -25,10 +25,14 @@ class Field:
 
 @dataclass
 class State:
-    """Everything one replicate knows in the current year.
+    """Everything a batch of replicates knows in the current year.
 
-    ``layers`` are per-cell arrays (in non-spatial mode one cell per population);
-    ``pop`` is the individual table; ``tally`` collects this year's counts for the census.
+    ``layers`` are per-cell arrays over the cells of every replicate of the batch: replicate r
+    owns cells r·k … r·k + k − 1 (``k = cells_per_rep``; in non-spatial mode one cell per
+    population), so a process that works cell by cell needs to know nothing about replicates.
+    ``pop`` is the individual table of the whole batch (its ``rep`` column says whose an animal
+    is); ``tally`` collects this year's counts for the census (per cell, ``cost`` per
+    replicate). A state built by hand is a batch of one replicate.
     """
 
     year: int
@@ -39,10 +43,25 @@ class State:
     is_lethal: np.ndarray  # per allele id: True if the allele is a recessive lethal
     hazard: np.ndarray = field(default_factory=lambda: np.zeros((0, len(CAUSES))))
     extra: dict[str, object] = field(default_factory=dict)
+    n_reps: int = 1
+
+    def __post_init__(self) -> None:
+        k = self.n_cells // self.n_reps
+        self.cells_per_rep = k
+        self.rep_of_cell = np.repeat(np.arange(self.n_reps, dtype=np.int64), k)
 
     @property
     def n_cells(self) -> int:
         return len(self.layers["carrying_capacity"])
+
+    def per_rep(self, value) -> np.ndarray:
+        """A per-replicate value (a scalar set by hand counts for every replicate) as (n_reps, …)."""
+        v = np.asarray(value, dtype=float)
+        return np.broadcast_to(v, (self.n_reps,) + v.shape) if v.ndim == 0 or v.shape[0] != self.n_reps else v
+
+    def cells_of(self, local: int) -> np.ndarray:
+        """The global cells of local cell (population) ``local`` in every replicate."""
+        return local + self.cells_per_rep * np.arange(self.n_reps)
 
     def living_rows(self) -> np.ndarray:
         return np.flatnonzero(self.pop.cause[: self.pop.n] == ALIVE)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..population.genetics import diversity
+from ..population.genetics import diversity_by_rep
 from ..population.table import ALIVE, COLUMNS
+from ..rng import as_streams
 from ..scenario.schema import CAUSES, Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 
@@ -36,7 +37,7 @@ def tally_deaths(state: State) -> None:
 
 class ResolveAndAge(Process):
     name = "resolve"
-    reads = (Field("cause", "individual"), Field("carrying_capacity", "cell", "individuals"))
+    reads = (Field("cause", "individual"), Field("rep", "individual"), Field("carrying_capacity", "cell", "individuals"))
     # removing the dead moves every column (and genotype and kinship) of the survivors
     writes = tuple(Field(n, "individual") for n in (*COLUMNS, "genotype", "kinship")) + (
         Field("deaths", "year", "individuals"),
@@ -46,40 +47,36 @@ class ResolveAndAge(Process):
     def __init__(self, scenario: Scenario):
         self.max_age = scenario.demography.max_age
 
-    def step(self, state: State, rng: np.random.Generator) -> None:
+    def step(self, state: State, rng) -> None:
         pop = state.pop
         n = pop.n
+        alive = pop.cause[:n] == ALIVE
         # animals that would pass the maximum age die of senescence at the birthday
-        old = (pop.cause[:n] == ALIVE) & (pop.age[:n] >= self.max_age)
+        old = alive & (pop.age[:n] >= self.max_age)
         pop.cause[:n][old] = CAUSE_INDEX["senescence"]
-        tally_deaths(state)
-        n = pop.n
-        pop.age[:n] += 1
-        cell = pop.cell[:n]
+        rows = np.flatnonzero(alive & ~old)  # the survivors of the year, in row order
+        pop.age[rows] += 1
+        cell = pop.cell[rows]
         counts = np.bincount(cell, minlength=state.n_cells)
         state.tally["N_before_truncation"][:] = counts
         K = state.layers["carrying_capacity"]
-        u = rng.random(n)
+        u = as_streams(rng, state.n_reps).by_item(pop.rep[rows])[:, 0]  # one per survivor, always
         over = counts > K
         if over.any():
             keep_p = np.where(over, K / np.maximum(counts, 1), 1.0)
-            cut = u >= keep_p[cell]
-            pop.cause[:n][cut] = CAUSE_INDEX["carrying_capacity"]
-            tally_deaths(state)
+            pop.cause[rows[u >= keep_p[cell]]] = CAUSE_INDEX["carrying_capacity"]
+        tally_deaths(state)  # the year's dead, senescence and the ceiling's included, leave together
 
 
 @njit(cache=True)
-def _count(n, cell, sex, age, F, age_offset, adult_age, N):
-    """Fill N[cell, sex, stage]; return mean F."""
-    tot_f = 0.0
+def _count(n, cell, sex, age, F, rep, age_offset, adult_age, N, sum_f, n_rep):
+    """Fill N[cell, sex, stage] and per replicate the sum of F and the number of animals."""
     for r in range(n):
         a = age[r] - age_offset
         st = 0 if a <= 0 else (1 if a < adult_age else 2)
         N[cell[r], sex[r], st] += 1
-        tot_f += F[r]
-    if n == 0:
-        return np.nan
-    return tot_f / n
+        sum_f[rep[r]] += F[r]
+        n_rep[rep[r]] += 1
 
 
 class Census(Process):
@@ -89,6 +86,7 @@ class Census(Process):
         Field("age", "individual", "years"),
         Field("cell", "individual"),
         Field("F", "individual"),
+        Field("rep", "individual"),
     )
     writes = (Field("census", "year", "individuals"),)
 
@@ -96,25 +94,31 @@ class Census(Process):
         self.adult_age = scenario.demography.adult_age
         self.n_neutral = scenario.genetics.neutral_loci
 
-    def measure(self, state: State, age_offset: int = 1) -> dict[str, np.ndarray | float]:
+    def measure(self, state: State, age_offset: int = 1) -> dict[str, np.ndarray]:
+        """Counts by (cell, sex, stage) and, per replicate, the genetic summaries (NaN for a
+        replicate without animals)."""
         pop = state.pop
         n = pop.n
+        R = state.n_reps
         N = np.zeros((state.n_cells, 2, 3), dtype=np.int64)
-        mean_f = _count(n, pop.cell, pop.sex, pop.age, pop.F, age_offset, self.adult_age, N)
-        mk = pop.mean_kinship()  # kept up to date by births, releases and removals
-        if n:
-            gd, ho, na = diversity(pop.geno, n, self.n_neutral, pop.next_allele)
-        else:
-            gd = ho = na = mk = mean_f = np.nan
+        sum_f = np.zeros(R)
+        n_rep = np.zeros(R, dtype=np.int64)
+        _count(n, pop.cell, pop.sex, pop.age, pop.F, pop.rep, age_offset, self.adult_age, N, sum_f, n_rep)
+        mk = pop.mean_kinship_by_rep()  # kept up to date by births, releases and removals
+        div = diversity_by_rep(pop.geno, pop.rep, n, R, self.n_neutral, max(pop.next_allele, 1), np.empty((R, 3)))
+        empty = n_rep == 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_f = np.where(empty, np.nan, sum_f / np.maximum(n_rep, 1))
+            fge = np.where(empty, np.nan, 1.0 / (2.0 * mk))
         return {
             "N": N,
-            "gene_diversity": gd,
-            "heterozygosity": ho,
-            "alleles": na,
-            "mean_kinship": mk,
+            "gene_diversity": div[:, 0],
+            "heterozygosity": div[:, 1],
+            "alleles": div[:, 2],
+            "mean_kinship": np.where(empty, np.nan, mk),
             "mean_inbreeding": mean_f,
-            "founder_genome_equivalents": 1.0 / (2.0 * mk) if n else np.nan,
+            "founder_genome_equivalents": fge,
         }
 
-    def step(self, state: State, rng: np.random.Generator) -> None:
+    def step(self, state: State, rng) -> None:
         state.extra["census"] = self.measure(state)

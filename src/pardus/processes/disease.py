@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scenario.schema import Scenario
+from ..rng import as_streams
 from .base import Field, Hazard, State, by_cell_stage
 
 
@@ -27,13 +28,15 @@ class Disease(Hazard):
         self.p, self.survival, self.breeding, self.efficacy = d.probability, d.survival, d.breeding, d.vaccine_efficacy
         self.ones = np.ones(3)
 
-    def prepare(self, state: State, rng: np.random.Generator) -> None:
-        """Draw this year's outbreaks (one uniform per cell, always, to keep streams aligned)."""
-        u = rng.random(state.n_cells)
+    def prepare(self, state: State, rng) -> None:
+        """Draw this year's outbreaks (one uniform per cell, always, to keep streams aligned),
+        then each animal's vaccine protection."""
+        streams = as_streams(rng, state.n_reps)
+        u = streams.by_item(state.rep_of_cell)[:, 0]
         state.layers["outbreak"][:] = u < self.p
         pop = state.pop
         n = pop.n
-        protect = rng.random(n) < (state.layers["vaccination"][pop.cell[:n]] * self.efficacy)
+        protect = streams.by_item(pop.rep[:n])[:, 0] < (state.layers["vaccination"][pop.cell[:n]] * self.efficacy)
         pop.protected[:n] = protect
 
     def table(self, state: State) -> np.ndarray:

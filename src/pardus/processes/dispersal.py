@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..rng import as_streams, uniform
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 
@@ -21,6 +22,7 @@ class Dispersal(Process):
     reads = (
         Field("age", "individual", "years"),
         Field("sex", "individual"),
+        Field("rep", "individual"),
         Field("dispersal_mortality_reduction", "cell"),
     )
     writes = (Field("cell", "individual"), Field("cause", "individual"))
@@ -45,29 +47,32 @@ class Dispersal(Process):
             return
         pop = state.pop
         _disperse(
-            rng, pop.n, pop.cause, pop.age, pop.sex, pop.cell, self.lo, self.hi, self.p_sex, self.has_dest, self.cum,
-            self.mortality, state.layers["dispersal_mortality_reduction"], CAUSE_INDEX["dispersal"],
+            as_streams(rng, state.n_reps).s, pop.n, pop.cause, pop.age, pop.sex, pop.cell, pop.rep, state.cells_per_rep, self.lo,
+            self.hi, self.p_sex, self.has_dest, self.cum, self.mortality, state.layers["dispersal_mortality_reduction"],
+            CAUSE_INDEX["dispersal"],
         )  # fmt: skip
 
 
 @njit(cache=True)
-def _disperse(rng, n, cause, age, sex, cell, lo, hi, p_sex, has_dest, cum, mortality, reduction, dead_cause):
-    """Three uniforms per candidate (leave, die, destination), drawn whether used or not so that
-    the stream stays aligned between scenarios."""
-    k = cum.shape[1]
+def _disperse(s, n, cause, age, sex, cell, rep, k, lo, hi, p_sex, has_dest, cum, mortality, reduction, dead_cause):
+    """Three uniforms per candidate (leave, die, destination) from its replicate's stream,
+    drawn whether used or not so that the stream stays aligned between scenarios. ``k`` cells
+    (populations) per replicate: an animal moves among its own replicate's cells."""
     for r in range(n):
-        if cause[r] != -1 or age[r] < lo or age[r] > hi or not has_dest[cell[r]]:
+        here = cell[r]
+        src = here % k  # the population, whatever the replicate
+        if cause[r] != -1 or age[r] < lo or age[r] > hi or not has_dest[src]:
             continue
-        u_leave = rng.random()
-        u_die = rng.random()
-        u_dest = rng.random()
+        q = rep[r]
+        u_leave = uniform(s, q)
+        u_die = uniform(s, q)
+        u_dest = uniform(s, q)
         if u_leave >= p_sex[sex[r]]:
             continue
-        src = cell[r]
-        if u_die < mortality * (1.0 - reduction[src]):
+        if u_die < mortality * (1.0 - reduction[here]):
             cause[r] = dead_cause
             continue
         dest = 0
         while dest < k - 1 and cum[src, dest] <= u_dest:
             dest += 1
-        cell[r] = dest
+        cell[r] = here - src + dest

@@ -12,9 +12,10 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import betaincinv, ndtr
+from scipy.special import betaincinv, ndtr, ndtri
 
 from ..scenario.schema import Scenario
+from ..rng import Streams, as_streams
 from .base import Field, Process, State
 
 
@@ -102,6 +103,7 @@ class BetaQuantile:
         self.a, self.b = float(a), float(b)
         self.column = _quantile_table((self.a,), (self.b,))[:, 0] if min(self.a, self.b) >= 1.0 else None
         self.tails = _tail_table(self.a, self.b) if self.column is None else None
+        self._tail_arrays = None if self.tails is None else tuple(np.asarray(t) for t in self.tails)
 
     def __call__(self, z: float) -> float:
         if abs(z) <= _Z_GRID[-1]:
@@ -116,6 +118,29 @@ class BetaQuantile:
                     return math.exp(log_q[i] + f * (log_q[i + 1] - log_q[i]))
                 return -math.expm1(log_1mq[i] + f * (log_1mq[i + 1] - log_1mq[i]))
         return float(_exact_quantile(self.a, self.b, z))
+
+
+    def many(self, z: np.ndarray) -> np.ndarray:
+        """The quantiles at Φ(z) for an array of deviates (the same values as calling one by one)."""
+        z = np.asarray(z, dtype=float)
+        out = np.empty(z.shape)
+        inside = np.abs(z) <= _Z_GRID[-1]
+        if self.column is not None:
+            out[inside] = np.interp(z[inside], _Z_GRID, self.column)
+        elif self.tails is not None:
+            log_q, log_1mq, q = self._tail_arrays
+            x = (z[inside] + 8.5) * 1000.0
+            i = np.minimum(x.astype(np.int64), q.size - 2)
+            f = x - i
+            low = q[i] + f * (q[i + 1] - q[i]) < 0.5
+            out[inside] = np.where(
+                low, np.exp(log_q[i] + f * (log_q[i + 1] - log_q[i])), -np.expm1(log_1mq[i] + f * (log_1mq[i + 1] - log_1mq[i]))
+            )
+        else:
+            inside[:] = False
+        if not inside.all():
+            out[~inside] = _exact_quantile(self.a, self.b, z[~inside])
+        return out
 
 
 def beta_quantile_z(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -154,23 +179,25 @@ class Environment(Process):
 
     BLOCK = 64
 
-    def _draw_block(self, rng: np.random.Generator) -> None:
-        """Deviates for the next BLOCK years at once (the stream is the same as year by year)."""
-        z = rng.standard_normal((self.BLOCK, 2))
-        z_s = z[:, 0]
-        z_b = self.rho * z_s + np.sqrt(1.0 - self.rho**2) * z[:, 1]
+    def _draw_block(self, streams: Streams) -> None:
+        """Deviates of every replicate for the next BLOCK years at once (each replicate's stream
+        gives the same deviates as year by year)."""
+        z = ndtri(streams.per_replicate(2 * self.BLOCK)).reshape(streams.n, self.BLOCK, 2)
+        z_s = z[:, :, 0]
+        z_b = self.rho * z_s + np.sqrt(1.0 - self.rho**2) * z[:, :, 1]
+        shape = (streams.n, self.BLOCK) + self.mean.shape
         if self.has_ev:
-            q = beta_quantile_z(np.where(self.varies, self.a, 1.0), np.where(self.varies, self.b, 1.0), z_s)
-            surv = np.where(self.varies[None, :], q, self.mean.ravel()[None, :])
-            self._surv = list(surv.reshape(self.BLOCK, *self.mean.shape))
+            q = beta_quantile_z(np.where(self.varies, self.a, 1.0), np.where(self.varies, self.b, 1.0), z_s.ravel())
+            self._surv = np.where(self.varies[None, :], q, self.mean.ravel()[None, :]).reshape(shape)
         else:
-            self._surv = [self.mean] * self.BLOCK
-        self._breed = list(z_b)
+            self._surv = np.broadcast_to(self.mean, shape)
+        self._breed = z_b
         self._next = 0
 
-    def step(self, state: State, rng: np.random.Generator) -> None:
+    def step(self, state: State, rng) -> None:
         if getattr(self, "_next", self.BLOCK) >= self.BLOCK:
-            self._draw_block(rng)
-        state.extra["natural_survival"] = self._surv[self._next]
-        state.extra["breeding_deviate"] = float(self._breed[self._next])  # a standard-normal deviate
+            self._draw_block(as_streams(rng, state.n_reps))
+        # (replicates, sex, stage) survival and one standard-normal breeding deviate per replicate
+        state.extra["natural_survival"] = self._surv[:, self._next]
+        state.extra["breeding_deviate"] = self._breed[:, self._next]
         self._next += 1

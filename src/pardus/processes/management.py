@@ -23,6 +23,7 @@ import numpy as np
 from ..population.genetics import AllelePool
 from ..population.table import ALIVE, COLUMNS, FEMALE, MALE, ORIGIN_RELEASED
 from ..scenario.schema import Scenario
+from ..rng import Streams, as_streams
 from .base import CAUSE_INDEX, Field, Process, State
 
 MANAGED_LAYERS = (
@@ -67,12 +68,14 @@ class Management(Process):
         self.baseline = baseline
         self.releaser = releaser
 
-    def step(self, state: State, rng: np.random.Generator) -> None:
+    def step(self, state: State, rng) -> None:
+        streams = as_streams(rng, state.n_reps)
         L = state.layers
         for name in MANAGED_LAYERS:
             L[name][:] = self.baseline[name]
         year = state.year
-        cost = 0.0
+        R = state.n_reps
+        cost = np.zeros(R)  # per replicate
         vaccinate = []
         for iv in self.ivs:
             if not active(iv, year):
@@ -80,52 +83,58 @@ class Management(Process):
             if year == iv.start:
                 cost += getattr(iv, "fixed_cost", 0.0)
             c = self.index[iv.population]
+            cells = state.cells_of(c)  # the population in every replicate of the batch
             t = iv.type
             if t == "anti_poaching":
                 # the baseline patrols are already paid for: only added effort costs money
-                L["patrol_effort"][c] = iv.effort
-                cost += iv.unit_cost * max(0.0, iv.effort - self.baseline["patrol_effort"][c]) * L["area_km2"][c]
+                L["patrol_effort"][cells] = iv.effort
+                cost += iv.unit_cost * np.maximum(0.0, iv.effort - self.baseline["patrol_effort"][cells]) * L["area_km2"][cells]
             elif t == "prey_recovery":
-                L["hunting_ban"][c] = max(L["hunting_ban"][c], iv.hunting_ban)
-                L["prey_capacity"][c] *= iv.capacity_factor
-                L["feeding"][c] += iv.feeding
-                cost += iv.unit_cost * L["area_km2"][c]
+                L["hunting_ban"][cells] = np.maximum(L["hunting_ban"][cells], iv.hunting_ban)
+                L["prey_capacity"][cells] *= iv.capacity_factor
+                L["feeding"][cells] += iv.feeding
+                cost += iv.unit_cost * L["area_km2"][cells]
             elif t == "conflict_mitigation":
-                L["conflict_mitigation"][c] = 1.0 - (1.0 - L["conflict_mitigation"][c]) * (1.0 - iv.reduction)
+                L["conflict_mitigation"][cells] = 1.0 - (1.0 - L["conflict_mitigation"][cells]) * (1.0 - iv.reduction)
                 cost += iv.unit_cost
             elif t == "vaccination":
-                L["vaccination"][c] = max(L["vaccination"][c], iv.coverage)
+                L["vaccination"][cells] = np.maximum(L["vaccination"][cells], iv.coverage)
                 vaccinate.append(iv)
             elif t == "crossing":
-                L["road_reduction"][c] = 1.0 - (1.0 - L["road_reduction"][c]) * (1.0 - iv.road_reduction)
-                L["dispersal_mortality_reduction"][c] = 1.0 - (1.0 - L["dispersal_mortality_reduction"][c]) * (
+                L["road_reduction"][cells] = 1.0 - (1.0 - L["road_reduction"][cells]) * (1.0 - iv.road_reduction)
+                L["dispersal_mortality_reduction"][cells] = 1.0 - (1.0 - L["dispersal_mortality_reduction"][cells]) * (
                     1.0 - iv.dispersal_mortality_reduction
                 )
                 cost += iv.unit_cost
             elif t == "release" and acts_this_year(iv, year):
-                k = self.releaser.release(state, rng, c, iv.females, iv.males, iv.age)
-                state.tally["released"][c] += k
-                cost += iv.unit_cost * k
+                for r in range(R):
+                    k = self.releaser.release(state, streams, r, int(cells[r]), iv.females, iv.males, iv.age)
+                    state.tally["released"][cells[r]] += k
+                    cost[r] += iv.unit_cost * k
             elif t == "translocation" and acts_this_year(iv, year):
-                moved = self._translocate(state, rng, iv, c)
-                cost += iv.unit_cost * moved
+                for r in range(R):
+                    moved = self._translocate(state, streams, r, iv, int(cells[r]))
+                    cost[r] += iv.unit_cost * moved
         # vaccination is paid per animal present after this year's releases and translocations
-        for iv in vaccinate:
-            c = self.index[iv.population]
-            n_here = int(np.count_nonzero((state.pop.cell[: state.pop.n] == c) & (state.pop.cause[: state.pop.n] == ALIVE)))
-            cost += iv.unit_cost * iv.coverage * n_here
-        state.tally["cost"][0] += cost
+        if vaccinate:
+            pop = state.pop
+            n = pop.n
+            present = np.bincount(pop.cell[:n][pop.cause[:n] == ALIVE], minlength=state.n_cells)
+            for iv in vaccinate:
+                cost += iv.unit_cost * iv.coverage * present[state.cells_of(self.index[iv.population])]
+        state.tally["cost"] += cost
 
-    def _translocate(self, state: State, rng: np.random.Generator, iv, dest: int) -> int:
+    def _translocate(self, state: State, streams: Streams, r: int, iv, dest: int) -> int:
+        """Move animals of replicate r from the source population to cell ``dest``."""
         pop = state.pop
         n = pop.n
-        src = self.index[iv.source]
+        src = self.index[iv.source] + state.cells_per_rep * r
         base = (pop.cause[:n] == ALIVE) & (pop.cell[:n] == src) & (pop.age[:n] >= iv.min_age) & (pop.age[:n] <= iv.max_age)
         moved = 0
         for sex, k in ((FEMALE, iv.females), (MALE, iv.males)):
             cand = np.flatnonzero(base & (pop.sex[:n] == sex))
-            take = rng.permutation(cand)[: min(k, cand.size)]
-            dies = rng.random(take.size) < iv.mortality
+            take = streams.permutation(r, cand)[: min(k, cand.size)]
+            dies = streams.random(r, (take.size,)) < iv.mortality
             pop.cause[take[dies]] = CAUSE_INDEX["dispersal"]  # died while being moved
             pop.cell[take[~dies]] = dest
             moved += take.size
@@ -136,18 +145,19 @@ class CaptiveSource:
     """Captive-bred animals with their own founders (MODEL.md §4.10: 217 animals from 14
     founders, 91 % gene diversity retained). Released animals get genotypes drawn from the
     captive allele pool, kinship 0 to wild animals and the captive mean kinship (1 − GD) to
-    each other, and F equal to that mean kinship."""
+    each other, and F equal to that mean kinship. Each replicate has its own captive pool."""
 
-    def __init__(self, pool: AllelePool):
-        self.pool = pool
-        self.mk = pool.mean_kinship
+    def __init__(self, pools: list[AllelePool]):
+        self.pools = pools
+        self.mk = pools[0].mean_kinship
 
-    def release(self, state: State, rng: np.random.Generator, cell: int, females: int, males: int, age: int) -> int:
+    def release(self, state: State, streams: Streams, r: int, cell: int, females: int, males: int, age: int) -> int:
+        """Release animals of replicate r into (global) cell ``cell``; returns how many."""
         k = females + males
         if k == 0:
             return 0
         pop = state.pop
-        geno = self.pool.draw(k, rng, state.is_lethal)
+        geno = self.pools[r].draw(k, lambda shape: streams.random(r, shape), state.is_lethal)
         pop.reserve(k)
         n0 = pop.n
         new = np.arange(n0, n0 + k)
@@ -158,6 +168,7 @@ class CaptiveSource:
         pop.mother[new] = -1
         pop.father[new] = -1
         pop.cell[new] = cell
+        pop.rep[new] = r
         pop.origin[new] = ORIGIN_RELEASED
         pop.protected[new] = False
         pop.F[new] = self.mk
@@ -165,12 +176,13 @@ class CaptiveSource:
         pop.captive_share[new] = 1.0
         # kinship to earlier animals follows the same linear recursion as the captive share
         sn = pop.assign_slots(new)
-        held = np.flatnonzero(pop.slot[:n0] >= 0)  # not the dead that gave up their slot
+        held = np.flatnonzero((pop.slot[:n0] >= 0) & (pop.rep[:n0] == r))  # not the dead that gave up their slot
         so = pop.slot[held]
-        pop.kin[np.ix_(sn, so)] = self.mk * pop.captive_share[held]
-        pop.kin[np.ix_(so, sn)] = pop.kin[np.ix_(sn, so)].T
-        pop.kin[np.ix_(sn, sn)] = self.mk
-        pop.kin[sn, sn] = 0.5 * (1.0 + self.mk)
+        kin = pop.kin3[r]
+        kin[np.ix_(sn, so)] = self.mk * pop.captive_share[held]
+        kin[np.ix_(so, sn)] = kin[np.ix_(sn, so)].T
+        kin[np.ix_(sn, sn)] = self.mk
+        kin[sn, sn] = 0.5 * (1.0 + self.mk)
         pop.n = n0 + k
         pop.appended(n0)
         return k

@@ -15,15 +15,39 @@ import numpy as np
 from numba import njit
 
 from ..population.table import ALIVE, ORIGIN_BORN
+from ..rng import as_streams
 from .base import CAUSE_INDEX, Field, Hazard, Process, State
 
 MODIFIERS = {"none": 0, "unprotected": 1, "inbreeding": 2}
 
 
 @njit(cache=True)
-def mark_deaths(cause, cell, sex, age, F, protected, rows, tables, modifiers, cause_ids, adult_age, u):
-    """Competing-risks deaths for ``rows``; ``tables`` is (hazards, cells, sex, stage)."""
-    k = tables.shape[0]
+def hazard_rates(tables, modifiers):
+    """Cause-specific hazard rates λ = −ln(1 − p) of the (hazards, cells, sex, stage) tables
+    (∞ for a certain death); a table of coefficients b (modifier "inbreeding") is kept as it is,
+    since −ln(1 − (1 − e^(−b·F))) = b·F."""
+    lam = np.empty_like(tables)
+    flat_p = tables.ravel()
+    flat = lam.ravel()
+    per = flat_p.shape[0] // tables.shape[0]
+    for j in range(tables.shape[0]):
+        for i in range(j * per, (j + 1) * per):
+            p = flat_p[i]
+            if modifiers[j] == 2:
+                flat[i] = p
+            elif p >= 1.0:
+                flat[i] = math.inf
+            elif p <= 0.0:
+                flat[i] = 0.0
+            else:
+                flat[i] = -math.log1p(-p)
+    return lam
+
+
+@njit(cache=True)
+def mark_deaths(cause, cell, sex, age, F, protected, rows, rates, modifiers, cause_ids, adult_age, u):
+    """Competing-risks deaths for ``rows``; ``rates`` are :func:`hazard_rates`."""
+    k = rates.shape[0]
     lam = np.empty(k)
     for i in range(rows.shape[0]):
         r = rows[i]
@@ -32,20 +56,17 @@ def mark_deaths(cause, cell, sex, age, F, protected, rows, tables, modifiers, ca
         total = 0.0
         n_inf = 0
         for j in range(k):
-            p = tables[j, cell[r], sex[r], st]
+            v = rates[j, cell[r], sex[r], st]
             if modifiers[j] == 1:
                 if protected[r]:
-                    p = 0.0
+                    v = 0.0
             elif modifiers[j] == 2:
-                p = 1.0 - math.exp(-p * F[r])
-            if p >= 1.0:
-                lam[j] = math.inf
+                v = v * F[r]
+            lam[j] = v
+            if v == math.inf:
                 n_inf += 1
-            elif p <= 0.0:
-                lam[j] = 0.0
             else:
-                lam[j] = -math.log1p(-p)
-                total += lam[j]
+                total += v
         if n_inf == 0 and u[i, 0] >= -math.expm1(-total):
             continue
         # dies: pick the cause with probability λ_j / Σλ (among certain causes if any)
@@ -118,8 +139,8 @@ class Mortality(Process):
         rows = np.flatnonzero(alive)
         # two uniforms per row, always drawn, so that a change in one hazard does not shift
         # the random numbers of other animals (common random numbers between scenarios)
-        u = rng.random((rows.size, 2))
+        u = as_streams(rng, state.n_reps).by_item(pop.rep[rows], 2)
         if rows.size == 0:
             return
-        tables = self.tables(state)
-        mark_deaths(pop.cause, pop.cell, pop.sex, pop.age, pop.F, pop.protected, rows, tables, self.modifiers, self.cause_ids, self.adult_age, u)
+        rates = hazard_rates(self.tables(state), self.modifiers)
+        mark_deaths(pop.cause, pop.cell, pop.sex, pop.age, pop.F, pop.protected, rows, rates, self.modifiers, self.cause_ids, self.adult_age, u)

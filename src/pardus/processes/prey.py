@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from scipy.special import ndtri
 
 from ..scenario.schema import Scenario
+from ..rng import as_streams
 from .base import Field, Process, State
 
 
@@ -34,7 +36,7 @@ class PreyDynamics(Process):
 
     def step(self, state: State, rng: np.random.Generator) -> None:
         L = state.layers
-        noise = rng.standard_normal(state.n_cells)
+        noise = ndtri(as_streams(rng, state.n_reps).by_item(state.rep_of_cell)[:, 0])
         pop = state.pop
         L["prey"] = _prey_step(
             L["prey"], L["prey_capacity"], L["human_access"], L["patrol_effort"], L["hunting_ban"], L["feeding"], L["area_km2"],

@@ -20,8 +20,9 @@ import numpy as np
 from numba import njit
 from scipy.special import ndtr
 
-from ..population.genetics import add_births
+from ..population.genetics import births
 from ..population.table import ORIGIN_BORN
+from ..rng import as_streams, uniform
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 from .disease import Disease
@@ -38,13 +39,14 @@ def vortex_breeding(p0: float, pk: float, b: float, a: float, n: np.ndarray, k: 
 
 
 @njit(cache=True)
-def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, slot, n_cells, fba, last, dep, mba, pool_share, p_cell, b_fert, avoid, litter_cum, sex_ratio):
+def mate(s, n, ids, cause, age, sex, cell, mother, rep, F, kin, slot, n_cells, fba, last, dep, mba, pool_share, p_cell, b_fert, avoid, litter_cum, sex_ratio):
     """Choose breeding females, their sires and litters; returns per cub (mother row, father
     row, sex) and the number of breeding females per cell.
 
-    Random draws happen in a fixed order over rows (pool membership of every adult male, one
-    uniform per eligible female, then sire, litter size and cub sexes per breeder), so that
-    scenarios share their random numbers as far as their populations agree.
+    Each draw comes from the stream of the animal's replicate (row of ``s``), in a fixed order
+    over rows (pool membership of every adult male, one uniform per eligible female, then sire,
+    litter size and cub sexes per breeder), so that scenarios share their random numbers as far
+    as their populations agree. Mates are always in the same cell, hence the same replicate.
     """
     blocked = np.zeros(n, dtype=np.bool_)
     for r in range(n):
@@ -56,14 +58,14 @@ def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, slot, n_cells, fba,
     sires_per_cell = np.zeros(n_cells, dtype=np.int64)
     for r in range(n):
         if cause[r] == -1 and sex[r] == 1 and age[r] >= mba:
-            if rng.random() < pool_share:
+            if uniform(s, rep[r]) < pool_share:
                 in_pool[r] = True
                 sires_per_cell[cell[r]] += 1
     breeders = np.empty(n, dtype=np.int64)
     nb = 0
     for r in range(n):
         if cause[r] == -1 and sex[r] == 0 and age[r] >= fba and age[r] <= last and not blocked[r]:
-            u = rng.random()
+            u = uniform(s, rep[r])
             if sires_per_cell[cell[r]] > 0 and u < p_cell[cell[r]] * np.exp(-b_fert * F[r]):
                 breeders[nb] = r
                 nb += 1
@@ -92,7 +94,7 @@ def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, slot, n_cells, fba,
         sires = pool_rows[start[c] : start[c + 1]]
         if avoid >= 0.0 and k > 1:
             k2 = 0
-            kf = kin[slot[f]]
+            kf = kin[rep[f], slot[f]]
             for j in range(k):
                 if kf[slot[sires[j]]] <= avoid:
                     cand[k2] = sires[j]
@@ -100,15 +102,16 @@ def mate(rng, n, ids, cause, age, sex, cell, mother, F, kin, slot, n_cells, fba,
             if k2 > 0:  # else every sire is too close: she takes one anyway
                 sires = cand[:k2]
                 k = k2
-        sire = sires[min(int(rng.random() * k), k - 1)]
-        u = rng.random()
+        rf = rep[f]
+        sire = sires[min(int(uniform(s, rf) * k), k - 1)]
+        u = uniform(s, rf)
         size = 1
         while size < max_litter and u >= litter_cum[size - 1]:
             size += 1
         for j in range(size):
             mothers[total] = f
             fathers[total] = sire
-            cub_sex[total] = 1 if rng.random() < sex_ratio else 0
+            cub_sex[total] = 1 if uniform(s, rf) < sex_ratio else 0
             total += 1
     return mothers[:total], fathers[:total], cub_sex[:total], per_cell
 
@@ -141,6 +144,7 @@ class Reproduction(Process):
         Field("genotype", "individual"),
         Field("kinship", "individual"),
         Field("slot", "individual"),
+        Field("rep", "individual"),
         Field("births", "year", "individuals"),
         Field("breeding_females", "year", "individuals"),
     )
@@ -169,52 +173,59 @@ class Reproduction(Process):
     def breeding_probability(self, state: State, n_cell: np.ndarray | None = None) -> np.ndarray:
         """Per-cell breeding probability of an eligible, non-inbred female this year."""
         L = state.layers
-        z = state.extra["breeding_deviate"]
+        z = state.per_rep(state.extra["breeding_deviate"])  # one deviate per replicate
         if self.dd.enabled:
             if n_cell is None:
                 n_cell = np.bincount(state.pop.cell[: state.pop.n][state.living_rows()], minlength=state.n_cells)
             p = vortex_breeding(self.p0, self.dd.p_breed_at_k, self.dd.steepness_b, self.dd.allee_a, n_cell, L["carrying_capacity"])
             if self.sd_b > 0:
-                p = beta_quantile(p, np.full_like(p, self.sd_b), float(ndtr(z)))
+                p = beta_quantile(p, np.full_like(p, self.sd_b), ndtr(z)[state.rep_of_cell])
         elif self._quantile is not None:
-            p = np.full(state.n_cells, self._quantile(z))
+            p = self._quantile.many(z)[state.rep_of_cell]
         else:
             p = np.full(state.n_cells, self.p0)
         if self.required > 0:
             p = p * np.minimum(L["prey"] / self.required, 1.0) ** self.prey_exp
         return p * self.disease.breeding_factor(L)
 
-    def step(self, state: State, rng: np.random.Generator) -> None:
+    def step(self, state: State, rng) -> None:
+        streams = as_streams(rng, state.n_reps)
         pop = state.pop
         n = pop.n
         p_cell = self.breeding_probability(state)
         mothers_rows, fathers_rows, cub_sex, per_cell = mate(
-            rng, n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.F, pop.kin, pop.slot, state.n_cells,
-            self.fba, self.last, self.dep, self.mba, self.pool, p_cell, self.b_fert, self.avoid, self.litter_cum, self.sex_ratio,
+            streams.s, n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.rep, pop.F, pop.kin3, pop.slot,
+            state.n_cells, self.fba, self.last, self.dep, self.mba, self.pool, p_cell, self.b_fert, self.avoid, self.litter_cum,
+            self.sex_ratio,
         )  # fmt: skip
         state.tally["breeding_females"] += per_cell
         total = mothers_rows.size
         if total == 0:
             return
-        u_bits = rng.random((total, pop.n_loci, 2))
         pop.reserve(total)
         n0 = pop.n
         _append_cubs(
             n0, pop.next_id, mothers_rows, fathers_rows, cub_sex, pop.id, pop.sex, pop.age, pop.cause, pop.mother, pop.father,
-            pop.cell, pop.origin, pop.protected, pop.captive_share, ORIGIN_BORN, state.tally["births"],
+            pop.cell, pop.rep, pop.origin, pop.protected, pop.captive_share, ORIGIN_BORN, state.tally["births"],
         )  # fmt: skip
         pop.next_id += total
         pop.release_dead_slots()  # the year's dead need no kinship: newborns reuse their slots
         pop.assign_slots(np.arange(n0, n0 + total))
         pop.n = n0 + total
         lethal = np.zeros(total, dtype=np.bool_)
-        added = add_births(pop.kin, pop.slot, pop.F, pop.geno, state.is_lethal, n0, mothers_rows, fathers_rows, self.n_neutral, lethal, u_bits)
+        added = births(
+            pop.kin3, pop.slot, pop.rep, pop.F, pop.geno, state.is_lethal, n0, mothers_rows, fathers_rows, self.n_neutral, lethal,
+            _NO_BITS, streams.s, np.zeros(pop.n_reps),
+        )  # fmt: skip
         pop.appended(n0, added)
         pop.cause[n0 : n0 + total][lethal] = CAUSE_INDEX["inbreeding_lethal"]
 
 
+_NO_BITS = np.zeros((0, 1, 2))
+
+
 @njit(cache=True)
-def _append_cubs(n0, first_id, mothers, fathers, cub_sex, ids, sex, age, cause, mother, father, cell, origin, protected, captive_share, born, births):
+def _append_cubs(n0, first_id, mothers, fathers, cub_sex, ids, sex, age, cause, mother, father, cell, rep, origin, protected, captive_share, born, births):
     """Write the table rows of newborn cubs n0 … and count births per cell."""
     for i in range(mothers.shape[0]):
         r = n0 + i
@@ -227,6 +238,7 @@ def _append_cubs(n0, first_id, mothers, fathers, cub_sex, ids, sex, age, cause, 
         mother[r] = ids[m]
         father[r] = ids[f]
         cell[r] = cell[m]
+        rep[r] = rep[m]
         origin[r] = born
         protected[r] = False
         captive_share[r] = 0.5 * (captive_share[m] + captive_share[f])

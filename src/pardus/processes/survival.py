@@ -26,10 +26,8 @@ class NaturalMortality(Hazard):
         self.adult_age = scenario.demography.adult_age
 
     def table(self, state: State) -> np.ndarray:
-        surv = state.extra["natural_survival"]  # (sex, stage) for this year
-        out = np.empty((state.n_cells, 2, 3))
-        out[:] = 1.0 - surv
-        return out
+        surv = state.per_rep(state.extra["natural_survival"])  # (replicates, sex, stage) this year
+        return 1.0 - surv[state.rep_of_cell]
 
 
 class InbreedingDepression(Hazard):

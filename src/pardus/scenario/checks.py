@@ -188,3 +188,19 @@ def suspicious_values(sc: Scenario, origin: dict[str, str], label: str) -> list[
             if pop.carrying_capacity < iv.females + iv.males:
                 warn(f"interventions.{lab}", f"{iv.females + iv.males} animals", f"more than carrying_capacity of {iv.population}")
     return w
+
+
+def common_currency(scenarios: list[Scenario]) -> str:
+    """The one ``run.currency`` of *scenarios*; a ValueError naming every currency (and the
+    scenarios that use it) when they differ, because costs in different currencies cannot be
+    added, compared or divided into ΔPE per million. Check before simulating."""
+    by: dict[str, list[str]] = {}
+    for sc in scenarios:
+        by.setdefault(sc.run.currency, []).append(sc.name)
+    if len(by) > 1:
+        found = "; ".join(f"{cur} ({', '.join(names)})" for cur, names in by.items())
+        raise ValueError(
+            f"scenarios of one run must share run.currency — found {found}; "
+            "convert unit_cost and fixed_cost to one currency and set the same run.currency everywhere"
+        )
+    return next(iter(by)) if by else "USD"
