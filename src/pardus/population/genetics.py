@@ -150,7 +150,8 @@ def diversity_by_rep(geno, rep, n, n_reps, n_neutral, n_alleles, out):
         order[fill[rep[i]]] = i
         fill[rep[i]] += 1
     counts = np.zeros(n_alleles, dtype=np.int32)
-    sumsq = np.empty(n_neutral)
+    sum_sq = np.zeros(n_neutral, dtype=np.int64)  # Σ over alleles of count², per locus
+    touched = np.empty(2 * n_neutral * max(n, 1), dtype=np.int64)
     for r in range(n_reps):
         k = start[r + 1] - start[r]
         if k == 0:
@@ -159,32 +160,34 @@ def diversity_by_rep(geno, rep, n, n_reps, n_neutral, n_alleles, out):
             out[r, 2] = np.nan
             continue
         het = 0
+        distinct = 0
+        sum_sq[:] = 0
+        # one pass: a copy raising an allele's count c → c + 1 adds 2c + 1 to Σ count²
         for j in range(start[r], start[r + 1]):
             g = geno[order[j]]
             for locus in range(n_neutral):
                 a = g[locus, 0]
                 b = g[locus, 1]
-                counts[a] += 1
-                counts[b] += 1
                 if a != b:
                     het += 1
-        two_n = 2.0 * k
-        sumsq[:] = 0.0
-        distinct = 0
-        for j in range(start[r], start[r + 1]):
-            g = geno[order[j]]
-            for locus in range(n_neutral):
-                for c in range(2):
-                    a = g[locus, c]
-                    cnt = counts[a]
-                    if cnt > 0:
-                        f = cnt / two_n
-                        sumsq[locus] += f * f
-                        distinct += 1
-                        counts[a] = 0
+                c = counts[a]
+                if c == 0:
+                    touched[distinct] = a
+                    distinct += 1
+                sum_sq[locus] += 2 * c + 1
+                counts[a] = c + 1
+                c = counts[b]
+                if c == 0:
+                    touched[distinct] = b
+                    distinct += 1
+                sum_sq[locus] += 2 * c + 1
+                counts[b] = c + 1
+        for i in range(distinct):
+            counts[touched[i]] = 0
+        two_n_sq = (2.0 * k) * (2.0 * k)
         gd = 0.0
         for locus in range(n_neutral):
-            gd += 1.0 - sumsq[locus]
+            gd += 1.0 - sum_sq[locus] / two_n_sq
         out[r, 0] = gd / n_neutral
         out[r, 1] = het / (k * n_neutral)
         out[r, 2] = distinct / n_neutral

@@ -176,8 +176,9 @@ def _assign(slot, rep, n, rows, n_reps, size):
 @njit(cache=True)
 def _compact(n, cause, cols_i64, cols_i32, cols_f64, cols_small, geno):
     """Move the living rows (cause == -1) of the first n to the front, in order; returns their
-    number. Columns are grouped by dtype so that one compiled function moves them all (the
-    ``slot`` column moves with its row; the kinship store itself does not move)."""
+    number. Columns are grouped by dtype so that one compiled function moves them all, one
+    column at a time (the ``slot`` column moves with its row; the kinship store itself does not
+    move); ``geno`` is the genotype array viewed as (rows, loci · 2)."""
     k = 0
     keep = np.empty(n, dtype=np.int64)
     for r in range(n):
@@ -186,20 +187,27 @@ def _compact(n, cause, cols_i64, cols_i32, cols_f64, cols_small, geno):
             k += 1
     if k == n:
         return n
-    for i in range(k):
+    first = 0  # rows before the first dead one stay where they are
+    while first < k and keep[first] == first:
+        first += 1
+    width = geno.shape[1]
+    for i in range(first, k):
         src = keep[i]
-        if src != i:
-            cause[i] = -1
-            geno[i] = geno[src]
-            for c in cols_i64:
-                c[i] = c[src]
-            for c in cols_i32:
-                c[i] = c[src]
-            for c in cols_f64:
-                c[i] = c[src]
-            for c in cols_small:
-                c[i] = c[src]
-    for r in range(k, n):
+        for j in range(width):
+            geno[i, j] = geno[src, j]
+    for c in cols_i64:
+        for i in range(first, k):
+            c[i] = c[keep[i]]
+    for c in cols_i32:
+        for i in range(first, k):
+            c[i] = c[keep[i]]
+    for c in cols_f64:
+        for i in range(first, k):
+            c[i] = c[keep[i]]
+    for c in cols_small:
+        for i in range(first, k):
+            c[i] = c[keep[i]]
+    for r in range(first, n):
         cause[r] = -1
     return k
 
@@ -367,4 +375,5 @@ class Population:
         if self.kin_sums is not None:
             self.kin_sums -= _removed_sums(self.kin3, self.slot, self.rep, self.cause, self.n, np.zeros(self.n_reps))
         i64, i32, f64, small = self._groups()
-        self.n = int(_compact(self.n, self.cause, tuple(i64), tuple(i32), tuple(f64), tuple(small), self.geno))
+        geno = self.geno.reshape(self.geno.shape[0], -1)
+        self.n = int(_compact(self.n, self.cause, tuple(i64), tuple(i32), tuple(f64), tuple(small), geno))
