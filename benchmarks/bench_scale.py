@@ -29,8 +29,8 @@ CHILD = r"""
 import json, resource, sys, time
 import pardus
 from pardus.engine import Replicate, prepare
-K, years = int(sys.argv[1]), int(sys.argv[2])
-sc = pardus.load_scenario("nonspatial-vortex")
+K, years, kinship = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+sc = pardus.load_scenario("nonspatial-vortex").replace({"genetics.kinship": kinship})
 pop = next(iter(sc.populations))
 warm = sc.replace({"run.years": 2, f"populations.{pop}.carrying_capacity": 50, f"populations.{pop}.initial_size": 50})
 Replicate(prepare(warm), 1, 0).run()  # kernels loaded (or compiled) outside the timing
@@ -40,13 +40,14 @@ rep = Replicate(prepare(sc), 1, 0)
 t1 = time.perf_counter()
 rep.run()
 t2 = time.perf_counter()
-print(json.dumps({"K": K, "years": years, "ms_per_year": 1000 * (t2 - t1) / years, "setup_s": t1 - t0,
+from pardus.engine import kinship_mode
+print(json.dumps({"K": K, "years": years, "mode": kinship_mode(sc), "ms_per_year": 1000 * (t2 - t1) / years, "setup_s": t1 - t0,
                   "peak_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
 def default_years(k: int) -> int:
-    return 100 if k <= 2000 else (20 if k <= 10000 else 3)
+    return 100 if k <= 2000 else (20 if k <= 10000 else 10)
 
 
 def slim_run(slim: str, peer: str, k: int, census: int) -> tuple[float, float]:
@@ -68,16 +69,17 @@ def main() -> None:
     ap.add_argument("--slim", help="a SLiM 5 binary: run the peer model beside each size")
     ap.add_argument("--peer", default=str(Path(__file__).resolve().parents[2] / "shared/peers/slim/pva.slim"))
     ap.add_argument("--slim-census-max", type=int, default=2000)
+    ap.add_argument("--kinship", choices=("auto", "dense", "pedigree"), default="auto", help="genetics.kinship of the pardus runs")
     args = ap.parse_args()
-    head = f"{'K':>7} {'years':>5} {'ms/replicate-year':>18} {'setup s':>8} {'peak MiB':>9}"
+    head = f"{'K':>7} {'years':>5} {'kinship':>8} {'ms/replicate-year':>18} {'setup s':>8} {'peak MiB':>9}"
     if args.slim:
         head += f" | {'SLiM ms/y':>9} {'MiB':>5} | {'SLiM+census ms/y':>16} {'MiB':>5}"
     print(head)
     for k in args.sizes:
         years = args.years or default_years(k)
-        out = subprocess.run([sys.executable, "-c", CHILD, str(k), str(years)], capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", CHILD, str(k), str(years), args.kinship], capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        line = f"{r['K']:>7} {r['years']:>5} {r['ms_per_year']:>18.2f} {r['setup_s']:>8.2f} {r['peak_MiB']:>9.0f}"
+        line = f"{r['K']:>7} {r['years']:>5} {r['mode']:>8} {r['ms_per_year']:>18.2f} {r['setup_s']:>8.2f} {r['peak_MiB']:>9.0f}"
         if args.slim:
             ms, mib = slim_run(args.slim, args.peer, k, 0)
             line += f" | {ms:>9.2f} {mib:>5.0f}"

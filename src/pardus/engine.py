@@ -153,7 +153,7 @@ class Batch:
         n0 = sum(p.initial_size for p in sc.populations.values())
         # each replicate's kinship store holds its living and the year's newborns (the year's
         # dead give their slots to the newborns): about 1.4 × N for leopard-like demography
-        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * n0 * R), kin_capacity=max(64, (7 * n0) // 5), n_reps=R)
+        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * n0 * R), kin_capacity=max(64, (7 * n0) // 5), n_reps=R, kinship=kinship_mode(sc))
         self._lethal = np.zeros(1024, dtype=bool)
         one = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
         self.layers = {key: np.tile(arr, R) for key, arr in one.items()}
@@ -218,14 +218,17 @@ class Batch:
             pop.F[rows] = fk
             pop.origin[rows] = 0
             pop.captive_share[rows] = 0.0
-            slots = pop.assign_slots(rows)
-            kin = pop.kin3[r]
-            a = int(slots[0])
-            if np.array_equal(slots, np.arange(a, a + k)):  # a fresh store: one block, not a gather
-                kin[a : a + k, a : a + k] = fk
+            if pop.dense:
+                slots = pop.assign_slots(rows)
+                kin = pop.kin3[r]
+                a = int(slots[0])
+                if np.array_equal(slots, np.arange(a, a + k)):  # a fresh store: one block, not a gather
+                    kin[a : a + k, a : a + k] = fk
+                else:
+                    kin[np.ix_(slots, slots)] = fk
+                kin[slots, slots] = 0.5 * (1.0 + fk)
             else:
-                kin[np.ix_(slots, slots)] = fk
-            kin[slots, slots] = 0.5 * (1.0 + fk)
+                pop.add_founder_rows(rows, fk)  # one metafounder per population and replicate
             pop.n += k
             if fk > 0.0:
                 n_neutral = pop.n_loci - self.prep.n_lethal
@@ -306,6 +309,26 @@ def run_replicate(scenario: Scenario, seed: int, replicate: int, names: list[str
     return Replicate(prepare(scenario, names), seed, replicate).run()
 
 
+DENSE_KINSHIP_MAX_BYTES = 2**30  # genetics.kinship = "auto": dense while its store fits in this
+
+
+def dense_kinship_bytes(sc: Scenario) -> float:
+    """The expected size of one replicate's dense kinship store: about 1.4 × the larger of the
+    initial size and total K slots, squared (float32 beyond KIN_FLOAT32_ABOVE slots)."""
+    n0 = sum(p.initial_size for p in sc.populations.values())
+    k = sum(p.carrying_capacity for p in sc.populations.values())
+    slots = 1.4 * max(n0, k, 1)
+    return slots * slots * (8 if slots <= KIN_FLOAT32_ABOVE else 4)
+
+
+def kinship_mode(sc: Scenario) -> str:
+    """"dense" or "pedigree" for ``genetics.kinship`` (resolving "auto" by size)."""
+    mode = sc.genetics.kinship
+    if mode == "auto":
+        mode = "dense" if dense_kinship_bytes(sc) <= DENSE_KINSHIP_MAX_BYTES else "pedigree"
+    return mode
+
+
 MAX_BATCH = 64  # replicates advanced together: beyond this the Python per batch-year is negligible
 BATCH_KINSHIP_BYTES = 128 * 2**20  # kinship stores of a batch, at most (estimated)
 
@@ -315,11 +338,10 @@ def batch_size(prep: Prepared) -> int:
     their kinship stores (about 1.4 × the larger of the initial size and total K, squared, per
     replicate) would exceed BATCH_KINSHIP_BYTES, and one for a large population."""
     sc = prep.scenario
-    n0 = sum(p.initial_size for p in sc.populations.values())
-    k = sum(p.carrying_capacity for p in sc.populations.values())
-    slots = 1.4 * max(n0, k, 1)
-    per = slots * slots * (8 if slots <= KIN_FLOAT32_ABOVE else 4)
-    return int(max(1, min(MAX_BATCH, BATCH_KINSHIP_BYTES // per)))
+    if kinship_mode(sc) == "pedigree":  # no store: batch small populations, not large ones
+        size = max(sum(p.initial_size for p in sc.populations.values()), sum(p.carrying_capacity for p in sc.populations.values()), 1)
+        return int(max(1, min(MAX_BATCH, 20_000 // size)))
+    return int(max(1, min(MAX_BATCH, BATCH_KINSHIP_BYTES // dense_kinship_bytes(sc))))
 
 
 def run_batch(prep: Prepared, seed: int, replicates: list[int] | range) -> dict[str, np.ndarray]:

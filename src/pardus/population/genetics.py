@@ -36,10 +36,11 @@ def lethal_layout(lethal_equivalents: float, lethal_share: float) -> tuple[int, 
 
 
 @njit(cache=True)
-def births(kin, slot, rep, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal_mask_out, u_bits, streams, added):
+def births(kin, slot, rep, F, geno, is_lethal, n0, mothers, fathers, n_neutral, lethal_mask_out, u_bits, streams, added, dense=True):
     """Fill kinship, F and genotypes of newborn rows n0 … n0+len(mothers)-1 of a batch (their
     ``rep`` and slots already assigned); ``mothers`` and ``fathers`` are rows, ``kin`` is the
-    (replicates, slots, slots) store.
+    (replicates, slots, slots) store. With ``dense`` False (kinship from the pedigree, F
+    already set) only the genotypes are drawn.
 
     The Mendelian draws are one fair coin per (newborn, locus, parent): from ``u_bits`` (a
     uniform each, < 0.5 picks the parent's second allele) when it has a row per newborn, else
@@ -49,11 +50,14 @@ def births(kin, slot, rep, F, geno, is_lethal, n0, mothers, fathers, n_neutral, 
     """
     nb = mothers.shape[0]
     n_loci = geno.shape[1]
-    held, count = held_lists(slot, rep, n0, kin.shape[0], kin.shape[1])
+    if dense:
+        held, count = held_lists(slot, rep, n0, kin.shape[0], kin.shape[1])
+    else:
+        held, count = np.empty((0, 0), dtype=np.int64), np.empty(0, dtype=np.int64)
     given = u_bits.shape[0] == nb
     # newborns replicate by replicate (each replicate's store stays in cache), in row order
     # within a replicate: the same work and draws as in row order
-    n_reps = kin.shape[0]
+    n_reps = added.shape[0]
     start = np.zeros(n_reps + 1, dtype=np.int64)
     for i in range(nb):
         start[rep[n0 + i] + 1] += 1
@@ -68,25 +72,26 @@ def births(kin, slot, rep, F, geno, is_lethal, n0, mothers, fathers, n_neutral, 
         i = order[k]
         o = n0 + i
         r = rep[o]
-        so = slot[o]
-        K = kin[r]
-        km = K[slot[mothers[i]]]
-        kp = K[slot[fathers[i]]]
-        ko = K[so]
-        row = 0.0
-        hr = held[r]
-        for j in range(count[r]):  # the living animals of the replicate and earlier newborns
-            sx = hr[j]
-            v = 0.5 * (km[sx] + kp[sx])
-            ko[sx] = v
-            K[sx, so] = v
-            row += v
-        fmp = km[slot[fathers[i]]]
-        ko[so] = 0.5 * (1.0 + fmp)
-        hr[count[r]] = so
-        count[r] += 1
-        F[o] = fmp
-        added[r] += 2.0 * row + ko[so]
+        if dense:
+            so = slot[o]
+            K = kin[r]
+            km = K[slot[mothers[i]]]
+            kp = K[slot[fathers[i]]]
+            ko = K[so]
+            row = 0.0
+            hr = held[r]
+            for j in range(count[r]):  # the living animals of the replicate and earlier newborns
+                sx = hr[j]
+                v = 0.5 * (km[sx] + kp[sx])
+                ko[sx] = v
+                K[sx, so] = v
+                row += v
+            fmp = km[slot[fathers[i]]]
+            ko[so] = 0.5 * (1.0 + fmp)
+            hr[count[r]] = so
+            count[r] += 1
+            F[o] = fmp
+            added[r] += 2.0 * row + ko[so]
         m = mothers[i]
         p = fathers[i]
         dead = False

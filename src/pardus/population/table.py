@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .pedigree import Pedigree
+
 FEMALE, MALE = 0, 1
 ALIVE = -1  # value of ``cause`` for a living animal
 ORIGIN_FOUNDER, ORIGIN_BORN, ORIGIN_RELEASED = 0, 1, 2
@@ -216,13 +218,21 @@ class Population:
     """Columns of the living (and this year's marked-dead) animals of a batch of replicates,
     plus each replicate's kinship store."""
 
-    def __init__(self, n_loci: int, capacity: int = 256, kin_capacity: int | None = None, n_reps: int = 1):
+    def __init__(self, n_loci: int, capacity: int = 256, kin_capacity: int | None = None, n_reps: int = 1, kinship: str = "dense"):
         self.n_loci = n_loci
         self.n_reps = n_reps
         self.n = 0
         self._alloc(capacity)
-        k = capacity if kin_capacity is None else kin_capacity
+        # "dense": a kinship store per replicate (fast for small populations); "pedigree": every
+        # animal a node of the stored pedigree, F and mean kinship computed from it
+        # (:mod:`pardus.population.pedigree`; memory O(animals ever), for large populations)
+        self.dense = kinship == "dense"
+        if kinship not in ("dense", "pedigree"):
+            raise ValueError(f"kinship must be 'dense' or 'pedigree', not {kinship!r}")
+        k = (capacity if kin_capacity is None else kin_capacity) if self.dense else 1
         self.kin3 = np.zeros((n_reps, k, k), dtype=_kin_dtype(k))
+        self.ped = None if self.dense else Pedigree(max(1024, 4 * capacity))
+        self._captive_groups: dict[int, int] = {}
         # Σ kin over ordered pairs of each replicate's rows; None = not known (recomputed once)
         self.kin_sums: np.ndarray | None = None
         self.next_id = 0
@@ -260,6 +270,27 @@ class Population:
         self.geno[:n] = old_geno[:n]
 
     # -- kinship ------------------------------------------------------------------------------
+    # -- pedigree mode ----------------------------------------------------------------------------
+    def add_founder_rows(self, rows: np.ndarray, theta: float, group: int | None = None) -> int:
+        """Rows (at or beyond ``n``) are founders with kinship θ among them (pedigree mode):
+        below a new metafounder, or below ``group``; returns the group."""
+        g = self.ped.metafounder(theta) if group is None else group
+        self.slot[rows] = self.ped.add_founders(len(rows), g)
+        return g
+
+    def captive_group(self, r: int, theta: float) -> int:
+        """The metafounder of replicate r's captive population (made on first use)."""
+        if r not in self._captive_groups:
+            self._captive_groups[r] = self.ped.metafounder(theta)
+        return self._captive_groups[r]
+
+    def add_born_rows(self, n0: int, mothers: np.ndarray, fathers: np.ndarray) -> None:
+        """Rows n0 … are newborns of the given parent rows (pedigree mode): their nodes and F."""
+        nodes, F = self.ped.add_born(self.slot[mothers].astype(np.int64), self.slot[fathers].astype(np.int64))
+        k = len(mothers)
+        self.slot[n0 : n0 + k] = nodes
+        self.F[n0 : n0 + k] = F
+
     def assign_slots(self, rows: np.ndarray) -> np.ndarray:
         """Give new rows (at or beyond ``n``, their ``rep`` set) free slots of their replicate's
         kinship store; returns them.
@@ -284,6 +315,9 @@ class Population:
         rows_b = rows_a if rows_b is None else np.asarray(rows_b)
         a, b = self.slot[rows_a], self.slot[rows_b]
         ra, rb = self.rep[rows_a], self.rep[rows_b]
+        if not self.dense:
+            out = np.array([[self.ped.kinship(x, y) if qa == qb else np.nan for y, qb in zip(b, rb)] for x, qa in zip(a, ra)])
+            return out.reshape(len(a), len(b))
         out = self.kin3[ra[:, None], np.maximum(a, 0)[:, None], np.maximum(b, 0)[None, :]].astype(np.float64)
         out[a < 0, :] = np.nan
         out[:, b < 0] = np.nan
@@ -295,6 +329,8 @@ class Population:
         newborns can take them: the store then needs room for survivors and newborns, not for
         the year's dead as well. Their pairs leave the running sum now instead of at removal."""
         n = self.n
+        if not self.dense:
+            return  # pedigree nodes are kept for good
         dead = (self.cause[:n] != ALIVE) & (self.slot[:n] >= 0)
         if not dead.any():
             return
@@ -304,7 +340,9 @@ class Population:
 
     def set_kinship(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Write the kinship among ``rows`` of one replicate (a square matrix; for tests and
-        set-ups)."""
+        set-ups; dense store only)."""
+        if not self.dense:
+            raise ValueError("kinship can be written only into a dense store; a pedigree derives it")
         rows = np.asarray(rows)
         s = self.slot[rows]
         r = int(self.rep[rows[0]]) if rows.size else 0
@@ -314,7 +352,7 @@ class Population:
     def appended(self, n0: int, added: np.ndarray | float | None = None) -> None:
         """Rows n0 … n−1 were added with their kinship filled: update the pair sums (by
         ``added`` per replicate when the caller summed their pairs while writing them)."""
-        if self.kin_sums is None:
+        if self.kin_sums is None or not self.dense:
             return
         if added is None:
             added = _appended_sums(self.kin3, self.slot, self.rep, n0, self.n, np.zeros(self.n_reps))
@@ -324,7 +362,9 @@ class Population:
         """Mean kinship over all ordered pairs of each replicate's rows, self-pairs included
         (NaN for a replicate without animals)."""
         n = self.n
-        if self.kin_sums is None:
+        if not self.dense:
+            self.kin_sums = self.ped.pair_sums(self.slot[:n], self.rep[:n], self.n_reps)
+        elif self.kin_sums is None:
             self.kin_sums = _pair_sums(self.kin3, self.slot, self.rep, n, np.zeros(self.n_reps))
         size = np.bincount(self.rep[:n], minlength=self.n_reps).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -372,7 +412,7 @@ class Population:
 
     def remove_dead(self) -> None:
         """Drop every marked-dead row, keeping id order; their kinship slots become free."""
-        if self.kin_sums is not None:
+        if self.kin_sums is not None and self.dense:
             self.kin_sums -= _removed_sums(self.kin3, self.slot, self.rep, self.cause, self.n, np.zeros(self.n_reps))
         i64, i32, f64, small = self._groups()
         geno = self.geno.reshape(self.geno.shape[0], -1)

@@ -174,6 +174,10 @@ class CaptiveSource:
         pop.F[new] = self.mk
         pop.geno[new] = geno
         pop.captive_share[new] = 1.0
+        if not pop.dense:  # released animals descend from the replicate's captive metafounder
+            pop.add_founder_rows(new, self.mk, pop.captive_group(r, self.mk))
+            pop.n = n0 + k
+            return k
         # kinship to earlier animals follows the same linear recursion as the captive share
         sn = pop.assign_slots(new)
         held = np.flatnonzero((pop.slot[:n0] >= 0) & (pop.rep[:n0] == r))  # not the dead that gave up their slot

@@ -21,6 +21,7 @@ from numba import njit
 from scipy.special import ndtr
 
 from ..population.genetics import births
+from ..population.pedigree import pair_kinship
 from ..population.table import ORIGIN_BORN
 from ..rng import as_streams, uniform
 from ..scenario.schema import Scenario
@@ -39,7 +40,7 @@ def vortex_breeding(p0: float, pk: float, b: float, a: float, n: np.ndarray, k: 
 
 
 @njit(cache=True)
-def mate(s, n, ids, cause, age, sex, cell, mother, rep, F, kin, slot, n_cells, fba, last, dep, mba, pool_share, p_cell, b_fert, avoid, litter_cum, sex_ratio):
+def mate(s, n, ids, cause, age, sex, cell, mother, rep, F, kin, slot, n_cells, fba, last, dep, mba, pool_share, p_cell, b_fert, avoid, litter_cum, sex_ratio, ped):
     """Choose breeding females, their sires and litters; returns per cub (mother row, father
     row, sex) and the number of breeding females per cell.
 
@@ -94,9 +95,15 @@ def mate(s, n, ids, cause, age, sex, cell, mother, rep, F, kin, slot, n_cells, f
         sires = pool_rows[start[c] : start[c + 1]]
         if avoid >= 0.0 and k > 1:
             k2 = 0
-            kf = kin[rep[f], slot[f]]
+            dense = ped[0].shape[0] == 0
+            kf = kin[rep[f], slot[f]] if dense else kin[0, 0]
             for j in range(k):
-                if kf[slot[sires[j]]] <= avoid:
+                if dense:
+                    fk = kf[slot[sires[j]]]
+                else:  # only the candidate pairs are computed, from the pedigree
+                    sire_, dam_, D_, gamma_, La, Lb, ta, tb, heap, ma, mb = ped
+                    fk = pair_kinship(slot[f], slot[sires[j]], sire_, dam_, D_, gamma_, La, Lb, ta, tb, heap, ma, mb)
+                if fk <= avoid:
                     cand[k2] = sires[j]
                     k2 += 1
             if k2 > 0:  # else every sire is too close: she takes one anyway
@@ -196,7 +203,7 @@ class Reproduction(Process):
         mothers_rows, fathers_rows, cub_sex, per_cell = mate(
             streams.s, n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.rep, pop.F, pop.kin3, pop.slot,
             state.n_cells, self.fba, self.last, self.dep, self.mba, self.pool, p_cell, self.b_fert, self.avoid, self.litter_cum,
-            self.sex_ratio,
+            self.sex_ratio, _NO_PEDIGREE if pop.dense else pop.ped.arrays(),
         )  # fmt: skip
         state.tally["breeding_females"] += per_cell
         total = mothers_rows.size
@@ -209,19 +216,24 @@ class Reproduction(Process):
             pop.cell, pop.rep, pop.origin, pop.protected, pop.captive_share, ORIGIN_BORN, state.tally["births"],
         )  # fmt: skip
         pop.next_id += total
-        pop.release_dead_slots()  # the year's dead need no kinship: newborns reuse their slots
-        pop.assign_slots(np.arange(n0, n0 + total))
+        if pop.dense:
+            pop.release_dead_slots()  # the year's dead need no kinship: newborns reuse their slots
+            pop.assign_slots(np.arange(n0, n0 + total))
+        else:
+            pop.add_born_rows(n0, mothers_rows, fathers_rows)  # F from the pedigree
         pop.n = n0 + total
         lethal = np.zeros(total, dtype=np.bool_)
         added = births(
             pop.kin3, pop.slot, pop.rep, pop.F, pop.geno, state.is_lethal, n0, mothers_rows, fathers_rows, self.n_neutral, lethal,
-            _NO_BITS, streams.s, np.zeros(pop.n_reps),
+            _NO_BITS, streams.s, np.zeros(pop.n_reps), pop.dense,
         )  # fmt: skip
         pop.appended(n0, added)
         pop.cause[n0 : n0 + total][lethal] = CAUSE_INDEX["inbreeding_lethal"]
 
 
 _NO_BITS = np.zeros((0, 1, 2))
+_I0, _F0 = np.zeros(0, dtype=np.int64), np.zeros(0)
+_NO_PEDIGREE = (_I0, _I0, _F0, _F0, _F0, _F0, _I0, _I0, _I0, _F0, _F0)
 
 
 @njit(cache=True)

@@ -126,6 +126,13 @@ class Genetics(Strict):
         description="mean kinship among the starting animals of a population (their F too);"
         " 0 = unrelated founders with unique alleles",
     )
+    kinship: Literal["auto", "dense", "pedigree"] = Field(
+        "auto",
+        description="how kinship is kept (the values are the same): 'dense', a store of every"
+        " living pair (fastest for small populations); 'pedigree', computed from the stored"
+        " pedigree (memory grows with the animals ever born, for large populations); 'auto'"
+        " picks dense while that store would fit in 1 GiB",
+    )
 
 
 class Poaching(Strict):
