@@ -1,12 +1,15 @@
 """Benchmark: cost per replicate-year and peak memory against population size.
 
-The `nonspatial-vortex` preset with carrying capacity K and K founders (full pedigree kinship of
-the living, exact F of every newborn, mean kinship and gene diversity every year), one replicate
-per K in a fresh process so that each peak memory is its own. Prints one line per K:
+The `nonspatial-vortex` preset with carrying capacity K and K founders (exact F of every newborn
+and mean kinship every year — from the dense store of living pairs or from the stored pedigree,
+as `genetics.kinship` = auto picks by size — and gene diversity), one replicate per K in a fresh
+process so that each peak memory is its own. Prints one line per K:
 
-    K  years  ms_per_replicate_year  setup_s  peak_rss_MiB
+    K  years  kinship  ms_per_replicate_year  setup_s  peak_rss_MiB
 
-    python benchmarks/bench_scale.py [--sizes 100 500 2000 10000] [--years 0]   # 0: by size
+    python benchmarks/bench_scale.py [--sizes 100 500 2000 10000 100000] [--years 0]   # 0: by size
+    python benchmarks/bench_scale.py --kinship pedigree            # force one kinship mode
+    python benchmarks/bench_scale.py --src /tmp/old/src            # another revision, same sizes
     python benchmarks/bench_scale.py --slim path/to/slim [--peer ../shared/peers/slim/pva.slim]
 
 `--years 0` runs 100 years up to K = 2,000 and fewer above (the time per year is what compares).
@@ -30,7 +33,9 @@ import json, resource, sys, time
 import pardus
 from pardus.engine import Replicate, prepare
 K, years, kinship = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-sc = pardus.load_scenario("nonspatial-vortex").replace({"genetics.kinship": kinship})
+sc = pardus.load_scenario("nonspatial-vortex")
+if kinship != "auto":  # (an engine before genetics.kinship knows only its dense store)
+    sc = sc.replace({"genetics.kinship": kinship})
 pop = next(iter(sc.populations))
 warm = sc.replace({"run.years": 2, f"populations.{pop}.carrying_capacity": 50, f"populations.{pop}.initial_size": 50})
 Replicate(prepare(warm), 1, 0).run()  # kernels loaded (or compiled) outside the timing
@@ -40,8 +45,9 @@ rep = Replicate(prepare(sc), 1, 0)
 t1 = time.perf_counter()
 rep.run()
 t2 = time.perf_counter()
-from pardus.engine import kinship_mode
-print(json.dumps({"K": K, "years": years, "mode": kinship_mode(sc), "ms_per_year": 1000 * (t2 - t1) / years, "setup_s": t1 - t0,
+import pardus.engine as E
+mode = E.kinship_mode(sc) if hasattr(E, "kinship_mode") else "dense"
+print(json.dumps({"K": K, "years": years, "mode": mode, "ms_per_year": 1000 * (t2 - t1) / years, "setup_s": t1 - t0,
                   "peak_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -64,7 +70,8 @@ def slim_run(slim: str, peer: str, k: int, census: int) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000, 10000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000, 10000, 100000])
+    ap.add_argument("--src", help="run pardus from this source tree (e.g. an older revision checked out with git worktree)")
     ap.add_argument("--years", type=int, default=0)
     ap.add_argument("--slim", help="a SLiM 5 binary: run the peer model beside each size")
     ap.add_argument("--peer", default=str(Path(__file__).resolve().parents[2] / "shared/peers/slim/pva.slim"))
@@ -77,7 +84,8 @@ def main() -> None:
     print(head)
     for k in args.sizes:
         years = args.years or default_years(k)
-        out = subprocess.run([sys.executable, "-c", CHILD, str(k), str(years), args.kinship], capture_output=True, text=True, check=True)
+        env = dict(os.environ, PYTHONPATH=args.src) if args.src else None
+        out = subprocess.run([sys.executable, "-c", CHILD, str(k), str(years), args.kinship], capture_output=True, text=True, check=True, env=env)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         line = f"{r['K']:>7} {r['years']:>5} {r['mode']:>8} {r['ms_per_year']:>18.2f} {r['setup_s']:>8.2f} {r['peak_MiB']:>9.0f}"
         if args.slim:
