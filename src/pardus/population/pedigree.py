@@ -113,12 +113,15 @@ def pair_kinship(x, y, sire, dam, D, gamma, La, Lb, ta, tb, heap, ma, mb):
 @njit(cache=True)
 def add_born(sire, dam, D, F, first, mothers, fathers, gamma, La, Lb, ta, tb, heap, ma, mb):
     """Nodes first … first + len(mothers) − 1 are newborns of the given parent nodes: set their
-    parents, F (the parents' kinship) and D; returns their F."""
+    parents, F (the parents' kinship, computed once for the cubs of one litter, which follow each
+    other) and D; returns their F."""
     out = np.empty(mothers.shape[0])
+    f = 0.0
     for i in range(mothers.shape[0]):
         m = mothers[i]
         p = fathers[i]
-        f = pair_kinship(m, p, sire, dam, D, gamma, La, Lb, ta, tb, heap, ma, mb)
+        if i == 0 or m != mothers[i - 1] or p != fathers[i - 1]:  # litter mates share their F
+            f = pair_kinship(m, p, sire, dam, D, gamma, La, Lb, ta, tb, heap, ma, mb)
         node = first + i
         sire[node] = p
         dam[node] = m
