@@ -113,21 +113,56 @@ def pair_kinship(x, y, sire, dam, D, gamma, La, Lb, ta, tb, heap, ma, mb):
 @njit(cache=True)
 def add_born(sire, dam, D, F, first, mothers, fathers, gamma, La, Lb, ta, tb, heap, ma, mb):
     """Nodes first … first + len(mothers) − 1 are newborns of the given parent nodes: set their
-    parents, F (the parents' kinship, computed once for the cubs of one litter, which follow each
-    other) and D; returns their F."""
-    out = np.empty(mothers.shape[0])
-    f = 0.0
-    for i in range(mothers.shape[0]):
+    parents, F (the parents' kinship) and D; returns their F.
+
+    The litters are taken sire by sire: a sire's ancestors are walked once for all his mates,
+    each mother's once for her litter (litter mates follow each other)."""
+    nb = mothers.shape[0]
+    out = np.empty(nb)
+    # the first newborn of each litter, grouped by sire (stable)
+    lit = np.empty(nb, dtype=np.int64)
+    n_lit = 0
+    for i in range(nb):
+        if i == 0 or mothers[i] != mothers[i - 1] or fathers[i] != fathers[i - 1]:
+            lit[n_lit] = i
+            n_lit += 1
+    lit = lit[:n_lit]
+    order = lit[np.argsort(fathers[lit], kind="mergesort")]
+    k = 0
+    while k < n_lit:
+        p = fathers[order[k]]
+        nb_p = _contributions(p, sire, dam, Lb, tb, heap, mb)
+        while k < n_lit and fathers[order[k]] == p:
+            i = order[k]
+            m = mothers[i]
+            na = _contributions(m, sire, dam, La, ta, heap, ma)
+            a = 0.0
+            for t in range(na):
+                j = ta[t]
+                if Lb[j] != 0.0:
+                    a += La[j] * Lb[j] * D[j]
+            for g in range(gamma.shape[0]):
+                a += ma[g] * mb[g] * gamma[g]
+            for t in range(na):
+                La[ta[t]] = 0.0
+            ma[:] = 0.0
+            f = 0.5 * a
+            j = i
+            while j < nb and mothers[j] == m and fathers[j] == p:  # the litter (one a year per mother)
+                out[j] = f
+                j += 1
+            k += 1
+        for t in range(nb_p):
+            Lb[tb[t]] = 0.0
+        mb[:] = 0.0
+    for i in range(nb):
         m = mothers[i]
         p = fathers[i]
-        if i == 0 or m != mothers[i - 1] or p != fathers[i - 1]:  # litter mates share their F
-            f = pair_kinship(m, p, sire, dam, D, gamma, La, Lb, ta, tb, heap, ma, mb)
         node = first + i
         sire[node] = p
         dam[node] = m
-        F[node] = f
+        F[node] = out[i]
         D[node] = 0.5 - 0.25 * (F[m] + F[p])
-        out[i] = f
     return out
 
 
