@@ -141,61 +141,54 @@ def diversity(geno, n, n_neutral, n_alleles):
 def diversity_by_rep(geno, rep, n, n_reps, n_neutral, n_alleles, out):
     """:func:`diversity` of each replicate's rows among rows 0 … n−1: out[r] = (GD, Ho, A).
 
-    Every allele id belongs to one locus (founders and captive pools get fresh ids per locus,
-    gene drop copies them), so one count per id serves all loci and each animal's genotype is
-    read row by row, as it is stored."""
-    start = np.zeros(n_reps + 1, dtype=np.int64)
-    for i in range(n):
-        start[rep[i] + 1] += 1
-    for r in range(n_reps):
-        start[r + 1] += start[r]
-    order = np.empty(n, dtype=np.int64)
-    fill = start[:n_reps].copy()
-    for i in range(n):
-        order[fill[rep[i]]] = i
-        fill[rep[i]] += 1
+    Every allele id belongs to one locus and one replicate (founders and captive pools get
+    fresh ids, gene drop copies them), so one count per id serves all loci and replicates, and
+    the genotypes are read once, in the order they are stored: a copy that raises an allele's
+    count c → c + 1 adds 2c + 1 to its replicate's Σ count² at that locus."""
     counts = np.zeros(n_alleles, dtype=np.int32)
-    sum_sq = np.zeros(n_neutral, dtype=np.int64)  # Σ over alleles of count², per locus
+    sum_sq = np.zeros((n_reps, n_neutral), dtype=np.int64)
+    het = np.zeros(n_reps, dtype=np.int64)
+    distinct = np.zeros(n_reps, dtype=np.int64)
+    size = np.zeros(n_reps, dtype=np.int64)
     touched = np.empty(2 * n_neutral * max(n, 1), dtype=np.int64)
+    n_touched = 0
+    for i in range(n):
+        r = rep[i]
+        g = geno[i]
+        size[r] += 1
+        for locus in range(n_neutral):
+            a = g[locus, 0]
+            b = g[locus, 1]
+            if a != b:
+                het[r] += 1
+            c = counts[a]
+            if c == 0:
+                touched[n_touched] = a
+                n_touched += 1
+                distinct[r] += 1
+            sum_sq[r, locus] += 2 * c + 1
+            counts[a] = c + 1
+            c = counts[b]
+            if c == 0:
+                touched[n_touched] = b
+                n_touched += 1
+                distinct[r] += 1
+            sum_sq[r, locus] += 2 * c + 1
+            counts[b] = c + 1
     for r in range(n_reps):
-        k = start[r + 1] - start[r]
+        k = size[r]
         if k == 0:
             out[r, 0] = np.nan
             out[r, 1] = np.nan
             out[r, 2] = np.nan
             continue
-        het = 0
-        distinct = 0
-        sum_sq[:] = 0
-        # one pass: a copy raising an allele's count c → c + 1 adds 2c + 1 to Σ count²
-        for j in range(start[r], start[r + 1]):
-            g = geno[order[j]]
-            for locus in range(n_neutral):
-                a = g[locus, 0]
-                b = g[locus, 1]
-                if a != b:
-                    het += 1
-                c = counts[a]
-                if c == 0:
-                    touched[distinct] = a
-                    distinct += 1
-                sum_sq[locus] += 2 * c + 1
-                counts[a] = c + 1
-                c = counts[b]
-                if c == 0:
-                    touched[distinct] = b
-                    distinct += 1
-                sum_sq[locus] += 2 * c + 1
-                counts[b] = c + 1
-        for i in range(distinct):
-            counts[touched[i]] = 0
         two_n_sq = (2.0 * k) * (2.0 * k)
         gd = 0.0
         for locus in range(n_neutral):
-            gd += 1.0 - sum_sq[locus] / two_n_sq
+            gd += 1.0 - sum_sq[r, locus] / two_n_sq
         out[r, 0] = gd / n_neutral
-        out[r, 1] = het / (k * n_neutral)
-        out[r, 2] = distinct / n_neutral
+        out[r, 1] = het[r] / (k * n_neutral)
+        out[r, 2] = distinct[r] / n_neutral
     return out
 
 
