@@ -56,12 +56,22 @@ def _load_all(files: list[str]):
     return resolved
 
 
+def _without_dask() -> None:
+    """A local run builds numpy-backed results, but xarray imports dask (and with it
+    distributed: about 1.5 CPU-s) whenever it is installed, only to test whether an array is a
+    dask array. Marking it unavailable for this process (``sys.modules`` entry None, Python's
+    own way of saying a module cannot be imported) makes xarray skip it; the workers and a
+    ``--scheduler`` run are not affected. Only before xarray is imported: it decides at import
+    whether dask is there."""
+    if "dask" not in sys.modules and "xarray" not in sys.modules:
+        sys.modules["dask"] = None  # type: ignore[assignment]
+
+
 def _import_for_results() -> None:
-    """Import the modules that build, write and summarise the results (xarray looks for dask,
-    and imports it when it is installed, at its first array: about a second of CPU)."""
+    """Import the modules that build, write and summarise the results while the workers run."""
     import importlib
 
-    for mod in ("pardus.results", "h5netcdf", "dask.array", "distributed"):
+    for mod in ("pardus.results", "h5netcdf"):
         try:
             importlib.import_module(mod)
         except ImportError:
@@ -102,6 +112,7 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
         err.print("compiling the simulation kernels (first run after installation: about a minute; later runs start at once)", highlight=False, markup=False)
     if not scheduler:
         start_workers(n, workers, len(scenarios))  # before any thread: the workers are forked ready to run
+        _without_dask()
     # what is needed after the simulation is imported meanwhile, while the workers compute
     threading.Thread(target=_import_for_results, daemon=True, name="pardus-imports").start()
     total = n * len(scenarios)
@@ -306,8 +317,6 @@ def compare(
     baseline: Optional[str] = typer.Option(None, "--baseline", help=H_BASELINE),
 ) -> None:
     """Run scenarios with common random numbers and report differences with their uncertainty."""
-    from .results import compare_to_baseline, summarize
-
     _check_options(replicates, seed, workers, scheduler)
     resolved = _load_all(scenarios)
     if len(resolved) < 2:
@@ -316,6 +325,8 @@ def compare(
     if baseline is not None and baseline not in names:
         raise UserError([f"--baseline {baseline!r} — not one of the scenarios: {', '.join(names)}"])
     ds = _run(resolved, replicates, seed, workers, scheduler, output)
+    from .results import compare_to_baseline, summarize
+
     _print_summary(summarize(ds))
     base = baseline or names[0]
     _print_comparison(compare_to_baseline(ds, base), base)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .population.breeders import FLOAT32_ABOVE as BREEDER_FLOAT32_ABOVE
 from .population.genetics import AllelePool, founder_genotypes, lethal_layout
 from .population.lifetable import life_table, natural_survival
 from .population.table import ALIVE, FEMALE, KIN_FLOAT32_ABOVE, MALE, Population
@@ -153,7 +154,11 @@ class Batch:
         n0 = sum(p.initial_size for p in sc.populations.values())
         # each replicate's kinship store holds its living and the year's newborns (the year's
         # dead give their slots to the newborns): about 1.4 × N for leopard-like demography
-        self.pop = Population(n_loci=n_loci, capacity=max(64, 2 * n0 * R), kin_capacity=max(64, (7 * n0) // 5), n_reps=R, kinship=kinship_mode(sc))
+        store, dtype = breeder_store(sc)
+        self.pop = Population(
+            n_loci=n_loci, capacity=max(64, 2 * n0 * R), kin_capacity=max(64, (7 * n0) // 5), n_reps=R, kinship=kinship_mode(sc),
+            breeders=store, breeder_dtype=dtype, breeder_capacity=max(64, int(breeder_store_slots(sc))),
+        )  # fmt: skip (the store's pages are touched only as it fills)
         self._lethal = np.zeros(1024, dtype=bool)
         one = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
         self.layers = {key: np.tile(arr, R) for key, arr in one.items()}
@@ -309,7 +314,12 @@ def run_replicate(scenario: Scenario, seed: int, replicate: int, names: list[str
     return Replicate(prepare(scenario, names), seed, replicate).run()
 
 
-DENSE_KINSHIP_MAX_BYTES = 2**30  # genetics.kinship = "auto": dense while its store fits in this
+# genetics.kinship = "auto": the dense store of all living pairs up to this many animals (the
+# larger of the total initial size and total K), the pedigree with its breeder store beyond.
+# Measured crossover (benchmarks/bench_scale.py, batches of replicates as an ensemble runs
+# them): dense is 1.4-2x faster at K = 100 and amur-2015 (K 210), the pedigree 1.3x at K = 300,
+# 3x at K = 1,000 and 3.7x at K = 2,000.
+AUTO_DENSE_MAX_ANIMALS = 250
 
 
 def dense_kinship_bytes(sc: Scenario) -> float:
@@ -321,12 +331,38 @@ def dense_kinship_bytes(sc: Scenario) -> float:
     return slots * slots * (8 if slots <= KIN_FLOAT32_ABOVE else 4)
 
 
+def population_size(sc: Scenario) -> int:
+    """The larger of the total initial size and the total carrying capacity."""
+    n0 = sum(p.initial_size for p in sc.populations.values())
+    k = sum(p.carrying_capacity for p in sc.populations.values())
+    return max(n0, k, 1)
+
+
 def kinship_mode(sc: Scenario) -> str:
     """"dense" or "pedigree" for ``genetics.kinship`` (resolving "auto" by size)."""
     mode = sc.genetics.kinship
     if mode == "auto":
-        mode = "dense" if dense_kinship_bytes(sc) <= DENSE_KINSHIP_MAX_BYTES else "pedigree"
+        mode = "dense" if population_size(sc) <= AUTO_DENSE_MAX_ANIMALS else "pedigree"
     return mode
+
+
+PEDIGREE_STORE_MAX_BYTES = 768 * 2**20  # pedigree mode: a breeder store while it fits in this
+
+
+def breeder_store_slots(sc: Scenario) -> float:
+    """The expected size of one replicate's breeder store (pedigree mode): its members are
+    about 0.6 × the larger of the initial size and total K for leopard-like demography (0.58
+    at K = 10,000 after 30 years), and it runs up to twice its members before it compacts."""
+    return 1.2 * population_size(sc)
+
+
+def breeder_store(sc: Scenario) -> tuple[bool, type]:
+    """(whether pedigree mode keeps the breeders' kinship dense, its entries' type): a store
+    while it fits in PEDIGREE_STORE_MAX_BYTES (float32 beyond FLOAT32_ABOVE slots), else every
+    pair is walked from the pedigree."""
+    slots = breeder_store_slots(sc)
+    dtype = np.float32 if slots > BREEDER_FLOAT32_ABOVE else np.float64
+    return slots * slots * np.dtype(dtype).itemsize <= PEDIGREE_STORE_MAX_BYTES, dtype
 
 
 MAX_BATCH = 64  # replicates advanced together: beyond this the Python per batch-year is negligible
@@ -338,9 +374,10 @@ def batch_size(prep: Prepared) -> int:
     their kinship stores (about 1.4 × the larger of the initial size and total K, squared, per
     replicate) would exceed BATCH_KINSHIP_BYTES, and one for a large population."""
     sc = prep.scenario
-    if kinship_mode(sc) == "pedigree":  # no store: batch small populations, not large ones
-        size = max(sum(p.initial_size for p in sc.populations.values()), sum(p.carrying_capacity for p in sc.populations.values()), 1)
-        return int(max(1, min(MAX_BATCH, 20_000 // size)))
+    if kinship_mode(sc) == "pedigree":  # batch small populations, not large ones
+        store, dtype = breeder_store(sc)
+        by_store = BATCH_KINSHIP_BYTES // (breeder_store_slots(sc) ** 2 * np.dtype(dtype).itemsize) if store else MAX_BATCH
+        return int(max(1, min(MAX_BATCH, 20_000 // population_size(sc), by_store)))
     return int(max(1, min(MAX_BATCH, BATCH_KINSHIP_BYTES // dense_kinship_bytes(sc))))
 
 

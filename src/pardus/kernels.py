@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
+
 
 def compile_kernels() -> float:
     """Run every preset for a few years; returns the seconds it took."""
@@ -25,6 +27,12 @@ def compile_kernels() -> float:
     # releases use kernels no preset's baseline needs
     release = {"type": "release", "population": next(iter(sc.populations)), "start": sc.run.start_year + 1, "females": 1, "males": 1}
     run_replicate(sc.replace({"run.years": 3, "interventions": {"release": release}}), 1, 0)
+    # pedigree kinship (large populations) with its breeder store, kin avoidance and releases
+    ped = sc.replace({"run.years": 6, "genetics.kinship": "pedigree", "demography.avoid_kinship_above": 0.25, "interventions": {"release": release}})
+    run_replicate(ped, 1, 0)
+    from .population.breeders import exercise
+
+    exercise(np.float32)  # the store's entries of populations of thousands
     return time.perf_counter() - t0
 
 

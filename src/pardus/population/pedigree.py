@@ -111,6 +111,20 @@ def pair_kinship(x, y, sire, dam, D, gamma, La, Lb, ta, tb, heap, ma, mb):
 
 
 @njit(cache=True)
+def link_born(sire, dam, D, F, first, mothers, fathers, Fvals):
+    """Nodes first … are newborns of the given parent nodes with F already known (from the
+    breeder store): their parents, F and D."""
+    for i in range(mothers.shape[0]):
+        m = mothers[i]
+        p = fathers[i]
+        node = first + i
+        sire[node] = p
+        dam[node] = m
+        F[node] = Fvals[i]
+        D[node] = 0.5 - 0.25 * (F[m] + F[p])
+
+
+@njit(cache=True)
 def add_born(sire, dam, D, F, first, mothers, fathers, gamma, La, Lb, ta, tb, heap, ma, mb):
     """Nodes first … first + len(mothers) − 1 are newborns of the given parent nodes: set their
     parents, F (the parents' kinship) and D; returns their F.
@@ -155,14 +169,7 @@ def add_born(sire, dam, D, F, first, mothers, fathers, gamma, La, Lb, ta, tb, he
         for t in range(nb_p):
             Lb[tb[t]] = 0.0
         mb[:] = 0.0
-    for i in range(nb):
-        m = mothers[i]
-        p = fathers[i]
-        node = first + i
-        sire[node] = p
-        dam[node] = m
-        F[node] = out[i]
-        D[node] = 0.5 - 0.25 * (F[m] + F[p])
+    link_born(sire, dam, D, F, first, mothers, fathers, out)
     return out
 
 
@@ -250,11 +257,16 @@ class Pedigree:
         self.n += k
         return nodes
 
-    def add_born(self, mothers: np.ndarray, fathers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Newborns of the given parent nodes; returns (their nodes, their F)."""
+    def add_born(self, mothers: np.ndarray, fathers: np.ndarray, F: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Newborns of the given parent nodes; returns (their nodes, their F). F is walked from
+        the pedigree unless given (the parents' kinship from a breeder store)."""
         k = mothers.size
         self._reserve(k)
         first = self.n
+        if F is not None:
+            link_born(self.sire, self.dam, self.D, self.F, first, np.asarray(mothers, np.int64), np.asarray(fathers, np.int64), np.asarray(F, np.float64))
+            self.n += k
+            return np.arange(first, first + k), F
         F = add_born(self.sire, self.dam, self.D, self.F, first, np.asarray(mothers, np.int64), np.asarray(fathers, np.int64), self.gamma, *self._work())
         self.n += k
         return np.arange(first, first + k), F

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .breeders import BreederStore
 from .pedigree import Pedigree
 
 FEMALE, MALE = 0, 1
@@ -218,7 +219,7 @@ class Population:
     """Columns of the living (and this year's marked-dead) animals of a batch of replicates,
     plus each replicate's kinship store."""
 
-    def __init__(self, n_loci: int, capacity: int = 256, kin_capacity: int | None = None, n_reps: int = 1, kinship: str = "dense"):
+    def __init__(self, n_loci: int, capacity: int = 256, kin_capacity: int | None = None, n_reps: int = 1, kinship: str = "dense", breeders: bool = True, breeder_dtype=np.float64, breeder_capacity: int = 64):
         self.n_loci = n_loci
         self.n_reps = n_reps
         self.n = 0
@@ -232,6 +233,9 @@ class Population:
         k = (capacity if kin_capacity is None else kin_capacity) if self.dense else 1
         self.kin3 = np.zeros((n_reps, k, k), dtype=_kin_dtype(k))
         self.ped = None if self.dense else Pedigree(max(1024, 4 * capacity))
+        # pedigree mode: the breeders' kinship kept dense (:mod:`pardus.population.breeders`),
+        # unless too large, then walked from the pedigree for every pair
+        self.breeders = BreederStore(n_reps, self.ped.sire.size, capacity=breeder_capacity, dtype=breeder_dtype) if (self.ped is not None and breeders) else None
         self._captive_groups: dict[int, int] = {}
         # Σ kin over ordered pairs of each replicate's rows; None = not known (recomputed once)
         self.kin_sums: np.ndarray | None = None
@@ -275,18 +279,34 @@ class Population:
         """Rows (at or beyond ``n``) are founders with kinship θ among them (pedigree mode):
         below a new metafounder, or below ``group``; returns the group."""
         g = self.ped.metafounder(theta) if group is None else group
-        self.slot[rows] = self.ped.add_founders(len(rows), g)
+        nodes = self.ped.add_founders(len(rows), g)
+        self.slot[rows] = nodes
+        if self.breeders is not None and len(rows):
+            r = int(self.rep[rows[0]])
+            self.breeders.reserve_nodes(self.ped.sire.size)
+            if group is None:
+                self.breeders.add_metafounder(r, g, theta)
+            self.breeders.founded(nodes, r)
         return g
 
     def captive_group(self, r: int, theta: float) -> int:
         """The metafounder of replicate r's captive population (made on first use)."""
         if r not in self._captive_groups:
             self._captive_groups[r] = self.ped.metafounder(theta)
+            if self.breeders is not None:
+                self.breeders.add_metafounder(r, self._captive_groups[r], theta)
         return self._captive_groups[r]
 
     def add_born_rows(self, n0: int, mothers: np.ndarray, fathers: np.ndarray) -> None:
         """Rows n0 … are newborns of the given parent rows (pedigree mode): their nodes and F."""
-        nodes, F = self.ped.add_born(self.slot[mothers].astype(np.int64), self.slot[fathers].astype(np.int64))
+        m, p = self.slot[mothers].astype(np.int64), self.slot[fathers].astype(np.int64)
+        if self.breeders is not None:  # F from the breeders' store (the parents become members)
+            self.breeders.enter(np.r_[m, p], self.ped.sire, self.ped.dam)
+            nodes, F = self.ped.add_born(m, p, self.breeders.F_of(m, p))
+            self.breeders.reserve_nodes(self.ped.sire.size)
+            self.breeders.born(nodes, m, p)
+        else:
+            nodes, F = self.ped.add_born(m, p)
         k = len(mothers)
         self.slot[n0 : n0 + k] = nodes
         self.F[n0 : n0 + k] = F
@@ -410,8 +430,17 @@ class Population:
             by[key].append(col.view(np.int8) if key == "small" else col)
         return tuple(by[k] for k in ("int64", "int32", "float64")) + (by["small"],)
 
+    def enter_breeders(self, rows: np.ndarray) -> None:
+        """Pedigree mode with a breeder store: make the animals in ``rows`` members (e.g. every
+        candidate pair of kin avoidance), so that their kinship is a lookup."""
+        if self.breeders is not None:
+            self.breeders.enter(self.slot[rows].astype(np.int64), self.ped.sire, self.ped.dam)
+
     def remove_dead(self) -> None:
         """Drop every marked-dead row, keeping id order; their kinship slots become free."""
+        if self.breeders is not None:
+            n = self.n
+            self.breeders.died(self.slot[:n][self.cause[:n] != ALIVE].astype(np.int64), self.ped.sire, self.ped.dam)
         if self.kin_sums is not None and self.dense:
             self.kin_sums -= _removed_sums(self.kin3, self.slot, self.rep, self.cause, self.n, np.zeros(self.n_reps))
         i64, i32, f64, small = self._groups()

@@ -22,7 +22,7 @@ from scipy.special import ndtr
 
 from ..population.genetics import births
 from ..population.pedigree import pair_kinship
-from ..population.table import ORIGIN_BORN
+from ..population.table import ALIVE, ORIGIN_BORN
 from ..rng import as_streams, uniform
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
@@ -200,10 +200,17 @@ class Reproduction(Process):
         pop = state.pop
         n = pop.n
         p_cell = self.breeding_probability(state)
+        kin, slot, ped = pop.kin3, pop.slot, (_NO_PEDIGREE if pop.dense else pop.ped.arrays())
+        if pop.breeders is not None and self.avoid >= 0.0:
+            # kin avoidance asks for candidate pairs: every animal of breeding age becomes a
+            # member of the breeder store, and the pairs are lookups there
+            age, cause = pop.age[:n], pop.cause[:n]
+            pop.enter_breeders(np.flatnonzero((cause == ALIVE) & (age >= min(self.fba, self.mba))))
+            kin, slot, ped = pop.breeders.K, pop.breeders.pos[pop.slot[:n]], _NO_PEDIGREE
         mothers_rows, fathers_rows, cub_sex, per_cell = mate(
-            streams.s, n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.rep, pop.F, pop.kin3, pop.slot,
+            streams.s, n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.rep, pop.F, kin, slot,
             state.n_cells, self.fba, self.last, self.dep, self.mba, self.pool, p_cell, self.b_fert, self.avoid, self.litter_cum,
-            self.sex_ratio, _NO_PEDIGREE if pop.dense else pop.ped.arrays(),
+            self.sex_ratio, ped,
         )  # fmt: skip
         state.tally["breeding_females"] += per_cell
         total = mothers_rows.size
