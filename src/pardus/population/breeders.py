@@ -116,6 +116,39 @@ def _evict(x, pos, rep_of, used, node_of):
 
 
 @njit(cache=True)
+def _enter_all(K, used, node_of, hw, pos, sire, dam, meta_slot, nodes, counts, alive, pending, rep_of):
+    """New members ``nodes`` (grouped by replicate, ``counts`` per replicate, in node order
+    within one; each replicate's store has room after its last used slot): their slots, rows
+    and columns; then their parents are released from waiting for them."""
+    start = 0
+    for r in range(counts.shape[0]):
+        c = counts[r]
+        if c == 0:
+            continue
+        a = hw[r]
+        slots = np.arange(a, a + c)
+        pa = np.empty(c, dtype=np.int64)
+        pb = np.empty(c, dtype=np.int64)
+        for i in range(c):
+            x = nodes[start + i]
+            s = slots[i]
+            used[r, s] = True
+            node_of[r, s] = x
+            pos[x] = s
+            q = sire[x]
+            pa[i] = pos[q] if q >= 0 else meta_slot[-1 - q]
+            q = dam[x]
+            pb[i] = pos[q] if q >= 0 else meta_slot[-1 - q]
+        hw[r] = a + c
+        entrant = np.zeros(a + c, dtype=np.bool_)
+        entrant[a:] = True
+        _fill(K, r, slots, pa, pb, a + c, entrant)
+        start += c
+    for k in range(nodes.shape[0]):
+        _settled(nodes[k], alive, pos, pending, sire, dam, rep_of, used, node_of)
+
+
+@njit(cache=True)
 def _born(mothers, fathers, pending):
     for i in range(mothers.shape[0]):
         pending[mothers[i]] += 1
@@ -133,8 +166,10 @@ def pair_F(K, pos, rep_of, mothers, fathers, out):
 class BreederStore:
     """Kinship among each replicate's breeders and metafounders (see the module docstring).
 
-    Nodes are the pedigree's (metafounder code g < 0 is kept at index ``n_nodes_cap + (−1 − g)``
-    of the per-node arrays' metafounder part, ``meta_pos``)."""
+    Nodes are the pedigree's; per node: its slot (``pos``, −1 if not a member), its replicate,
+    whether it lives, and how many of its offspring live without being members (``pending``).
+    A metafounder (code g < 0) holds slot ``meta_slot[−1 − g]`` of replicate ``meta_rep[−1 − g]``
+    without being a node."""
 
     def __init__(self, n_reps: int, node_capacity: int = 1024, capacity: int = 64, dtype=np.float64):
         self.n_reps = n_reps
@@ -145,7 +180,9 @@ class BreederStore:
         self.node_of = np.full((n_reps, capacity), -1, dtype=np.int64)
         self.hw = np.zeros(n_reps, dtype=np.int64)  # 1 + the highest slot ever used, per replicate
         self._nodes(node_capacity)
-        self.meta_pos: dict[int, tuple[int, int]] = {}  # metafounder code -> (replicate, slot)
+        # metafounder code g < 0 -> its replicate and its slot there (index −1 − g)
+        self.meta_rep = np.zeros(0, dtype=np.int64)
+        self.meta_slot = np.zeros(0, dtype=np.int64)
 
     def _nodes(self, cap: int) -> None:
         self.pos = np.full(cap, -1, dtype=np.int64)
@@ -171,23 +208,19 @@ class BreederStore:
         return int(self.used[r].sum())
 
     # -- slots --------------------------------------------------------------------------------
-    def _slots(self, r: int, k: int) -> np.ndarray:
-        """k new slots for replicate r, side by side after its last used slot, so that their
-        columns are short runs of every row. When the store's end is reached the members move
-        together to its front (:func:`_compact`), and the store grows when it would be more
-        two-thirds full (it grows for the fullest replicate of a batch)."""
+    def _room(self, r: int, k: int) -> None:
+        """Room for k new slots after replicate r's last used slot, so that new members'
+        columns are short runs of every row: when the store's end is reached its members move
+        together to its front (:meth:`_compact`); the store grows (for the fullest replicate of
+        a batch) when it would be more than two-thirds full."""
         cap = self.K.shape[1]
-        if self.hw[r] + k > cap:
-            m = self.members(r)
-            if 3 * (m + k) > 2 * cap:  # less than a third would be free after compacting
-                self._resize(max(3 * (m + k) // 2, 64))
-            if self.hw[r] + k > self.K.shape[1]:
-                self._compact(r)
-        a = int(self.hw[r])
-        slots = np.arange(a, a + k)
-        self.used[r, slots] = True
-        self.hw[r] = a + k
-        return slots
+        if self.hw[r] + k <= cap:
+            return
+        m = self.members(r)
+        if 3 * (m + k) > 2 * cap:  # less than a third would be free after compacting
+            self._resize(max(3 * (m + k) // 2, 64))
+        if self.hw[r] + k > self.K.shape[1]:
+            self._compact(r)
 
     def _resize(self, size: int) -> None:
         old = self.K.shape[1]
@@ -216,15 +249,22 @@ class BreederStore:
         self.used[r, :m] = True
         self.hw[r] = m
         self.pos[nodes[nodes >= 0]] = np.flatnonzero(nodes >= 0)
-        for code, (rr, s) in list(self.meta_pos.items()):
-            if rr == r:
-                self.meta_pos[code] = (r, int(np.searchsorted(live, s)))
+        mine = self.meta_rep == r
+        self.meta_slot[mine] = np.searchsorted(live, self.meta_slot[mine])
 
     def add_metafounder(self, r: int, code: int, theta: float) -> None:
-        s = self._slots(r, 1)
+        self._room(r, 1)
+        s = np.array([self.hw[r]])
+        self.used[r, s] = True
+        self.hw[r] += 1
         self.K[r, s[0], s[0]] = theta
         _fill(self.K, r, s, np.array([-1]), np.array([-1]), int(self.hw[r]), self._entrant_mask(r, s))
-        self.meta_pos[code] = (r, int(s[0]))
+        g = -1 - code
+        if g >= self.meta_slot.size:
+            self.meta_rep = np.r_[self.meta_rep, np.zeros(g + 1 - self.meta_rep.size, np.int64)]
+            self.meta_slot = np.r_[self.meta_slot, np.full(g + 1 - self.meta_slot.size, -1, np.int64)]
+        self.meta_rep[g] = r
+        self.meta_slot[g] = int(s[0])
 
     def _entrant_mask(self, r: int, slots: np.ndarray) -> np.ndarray:
         m = np.zeros(int(self.hw[r]), dtype=np.bool_)
@@ -255,29 +295,18 @@ class BreederStore:
         nodes = nodes[self.pos[nodes] < 0]
         if nodes.size == 0:
             return
+        parents = np.r_[sire[nodes], dam[nodes]]
+        parents = parents[parents >= 0]
+        if (self.pos[parents] < 0).any():
+            bad = int(parents[self.pos[parents] < 0][0])
+            raise RuntimeError(f"breeder store: parent node {bad} is not a member (it bred, so it should be)")
         reps = self.rep_of[nodes]
-        for r in np.unique(reps):
-            new = nodes[reps == r]
-            slots = self._slots(int(r), new.size)
-            pa = np.empty(new.size, dtype=np.int64)
-            pb = np.empty(new.size, dtype=np.int64)
-            for i, (s, d) in enumerate(zip(sire[new], dam[new])):
-                pa[i] = self._member_slot(int(s), int(r))
-                pb[i] = self._member_slot(int(d), int(r))
-            self.pos[new] = slots
-            self.node_of[r, slots] = new
-            _fill(self.K, int(r), slots, pa, pb, int(self.hw[r]), self._entrant_mask(int(r), slots))
-            for x in new:
-                _settled(int(x), self.alive, self.pos, self.pending, sire, dam, self.rep_of, self.used, self.node_of)
-
-    def _member_slot(self, parent: int, r: int) -> int:
-        if parent < 0:
-            rr, s = self.meta_pos[parent]
-            return s
-        s = int(self.pos[parent])
-        if s < 0:
-            raise RuntimeError(f"breeder store: parent node {parent} is not a member (it bred, so it should be)")
-        return s
+        order = np.argsort(reps, kind="stable")
+        nodes, reps = nodes[order], reps[order]
+        counts = np.bincount(reps, minlength=self.n_reps)
+        for r in np.flatnonzero(self.hw + counts > self.K.shape[1]):  # room after the last used slot
+            self._room(int(r), int(counts[r]))
+        _enter_all(self.K, self.used, self.node_of, self.hw, self.pos, sire, dam, self.meta_slot, nodes, counts, self.alive, self.pending, self.rep_of)
 
     def F_of(self, mothers: np.ndarray, fathers: np.ndarray) -> np.ndarray:
         """Kinship of each (mother, father) pair of member nodes: their offspring's F."""
@@ -286,7 +315,8 @@ class BreederStore:
 
 def exercise(dtype) -> None:
     """Run every kernel of the store once with entries of ``dtype`` (compiles them into the
-    cache at installation): three founders, a mating, deaths and a compaction."""
+    cache at installation): three founders, a mating, deaths and a compaction; with float64
+    also the pedigree's ancestor walk and full Colleau pass."""
     from .pedigree import Pedigree
 
     ped = Pedigree(16)
@@ -301,3 +331,6 @@ def exercise(dtype) -> None:
     store.born(nodes, mothers, fathers)
     store.died(np.array([a, c]), ped.sire, ped.dam)
     store._compact(0)
+    if dtype == np.float64:  # and the pedigree's own walks, for populations beyond a store
+        ped.add_born(np.array([b]), np.array([c]))
+        ped.pair_sums(nodes, np.zeros(nodes.size, np.int64), 1)

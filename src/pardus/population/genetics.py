@@ -133,24 +133,26 @@ def add_births(kin, slot, F, geno, is_lethal, n0, mothers, fathers, n_neutral, l
 def diversity(geno, n, n_neutral, n_alleles):
     """(gene diversity 1 − Σp², observed heterozygosity, alleles per locus) over the neutral
     loci of rows 0 … n−1 of one population. ``n_alleles`` bounds the allele ids."""
-    out = diversity_by_rep(geno, np.zeros(n, np.int32), n, 1, n_neutral, max(int(n_alleles), 1), np.empty((1, 3)))
+    counts, touched = np.zeros(max(int(n_alleles), 1), dtype=np.int32), np.empty(2 * n_neutral * max(n, 1), dtype=np.int64)
+    out = diversity_by_rep(geno, np.zeros(n, np.int32), n, 1, n_neutral, counts, touched, np.empty((1, 3)))
     return float(out[0, 0]), float(out[0, 1]), float(out[0, 2])
 
 
 @njit(cache=True)
-def diversity_by_rep(geno, rep, n, n_reps, n_neutral, n_alleles, out):
+def diversity_by_rep(geno, rep, n, n_reps, n_neutral, counts, touched, out):
     """:func:`diversity` of each replicate's rows among rows 0 … n−1: out[r] = (GD, Ho, A).
 
     Every allele id belongs to one locus and one replicate (founders and captive pools get
     fresh ids, gene drop copies them), so one count per id serves all loci and replicates, and
     the genotypes are read once, in the order they are stored: a copy that raises an allele's
-    count c → c + 1 adds 2c + 1 to its replicate's Σ count² at that locus."""
-    counts = np.zeros(n_alleles, dtype=np.int32)
+    count c → c + 1 adds 2c + 1 to its replicate's Σ count² at that locus. ``counts`` (one per
+    allele id) is zero on entry and left zero; ``touched`` has room for 2 · n_neutral · n ids
+    (both kept by the caller from year to year: a fresh array of every allele ever made, each
+    year, would cost more than the count)."""
     sum_sq = np.zeros((n_reps, n_neutral), dtype=np.int64)
     het = np.zeros(n_reps, dtype=np.int64)
     distinct = np.zeros(n_reps, dtype=np.int64)
     size = np.zeros(n_reps, dtype=np.int64)
-    touched = np.empty(2 * n_neutral * max(n, 1), dtype=np.int64)
     n_touched = 0
     for i in range(n):
         r = rep[i]
@@ -189,6 +191,8 @@ def diversity_by_rep(geno, rep, n, n_reps, n_neutral, n_alleles, out):
         out[r, 0] = gd / n_neutral
         out[r, 1] = het[r] / (k * n_neutral)
         out[r, 2] = distinct[r] / n_neutral
+    for k in range(n_touched):
+        counts[touched[k]] = 0
     return out
 
 

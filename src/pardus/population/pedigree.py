@@ -203,12 +203,59 @@ def colleau_sums(sire, dam, D, gamma, n_nodes, living, rep, n_reps, out):
     return out
 
 
+@njit(cache=True)
+def colleau_pruned(sire, dam, D, gamma, active, n_active, living, rep, out, v, u):
+    """:func:`colleau_sums` over the ``active`` nodes only (ascending: every living node and
+    every ancestor of one), then drops from ``active`` the nodes that are neither — they have
+    no living descendant, so they never will again (a newborn's parents are alive). Returns the
+    new number of active nodes. A dropped node had weight zero in both passes: the sums are
+    those of the full pedigree, to the bit. ``v`` and ``u`` are scratch arrays of the
+    pedigree's size, zero on entry and left zero."""
+    for k in range(living.shape[0]):
+        v[living[k]] += 1.0
+    vm = np.zeros(gamma.shape[0])
+    for idx in range(n_active - 1, -1, -1):
+        j = active[idx]
+        h = 0.5 * v[j]
+        if h != 0.0:
+            for parent in (sire[j], dam[j]):
+                if parent >= 0:
+                    v[parent] += h
+                else:
+                    vm[-1 - parent] += h
+    um = gamma * vm
+    for idx in range(n_active):
+        j = active[idx]
+        s = sire[j]
+        d = dam[j]
+        us = u[s] if s >= 0 else um[-1 - s]
+        ud = u[d] if d >= 0 else um[-1 - d]
+        u[j] = D[j] * v[j] + 0.5 * (us + ud)
+    out[:] = 0.0
+    for k in range(living.shape[0]):
+        out[rep[k]] += 0.5 * u[living[k]]
+    m = 0
+    for idx in range(n_active):
+        j = active[idx]
+        if v[j] != 0.0:
+            active[m] = j
+            m += 1
+        v[j] = 0.0
+        u[j] = 0.0
+    return m
+
+
 class Pedigree:
     """Every node of a batch's pedigree and its metafounders, with the scratch space of the
     kinship computations."""
 
     def __init__(self, capacity: int = 1024):
         self.n = 0
+        # the nodes that can still matter for the mean kinship of the living (see colleau_pruned):
+        # active[:n_active], then every node from n_checked on
+        self.active = np.empty(0, dtype=np.int64)
+        self.n_active = 0
+        self.n_checked = 0
         self.sire = np.full(capacity, -1, dtype=np.int64)
         self.dam = np.full(capacity, -1, dtype=np.int64)
         self.D = np.zeros(capacity)
@@ -281,6 +328,18 @@ class Pedigree:
     def kinship(self, x: int, y: int) -> float:
         return float(pair_kinship(int(x), int(y), self.sire, self.dam, self.D, self.gamma, *self._work()))
 
-    def pair_sums(self, living: np.ndarray, rep: np.ndarray, n_reps: int) -> np.ndarray:
-        """Σ kinship over ordered pairs of each replicate's living nodes."""
-        return colleau_sums(self.sire, self.dam, self.D, self.gamma, self.n, np.asarray(living, np.int64), np.asarray(rep, np.int64), n_reps, np.zeros(n_reps))
+    def pair_sums(self, living: np.ndarray, rep: np.ndarray, n_reps: int, prune: bool = False) -> np.ndarray:
+        """Σ kinship over ordered pairs of each replicate's living nodes. With ``prune`` (only
+        for the living of a simulation: a node left out once is never living again, nor a
+        parent) the passes skip the nodes without living descendants, and forget them."""
+        living = np.asarray(living, np.int64)
+        rep = np.asarray(rep, np.int64)
+        if prune:
+            fresh = np.arange(self.n_checked, self.n, dtype=np.int64)
+            act = np.concatenate((self.active[: self.n_active], fresh))
+            out = np.zeros(n_reps)
+            self.n_active = int(colleau_pruned(self.sire, self.dam, self.D, self.gamma, act, act.size, living, rep, out, self.La, self.Lb))
+            self.active = act
+            self.n_checked = self.n
+            return out
+        return colleau_sums(self.sire, self.dam, self.D, self.gamma, self.n, living, rep, n_reps, np.zeros(n_reps))

@@ -383,7 +383,7 @@ class Population:
         (NaN for a replicate without animals)."""
         n = self.n
         if not self.dense:
-            self.kin_sums = self.ped.pair_sums(self.slot[:n], self.rep[:n], self.n_reps)
+            self.kin_sums = self.ped.pair_sums(self.slot[:n], self.rep[:n], self.n_reps, prune=True)
         elif self.kin_sums is None:
             self.kin_sums = _pair_sums(self.kin3, self.slot, self.rep, n, np.zeros(self.n_reps))
         size = np.bincount(self.rep[:n], minlength=self.n_reps).astype(float)

@@ -93,6 +93,8 @@ class Census(Process):
     def __init__(self, scenario: Scenario):
         self.adult_age = scenario.demography.adult_age
         self.n_neutral = scenario.genetics.neutral_loci
+        self._counts = np.zeros(1, dtype=np.int32)  # scratch of diversity_by_rep, kept zero
+        self._touched = np.empty(1, dtype=np.int64)
 
     def measure(self, state: State, age_offset: int = 1) -> dict[str, np.ndarray]:
         """Counts by (cell, sex, stage) and, per replicate, the genetic summaries (NaN for a
@@ -105,7 +107,11 @@ class Census(Process):
         n_rep = np.zeros(R, dtype=np.int64)
         _count(n, pop.cell, pop.sex, pop.age, pop.F, pop.rep, age_offset, self.adult_age, N, sum_f, n_rep)
         mk = pop.mean_kinship_by_rep()  # kept up to date by births, releases and removals
-        div = diversity_by_rep(pop.geno, pop.rep, n, R, self.n_neutral, max(pop.next_allele, 1), np.empty((R, 3)))
+        if self._counts.size < pop.next_allele:
+            self._counts = np.zeros(max(pop.next_allele, 2 * self._counts.size), dtype=np.int32)
+        if self._touched.size < 2 * self.n_neutral * n:
+            self._touched = np.empty(max(2 * self.n_neutral * n, 2 * self._touched.size), dtype=np.int64)
+        div = diversity_by_rep(pop.geno, pop.rep, n, R, self.n_neutral, self._counts, self._touched, np.empty((R, 3)))
         empty = n_rep == 0
         with np.errstate(invalid="ignore", divide="ignore"):
             mean_f = np.where(empty, np.nan, sum_f / np.maximum(n_rep, 1))
