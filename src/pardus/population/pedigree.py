@@ -174,36 +174,6 @@ def add_born(sire, dam, D, F, first, mothers, fathers, gamma, La, Lb, ta, tb, he
 
 
 @njit(cache=True)
-def colleau_sums(sire, dam, D, gamma, n_nodes, living, rep, n_reps, out):
-    """out[r] = Σ over ordered pairs of replicate r's living nodes of their kinship
-    (½ xᵀ A x, x the indicator of the living), by Colleau's indirect method."""
-    v = np.zeros(n_nodes)
-    for k in range(living.shape[0]):
-        v[living[k]] += 1.0
-    vm = np.zeros(gamma.shape[0])
-    for j in range(n_nodes - 1, -1, -1):  # v = Tᵀ x: the youngest pass their weight to parents
-        h = 0.5 * v[j]
-        if h != 0.0:
-            for parent in (sire[j], dam[j]):
-                if parent >= 0:
-                    v[parent] += h
-                else:
-                    vm[-1 - parent] += h
-    um = gamma * vm
-    u = np.empty(n_nodes)
-    for j in range(n_nodes):  # u = T (D v): oldest first
-        s = sire[j]
-        d = dam[j]
-        us = u[s] if s >= 0 else um[-1 - s]
-        ud = u[d] if d >= 0 else um[-1 - d]
-        u[j] = D[j] * v[j] + 0.5 * (us + ud)
-    out[:] = 0.0
-    for k in range(living.shape[0]):
-        out[rep[k]] += 0.5 * u[living[k]]
-    return out
-
-
-@njit(cache=True)
 def colleau_pruned(sire, dam, D, gamma, active, n_active, living, rep, out, v, u):
     """:func:`colleau_sums` over the ``active`` nodes only (ascending: every living node and
     every ancestor of one), then drops from ``active`` the nodes that are neither — they have
@@ -243,6 +213,16 @@ def colleau_pruned(sire, dam, D, gamma, active, n_active, living, rep, out, v, u
         v[j] = 0.0
         u[j] = 0.0
     return m
+
+
+@njit(cache=True)
+def colleau_sums(sire, dam, D, gamma, n_nodes, living, rep, n_reps, out):
+    """out[r] = Σ over ordered pairs of replicate r's living nodes of their kinship
+    (½ xᵀ A x, x the indicator of the living), by Colleau's indirect method: v = Tᵀ x (the
+    youngest pass half their weight to each parent), then u = T (D v) (oldest first), and the
+    sum of u over the living."""
+    colleau_pruned(sire, dam, D, gamma, np.arange(n_nodes), n_nodes, living, rep, out, np.zeros(n_nodes), np.zeros(n_nodes))
+    return out
 
 
 class Pedigree:
