@@ -12,6 +12,7 @@ process's draws, and a replicate's result does not depend on which worker or bat
 
 from __future__ import annotations
 
+import math
 import zlib
 from time import perf_counter
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .population.breeders import FLOAT32_ABOVE as BREEDER_FLOAT32_ABOVE
-from .population.genetics import AllelePool, founder_genotypes, lethal_layout
+from .population.genetics import _NO_STREAMS, AllelePool, births, founder_genotypes, lethal_layout
 from .population.lifetable import life_table, natural_survival
 from .population.table import ALIVE, FEMALE, KIN_FLOAT32_ABOVE, MALE, Population
 from .processes.base import State
@@ -104,6 +105,13 @@ class Prepared:
     n_lethal: int
     frac_last: float
     initial_ages: list[tuple[np.ndarray, np.ndarray]]  # per population: ages of females, of males
+    # per population, for initial_age_distribution = "stable": the life table's stable age
+    # distribution of females and of males, from which each replicate draws its ages (None
+    # where the scenario gives the ages: then initial_ages, the same in every replicate)
+    initial_weights: list[tuple[np.ndarray, np.ndarray] | None]
+    breeding_rate: np.ndarray  # the life table's annual breeding rate of females by age 1 … max_age
+    surviving_litter: np.ndarray  # [j − 1, k − 1]: P(k cubs of a litter alive j years after birth | k ≥ 1)
+    mother_alive: np.ndarray  # [j − 1]: P(the mother of such a litter is still alive)
 
 
 def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
@@ -112,9 +120,10 @@ def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
     d = scenario.demography
     n_lethal, frac = lethal_layout(scenario.genetics.lethal_equivalents, scenario.genetics.lethal_share)
     ages_all = np.arange(1, d.max_age + 1)
-    initial = []
+    initial, weights = [], []
     for name in names:
         p = scenario.populations.get(name)
+        weights.append(None)
         if p is None:
             initial.append((np.zeros(0, np.int32), np.zeros(0, np.int32)))
             continue
@@ -122,6 +131,7 @@ def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
         n_f = p.initial_size - n_m
         if p.initial_age_distribution == "stable":
             wf, wm = lt.stable_female, lt.stable_male
+            weights[-1] = (np.asarray(wf, float) / np.sum(wf), np.asarray(wm, float) / np.sum(wm))
         else:
             w = np.zeros(d.max_age)
             given = np.asarray(p.initial_age_distribution, dtype=float)
@@ -130,7 +140,69 @@ def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
         af = np.repeat(ages_all, _allocate(n_f, np.asarray(wf, float)))
         am = np.repeat(ages_all, _allocate(n_m, np.asarray(wm, float)))
         initial.append((af.astype(np.int32), am.astype(np.int32)))
-    return Prepared(scenario, names, natural_survival(scenario), n_lethal, frac, initial)
+    return Prepared(scenario, names, natural_survival(scenario), n_lethal, frac, initial, weights, lt.breeding_rate, *dependent_litters(scenario, lt, natural_survival(scenario)))
+
+
+def _partition(rng: np.random.Generator, n: int, p: np.ndarray) -> list[int]:
+    """Litter sizes (k = 1, 2, … with probabilities p) that add up to exactly n: independent
+    sizes drawn until they reach n, the whole draw repeated when they pass it (the sizes given
+    their total, without the bias of a cut-off last litter)."""
+    cum = np.cumsum(p) / np.sum(p)
+    while True:
+        out, total = [], 0
+        while total < n:
+            k = 1 + min(int(np.searchsorted(cum, rng.random(), side="right")), cum.size - 1)
+            out.append(k)
+            total += k
+        if total == n:
+            return out
+
+
+def dependent_litters(scenario: Scenario, lt, natural: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The litters still dependent at the start of a year, in the life table's stable state:
+    for j = 1 … D − 1 years after birth, (P(k cubs alive | k ≥ 1) for k = 1 … the largest
+    litter; the probability that the mother is alive).
+
+    A cub is alive j years after birth with the life table's survival of its first year and of
+    ages 1 … j − 1 (the mean of the two sexes at the scenario's sex ratio). Littermates share
+    the year's environment: the first-year survival is scaled by the year's natural-survival
+    deviate and the binomial of each litter size averaged over it (Gauss–Hermite, 40 nodes;
+    later years at their means). A mother bred at age a with weight (females of age a at the
+    reproduction step) × (breeding rate at a); she is alive j years on if she passed the
+    maximum age at none of the j year-ends and survived the j − 1 years' mortality between."""
+    from scipy.special import ndtr
+
+    from .processes.environment import beta_quantile
+
+    d = scenario.demography
+    D, M = d.dependence_years, d.max_age
+    litter = np.asarray(d.litter_size, dtype=float)
+    m = litter.size
+    z, wz = np.polynomial.hermite_e.hermegauss(40)
+    wz = wz / wz.sum()
+    sd = d.environmental_variation.survival_sd.cub
+    first = np.zeros((2, z.size))
+    for sex in (0, 1):
+        mean = float(natural[sex, 0])
+        q = beta_quantile(np.full(z.size, mean), np.full(z.size, sd), ndtr(z)) if 0 < mean else np.zeros(z.size)
+        first[sex] = lt.cub_survival[sex] * (q / mean if mean > 0 else 0.0)
+    sizes = np.zeros((max(D - 1, 0), m))
+    alive = np.ones(max(D - 1, 0))
+    s_f, s_m = lt.survival_female, lt.survival_male
+    ages = np.arange(1, M + 1)
+    w_mother = lt.stable_female * s_f * lt.breeding_rate  # litters born by mother's age
+    for j in range(1, D):
+        later_f = float(np.prod(s_f[: j - 1]))  # ages 1 … j − 1
+        later_m = float(np.prod(s_m[: j - 1]))
+        s_year = np.clip((1.0 - d.sex_ratio) * first[0] * later_f + d.sex_ratio * first[1] * later_m, 0.0, 1.0)
+        p = np.zeros(m)
+        for s0, w in zip(s_year, wz):
+            for k in range(1, m + 1):
+                p[k - 1] += w * sum(litter[n - 1] * math.comb(n, k) * s0**k * (1.0 - s0) ** (n - k) for n in range(k, m + 1))
+        sizes[j - 1] = p / p.sum() if p.sum() > 0 else np.r_[1.0, np.zeros(m - 1)]
+        surv = np.array([0.0 if a + j - 1 >= M else float(np.prod(s_f[a : a + j - 1])) for a in ages])  # s_f[a] = survival at age a + 1
+        alive[j - 1] = float((w_mother * surv).sum() / w_mother.sum()) if w_mother.sum() > 0 else 1.0
+    return sizes, alive
 
 
 class Batch:
@@ -202,14 +274,29 @@ class Batch:
         """The starting animals of every population of replicate r. Unrelated founders
         (``founder_kinship`` 0) get unique alleles; related founders share kinship f with each
         other (F = f) and genotypes drawn from an ancestral pool with gene diversity 1 − f, one
-        pool per population."""
+        pool per population.
+
+        With ``initial_age_distribution = "stable"`` each replicate draws its ages from the life
+        table's stable age distribution, and the young that still depend on their mothers
+        (ages below ``dependence_years``) are not founders but litters of founder parents
+        (:meth:`_litters`), so that their mothers do not breed in the first year: the model's
+        own stable state, without a first-year pulse of births. Ages given by the scenario are
+        the same in every replicate and all founders."""
         pop = self.pop
         fk = self.prep.scenario.genetics.founder_kinship
         k_cells = len(self.prep.names)
-        for c, (af, am) in enumerate(self.prep.initial_ages):
-            k = af.size + am.size
-            if k == 0:
+        ages = np.arange(1, self.prep.scenario.demography.max_age + 1, dtype=np.int32)
+        for c, (af_all, am_all) in enumerate(self.prep.initial_ages):
+            if af_all.size + am_all.size == 0:
                 continue
+            if self.prep.initial_weights[c] is not None:  # the model's stable state
+                wf, wm = self.prep.initial_weights[c]
+                af_all = np.repeat(ages, rng.multinomial(af_all.size, wf))
+                am_all = np.repeat(ages, rng.multinomial(am_all.size, wm))
+                af, am, litters = self._litters(rng, af_all, am_all)
+            else:  # ages given by the scenario: all founders, as given
+                af, am, litters = af_all, am_all, []
+            k = af.size + am.size
             pop.reserve(k)
             rows = np.arange(pop.n, pop.n + k)
             pop.id[rows] = pop.new_ids(k)
@@ -241,6 +328,103 @@ class Batch:
                 pop.geno[rows] = ancestors.draw(k, rng.random, self._lethal)
             else:
                 founder_genotypes(pop, rows, self.prep.n_lethal, self.prep.frac_last, self._grow_lethal, rng)
+            if litters:
+                self._add_cubs(rng, r, c + k_cells * r, rows[0], litters)
+
+    def _litters(self, rng: np.random.Generator, af: np.ndarray, am: np.ndarray):
+        """Split a population's starting ages into founders and dependent litters.
+
+        For each age j = 1 … D − 1 (D = ``dependence_years``) the animals of that age are
+        shuffled and grouped into litters whose sizes follow the sizes of litters with a cub
+        alive a year after birth; each litter gets a mother among the founder females that
+        could have bred j years ago (of breeding age then, not already the mother of a
+        dependent litter), chosen with weights equal to the life table's breeding rate at her
+        age then, and a father among the founder males of breeding age then. Young left without
+        a possible mother or father are founders. Returns (founder female ages, founder male
+        ages, litters as (age, cub sexes, mother index among the founder females, father index
+        among the founder males))."""
+        d = self.prep.scenario.demography
+        D = d.dependence_years
+        last = d.female_last_breeding_age if d.female_last_breeding_age is not None else d.max_age
+        f_found, m_found = af[af >= D], am[am >= D]
+        free = np.ones(f_found.size, dtype=bool)
+        rate = self.prep.breeding_rate
+        sizes = self.prep.surviving_litter
+        orphans_f, orphans_m, litters = [], [], []
+        for j in range(1, D):
+            young = np.r_[np.full(int((af == j).sum()), FEMALE), np.full(int((am == j).sum()), MALE)].astype(np.int8)
+            if young.size == 0:
+                continue
+            young = young[rng.permutation(young.size)]
+            then_f = f_found - j  # the mothers' ages at the litters' birth
+            fathers = np.flatnonzero(am[am >= D] - j >= d.male_breeding_age)
+            at = 0
+            for size in _partition(rng, young.size, sizes[j - 1]):
+                orphaned = rng.random() >= self.prep.mother_alive[j - 1]
+                ok = free & (then_f >= d.female_breeding_age) & (then_f <= last)
+                w = np.where(ok, rate[np.clip(then_f - 1, 0, rate.size - 1)], 0.0)
+                cubs = young[at : at + size]
+                at += size
+                if orphaned or w.sum() <= 0 or fathers.size == 0:
+                    orphans_f += [j] * int((cubs == FEMALE).sum())
+                    orphans_m += [j] * int((cubs == MALE).sum())
+                    continue
+                mother = int(np.searchsorted(np.cumsum(w), rng.random() * w.sum(), side="right"))
+                mother = min(mother, w.size - 1)
+                free[mother] = False
+                father = int(fathers[min(int(rng.random() * fathers.size), fathers.size - 1)])
+                litters.append((j, cubs, mother, father))
+        f_out = np.sort(np.r_[f_found, np.array(orphans_f, dtype=f_found.dtype)]).astype(np.int32)
+        m_out = np.sort(np.r_[m_found, np.array(orphans_m, dtype=m_found.dtype)]).astype(np.int32)
+        if orphans_f or orphans_m:  # orphans join the founders: mother and father indices move with the sort
+            keep_f = np.argsort(np.r_[f_found, np.array(orphans_f, dtype=f_found.dtype)], kind="stable")
+            keep_m = np.argsort(np.r_[m_found, np.array(orphans_m, dtype=m_found.dtype)], kind="stable")
+            new_f = np.empty_like(keep_f)
+            new_f[keep_f] = np.arange(keep_f.size)
+            new_m = np.empty_like(keep_m)
+            new_m[keep_m] = np.arange(keep_m.size)
+            litters = [(j, cubs, int(new_f[mo]), int(new_m[fa])) for j, cubs, mo, fa in litters]
+        return f_out, m_out, litters
+
+    def _add_cubs(self, rng: np.random.Generator, r: int, cell: int, first: int, litters) -> None:
+        """Rows for the dependent litters of one population: born to founder parents (rows
+        ``first`` + mother index and ``first`` + number of founder females + father index),
+        with kinship, F and genotypes as at a birth; a cub homozygous for a lethal is drawn
+        again (it is alive: it survived its birth)."""
+        pop = self.pop
+        n_f = int((pop.sex[first : pop.n] == FEMALE).sum())
+        mothers = np.concatenate([np.full(len(cubs), first + mo, dtype=np.int64) for _j, cubs, mo, _fa in litters])
+        fathers = np.concatenate([np.full(len(cubs), first + n_f + fa, dtype=np.int64) for _j, cubs, _mo, fa in litters])
+        sexes = np.concatenate([cubs for _j, cubs, _mo, _fa in litters])
+        ages = np.concatenate([np.full(len(cubs), j, dtype=np.int32) for j, cubs, _mo, _fa in litters])
+        total = mothers.size
+        pop.reserve(total)
+        n0 = pop.n
+        new = np.arange(n0, n0 + total)
+        pop.id[new] = pop.new_ids(total)
+        pop.sex[new] = sexes
+        pop.age[new] = ages
+        pop.cause[new] = ALIVE
+        pop.mother[new] = pop.id[mothers]
+        pop.father[new] = pop.id[fathers]
+        pop.cell[new] = cell
+        pop.rep[new] = r
+        pop.origin[new] = 0
+        pop.protected[new] = False
+        pop.captive_share[new] = 0.0
+        if pop.dense:
+            pop.assign_slots(new)
+        else:
+            pop.add_born_rows(n0, mothers, fathers)
+        pop.n = n0 + total
+        n_neutral = pop.n_loci - self.prep.n_lethal
+        for _attempt in range(100):
+            lethal = np.zeros(total, dtype=np.bool_)
+            births(pop.kin3, pop.slot, pop.rep, pop.F, pop.geno, self._lethal, n0, mothers, fathers, n_neutral, lethal,
+                   rng.random((total, pop.n_loci, 2)), _NO_STREAMS, np.zeros(pop.n_reps), pop.dense)  # fmt: skip
+            if not lethal.any():
+                break
+        pop.appended(n0)
 
     def run(self, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
         """Run every year; returns the records with a leading replicate axis. ``timings``, if

@@ -197,7 +197,8 @@ class Population(Strict):
     initial_sex_ratio: Probability = Field(0.5, description="share of males at the start")
     initial_age_distribution: Literal["stable"] | list[NonNeg] = Field(
         "stable",
-        description="'stable' or relative numbers of animals of age 1, 2, … at the start",
+        description="'stable' (the model's stable state: stable ages, dependent young with their"
+        " mothers, drawn per replicate) or relative numbers of animals of age 1, 2, … at the start",
     )
 
 
