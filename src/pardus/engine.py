@@ -18,6 +18,7 @@ from time import perf_counter
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .population.breeders import FLOAT32_ABOVE as BREEDER_FLOAT32_ABOVE
 from .population.genetics import _NO_STREAMS, AllelePool, births, founder_genotypes, lethal_layout
@@ -113,6 +114,11 @@ class Prepared:
     surviving_litter: np.ndarray  # [j − 1, k − 1]: P(k cubs of a litter alive j years after birth | k ≥ 1)
     mother_alive: np.ndarray  # [j − 1]: P(the mother of such a litter is still alive)
 
+    @property
+    def surviving_litter_cum(self) -> np.ndarray:
+        cum = np.cumsum(self.surviving_litter, axis=1)
+        return cum / np.maximum(cum[:, -1:], 1e-300)
+
 
 def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
     names = list(scenario.populations) if names is None else names
@@ -143,19 +149,115 @@ def prepare(scenario: Scenario, names: list[str] | None = None) -> Prepared:
     return Prepared(scenario, names, natural_survival(scenario), n_lethal, frac, initial, weights, lt.breeding_rate, *dependent_litters(scenario, lt, natural_survival(scenario)))
 
 
-def _partition(rng: np.random.Generator, n: int, p: np.ndarray) -> list[int]:
-    """Litter sizes (k = 1, 2, … with probabilities p) that add up to exactly n: independent
-    sizes drawn until they reach n, the whole draw repeated when they pass it (the sizes given
-    their total, without the bias of a cut-off last litter)."""
-    cum = np.cumsum(p) / np.sum(p)
-    while True:
-        out, total = [], 0
-        while total < n:
-            k = 1 + min(int(np.searchsorted(cum, rng.random(), side="right")), cum.size - 1)
-            out.append(k)
-            total += k
-        if total == n:
-            return out
+@njit(cache=True)
+def _dependent_young(af, am, D, rate, fba, last, mba, cum, alive, u):
+    """The dependent young of one population's start (see :meth:`Batch._litters`), from the
+    uniforms u. Returns (founder female ages, founder male ages, cub ages, cub sexes, mother
+    index among the founder females, father index among the founder males, whether u sufficed).
+
+    For each age j = 1 … D − 1 the young of that age are shuffled (Fisher–Yates); litter sizes
+    k = 1, 2, … (cumulative probabilities ``cum[j − 1]``) are drawn until they reach their
+    number, the whole draw repeated when they pass it (the sizes given their total: no cut-off
+    last litter); a litter is orphaned with probability 1 − ``alive[j − 1]``, else its mother is
+    drawn among the founder females not yet mothers with weight = the breeding rate at her age
+    j years before, its father uniformly among the founder males of breeding age then; without a
+    possible mother or father it is orphaned too. Orphans are founders."""
+    f_found = af[af >= D]
+    m_found = am[am >= D]
+    nf = f_found.shape[0]
+    free = np.ones(nf, dtype=np.bool_)
+    n_young = np.sum(af < D) + np.sum(am < D)
+    c_age = np.empty(n_young, dtype=np.int32)
+    c_sex = np.empty(n_young, dtype=np.int8)
+    c_mo = np.empty(n_young, dtype=np.int64)
+    c_fa = np.empty(n_young, dtype=np.int64)
+    o_f = np.empty(n_young, dtype=np.int32)
+    o_m = np.empty(n_young, dtype=np.int32)
+    n_c = 0
+    n_of = 0
+    n_om = 0
+    k = 0
+    base = np.empty(nf)
+    fathers = np.empty(m_found.shape[0], dtype=np.int64)
+    for j in range(1, D):
+        n_f = np.sum(af == j)
+        n = n_f + np.sum(am == j)
+        if n == 0:
+            continue
+        if k + 5 * n + 8 > u.shape[0]:
+            return f_found, m_found, c_age[:0], c_sex[:0], c_mo[:0], c_fa[:0], False
+        young = np.empty(n, dtype=np.int8)
+        for i in range(n):
+            young[i] = 0 if i < n_f else 1
+        for i in range(n - 1, 0, -1):  # shuffle
+            x = min(int(u[k] * (i + 1)), i)
+            k += 1
+            young[i], young[x] = young[x], young[i]
+        for f in range(nf):
+            then = f_found[f] - j
+            base[f] = rate[then - 1] if (then >= fba and then <= last) else 0.0
+        n_fa = 0
+        for m in range(m_found.shape[0]):
+            if m_found[m] - j >= mba:
+                fathers[n_fa] = m
+                n_fa += 1
+        sizes = np.empty(n, dtype=np.int64)
+        count = 0
+        while True:
+            if k + n > u.shape[0]:
+                return f_found, m_found, c_age[:0], c_sex[:0], c_mo[:0], c_fa[:0], False
+            count = 0
+            total = 0
+            while total < n:
+                size = 1
+                while size < cum.shape[1] and u[k] >= cum[j - 1, size - 1]:
+                    size += 1
+                k += 1
+                sizes[count] = size
+                count += 1
+                total += size
+            if total == n:
+                break
+        if k + 3 * count > u.shape[0]:
+            return f_found, m_found, c_age[:0], c_sex[:0], c_mo[:0], c_fa[:0], False
+        at = 0
+        for i in range(count):
+            size = sizes[i]
+            u_orphan, u_mother, u_father = u[k], u[k + 1], u[k + 2]
+            k += 3
+            w_total = 0.0
+            for f in range(nf):
+                if free[f]:
+                    w_total += base[f]
+            mo = -1
+            if u_orphan < alive[j - 1] and w_total > 0.0 and n_fa > 0:
+                target = u_mother * w_total
+                for f in range(nf):
+                    if free[f] and base[f] > 0.0:
+                        mo = f
+                        target -= base[f]
+                        if target < 0.0:
+                            break
+                free[mo] = False
+            fa = fathers[min(int(u_father * n_fa), n_fa - 1)] if mo >= 0 else -1
+            for c in range(at, at + size):
+                if mo >= 0:
+                    c_age[n_c] = j
+                    c_sex[n_c] = young[c]
+                    c_mo[n_c] = mo
+                    c_fa[n_c] = fa
+                    n_c += 1
+                elif young[c] == 0:
+                    o_f[n_of] = j
+                    n_of += 1
+                else:
+                    o_m[n_om] = j
+                    n_om += 1
+            at += size
+    # orphans join the founders at the end of their sex (the parents' indices stay valid)
+    f_out = np.concatenate((f_found, o_f[:n_of]))
+    m_out = np.concatenate((m_found, o_m[:n_om]))
+    return f_out, m_out, c_age[:n_c], c_sex[:n_c], c_mo[:n_c], c_fa[:n_c], True
 
 
 def dependent_litters(scenario: Scenario, lt, natural: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -295,7 +397,7 @@ class Batch:
                 am_all = np.repeat(ages, rng.multinomial(am_all.size, wm))
                 af, am, litters = self._litters(rng, af_all, am_all)
             else:  # ages given by the scenario: all founders, as given
-                af, am, litters = af_all, am_all, []
+                af, am, litters = af_all, am_all, ()
             k = af.size + am.size
             pop.reserve(k)
             rows = np.arange(pop.n, pop.n + k)
@@ -329,74 +431,44 @@ class Batch:
             else:
                 founder_genotypes(pop, rows, self.prep.n_lethal, self.prep.frac_last, self._grow_lethal, rng)
             if litters:
-                self._add_cubs(rng, r, c + k_cells * r, rows[0], litters)
+                self._add_cubs(rng, r, c + k_cells * r, rows[0], litters)  # the dependent young
 
     def _litters(self, rng: np.random.Generator, af: np.ndarray, am: np.ndarray):
-        """Split a population's starting ages into founders and dependent litters.
-
-        For each age j = 1 … D − 1 (D = ``dependence_years``) the animals of that age are
-        shuffled and grouped into litters whose sizes follow the sizes of litters with a cub
-        alive a year after birth; each litter gets a mother among the founder females that
-        could have bred j years ago (of breeding age then, not already the mother of a
-        dependent litter), chosen with weights equal to the life table's breeding rate at her
-        age then, and a father among the founder males of breeding age then. Young left without
-        a possible mother or father are founders. Returns (founder female ages, founder male
-        ages, litters as (age, cub sexes, mother index among the founder females, father index
-        among the founder males))."""
+        """Split a population's starting ages into founders and dependent litters
+        (:func:`_dependent_young`): for each age j = 1 … D − 1 (D = ``dependence_years``) the
+        young of that age are grouped into litters with the sizes of litters still alive j years
+        after birth; a litter's mother is alive as often as in the stable state
+        (``Prepared.mother_alive``) and then drawn among the founder females that could have bred
+        j years ago, weighted by the life table's breeding rate at her age then, its father
+        among the founder males of breeding age then; orphans are founders. Returns (founder
+        female ages, founder male ages, dependent young as (ages, sexes, mother index among the
+        founder females, father index among the founder males), or () if there are none)."""
         d = self.prep.scenario.demography
         D = d.dependence_years
+        if D <= 1:
+            return af, am, ()
         last = d.female_last_breeding_age if d.female_last_breeding_age is not None else d.max_age
-        f_found, m_found = af[af >= D], am[am >= D]
-        free = np.ones(f_found.size, dtype=bool)
-        rate = self.prep.breeding_rate
-        sizes = self.prep.surviving_litter
-        orphans_f, orphans_m, litters = [], [], []
-        for j in range(1, D):
-            young = np.r_[np.full(int((af == j).sum()), FEMALE), np.full(int((am == j).sum()), MALE)].astype(np.int8)
-            if young.size == 0:
-                continue
-            young = young[rng.permutation(young.size)]
-            then_f = f_found - j  # the mothers' ages at the litters' birth
-            fathers = np.flatnonzero(am[am >= D] - j >= d.male_breeding_age)
-            at = 0
-            for size in _partition(rng, young.size, sizes[j - 1]):
-                orphaned = rng.random() >= self.prep.mother_alive[j - 1]
-                ok = free & (then_f >= d.female_breeding_age) & (then_f <= last)
-                w = np.where(ok, rate[np.clip(then_f - 1, 0, rate.size - 1)], 0.0)
-                cubs = young[at : at + size]
-                at += size
-                if orphaned or w.sum() <= 0 or fathers.size == 0:
-                    orphans_f += [j] * int((cubs == FEMALE).sum())
-                    orphans_m += [j] * int((cubs == MALE).sum())
-                    continue
-                mother = int(np.searchsorted(np.cumsum(w), rng.random() * w.sum(), side="right"))
-                mother = min(mother, w.size - 1)
-                free[mother] = False
-                father = int(fathers[min(int(rng.random() * fathers.size), fathers.size - 1)])
-                litters.append((j, cubs, mother, father))
-        f_out = np.sort(np.r_[f_found, np.array(orphans_f, dtype=f_found.dtype)]).astype(np.int32)
-        m_out = np.sort(np.r_[m_found, np.array(orphans_m, dtype=m_found.dtype)]).astype(np.int32)
-        if orphans_f or orphans_m:  # orphans join the founders: mother and father indices move with the sort
-            keep_f = np.argsort(np.r_[f_found, np.array(orphans_f, dtype=f_found.dtype)], kind="stable")
-            keep_m = np.argsort(np.r_[m_found, np.array(orphans_m, dtype=m_found.dtype)], kind="stable")
-            new_f = np.empty_like(keep_f)
-            new_f[keep_f] = np.arange(keep_f.size)
-            new_m = np.empty_like(keep_m)
-            new_m[keep_m] = np.arange(keep_m.size)
-            litters = [(j, cubs, int(new_f[mo]), int(new_m[fa])) for j, cubs, mo, fa in litters]
-        return f_out, m_out, litters
+        size = 8 * (af.size + am.size) + 64
+        while True:
+            f_out, m_out, *cubs, ok = _dependent_young(
+                af.astype(np.int32), am.astype(np.int32), D, self.prep.breeding_rate, d.female_breeding_age, last,
+                d.male_breeding_age, self.prep.surviving_litter_cum, self.prep.mother_alive, rng.random(size),
+            )  # fmt: skip
+            if ok:
+                break
+            size *= 4
+        return f_out, m_out, (tuple(cubs) if cubs[0].size else ())
 
-    def _add_cubs(self, rng: np.random.Generator, r: int, cell: int, first: int, litters) -> None:
-        """Rows for the dependent litters of one population: born to founder parents (rows
+    def _add_cubs(self, rng: np.random.Generator, r: int, cell: int, first: int, cubs) -> None:
+        """Rows for the dependent young of one population: born to founder parents (rows
         ``first`` + mother index and ``first`` + number of founder females + father index),
         with kinship, F and genotypes as at a birth; a cub homozygous for a lethal is drawn
         again (it is alive: it survived its birth)."""
         pop = self.pop
+        ages, sexes, mo, fa = cubs
         n_f = int((pop.sex[first : pop.n] == FEMALE).sum())
-        mothers = np.concatenate([np.full(len(cubs), first + mo, dtype=np.int64) for _j, cubs, mo, _fa in litters])
-        fathers = np.concatenate([np.full(len(cubs), first + n_f + fa, dtype=np.int64) for _j, cubs, _mo, fa in litters])
-        sexes = np.concatenate([cubs for _j, cubs, _mo, _fa in litters])
-        ages = np.concatenate([np.full(len(cubs), j, dtype=np.int32) for j, cubs, _mo, _fa in litters])
+        mothers = first + mo
+        fathers = first + n_f + fa
         total = mothers.size
         pop.reserve(total)
         n0 = pop.n

@@ -136,7 +136,7 @@ def kernels_compiled() -> bool:
 
     from numba.core.registry import CPUDispatcher
 
-    modules = ["pardus.rng", "pardus.population.genetics", "pardus.population.table", "pardus.population.pedigree", "pardus.population.breeders"] + [
+    modules = ["pardus.engine", "pardus.rng", "pardus.population.genetics", "pardus.population.table", "pardus.population.pedigree", "pardus.population.breeders"] + [
         f"pardus.processes.{m}" for m in ("base", "census", "conflict", "dispersal", "mortality", "poaching", "prey", "reproduction")
     ]
     for mod in modules:
