@@ -646,6 +646,38 @@ def test_suspicious_values_are_warnings_not_errors(tmp_path):
     assert len(res.warnings) == 4, w
 
 
+def test_a_threat_changed_under_all_cause_survival_is_flagged_with_the_way_out(tmp_path):
+    """Under basis = "all_causes" the given survival absorbs a changed threat hazard (the
+    natural part is derived again): a warning names the key, the file that set the survival and
+    what to do instead; the same file setting its own survival and threats is a definition,
+    not a change, and is not flagged."""
+    path = write(
+        tmp_path,
+        "poach.toml",
+        """
+        extends = "amur-2015"
+        [threats.poaching.hazard]
+        adult = 0.05
+        """,
+    )
+    res = resolve_scenario(path)
+    line = one_line_matching(res.warnings, re.escape("threats.poaching.hazard.adult = 0.05 — demography.survival.basis"))
+    assert is_label_of(label_in(line), path)
+    assert "survival set by preset:amur-2015" in line and "intervention" in line and 'basis = "natural"' in line
+    own = write(
+        tmp_path,
+        "own.toml",
+        """
+        extends = "amur-2015"
+        [demography.survival]
+        female = { adult = 0.8 }
+        [threats.poaching.hazard]
+        adult = 0.05
+        """,
+    )
+    assert not [w for w in resolve_scenario(own).warnings if "all_causes" in w]
+
+
 # --------------------------------------------------------------------------- explain
 
 

@@ -1,9 +1,9 @@
 """Deterministic life-table quantities of a scenario and the natural/all-cause survival split.
 
 * ``natural_survival``: when a scenario gives all-cause survival (``survival.basis =
-  "all_causes"``), the natural part is the all-cause rate divided by the survival from the human
-  causes (poaching, conflict, roads, starvation) under the starting conditions, averaged over
-  the populations weighted by their initial sizes (MODEL.md §4.5).
+  "all_causes"``), the natural part is the all-cause rate divided by the survival from the
+  other causes (poaching, conflict, roads, starvation and disease) under the starting
+  conditions, averaged over the populations weighted by their initial sizes (MODEL.md §4.5).
 * ``life_table``: the female projection matrix of the model with every stochastic element
   replaced by its expectation and no density dependence (Vortex's "deterministic" rates):
   λ, r = ln λ, R0, generation time T and the stable age distribution.
@@ -96,7 +96,9 @@ def natural_survival(scenario: Scenario) -> np.ndarray:
     given = np.array([[sv.female.cub, sv.female.subadult, sv.female.adult], [sv.male.cub, sv.male.subadult, sv.male.adult]])
     if sv.basis == "natural":
         return given
-    human = np.tensordot(_weights(scenario), human_survival(scenario), axes=1)  # (sex, stage)
+    # all causes: poaching, conflict, road, starvation and disease (dispersal deaths, which only
+    # dispersers meet, stay on top: see MODEL.md §4.5 and docs/model.md §6)
+    human = np.tensordot(_weights(scenario), human_survival(scenario, include_disease=True), axes=1)  # (sex, stage)
     return np.clip(given / np.maximum(human, 1e-12), 0.0, 1.0)
 
 

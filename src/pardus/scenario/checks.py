@@ -26,6 +26,16 @@ def _who(origin: dict[str, str], key: str, label: str) -> str:
     return label
 
 
+def _value_of(sc: Scenario, key: str) -> Any:
+    """The resolved value of a dotted key (for a message)."""
+    node: Any = sc.model_dump(mode="json")
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return "?"
+        node = node[part]
+    return node
+
+
 def _who_pair(origin: dict[str, str], k1: str, k2: str, label: str) -> str:
     """For a problem between two keys: the user's own file if it set either, else k1's file."""
     a, b = _who(origin, k1, label), _who(origin, k2, label)
@@ -168,6 +178,20 @@ def suspicious_values(sc: Scenario, origin: dict[str, str], label: str) -> list[
             warn(f"populations.{name}.initial_prey", p.initial_prey, "far above prey_capacity")
     if sc.threats.poaching.hazard.adult > 0.3:
         warn("threats.poaching.hazard.adult", sc.threats.poaching.hazard.adult, "a third of adults poached every year would end any population within years")
+    if d.survival.basis == "all_causes":
+        # a threat changed on top of a baseline whose all-cause survival was given: the derived
+        # natural survival absorbs the change at the start (MODEL.md §4.5)
+        rates_by = _who(origin, "demography.survival.female.adult", label)
+        for key in sorted(k for k in origin if k.startswith("threats.") and origin[k] == label and origin[k] != rates_by):
+            warn(
+                key,
+                _value_of(sc, key),
+                f'demography.survival.basis = "all_causes" (survival set by {rates_by}): the given survival already includes this'
+                " cause, so the natural survival is derived again: the starting all-cause survival and λ stay as they are and"
+                " only the split of deaths between causes moves. To model a change in this threat, keep the baseline and"
+                " add an intervention that changes it from a year on (anti_poaching, conflict_mitigation, crossing,"
+                ' vaccination), or give natural survival rates with basis = "natural"',
+            )
     if sc.run.replicates < 100:
         warn("run.replicates", sc.run.replicates, "fewer than 100 replicates: the extinction probability has a standard error above 0.05")
     if sc.run.years > 300:

@@ -60,10 +60,13 @@ class Survival(Strict):
     male: StageRates
     basis: Literal["natural", "all_causes"] = Field(
         "natural",
-        description="'natural': the rates are survival from natural causes only and human causes"
-        " come on top; 'all_causes': the rates are all-cause survival under the scenario's"
-        " starting conditions and pardus derives the natural part by dividing out the human"
-        " causes of the first year.",
+        description="'natural': the rates are survival from natural causes only and the other"
+        " causes come on top; 'all_causes': the rates are all-cause survival under the"
+        " scenario's starting conditions (e.g. apparent survival from camera traps, which counts"
+        " emigrants as dead) and pardus derives the natural part by dividing out poaching,"
+        " conflict, roads, starvation and disease of the first year (dispersal deaths stay on"
+        " top); a threat changed on top of such a baseline then moves deaths between causes, not"
+        " survival — change threats through interventions instead.",
     )
 
 
