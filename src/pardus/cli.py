@@ -85,7 +85,7 @@ def _import_for_results() -> None:
         pass
 
 
-def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int], scheduler: Optional[str], output: Path):
+def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int], scheduler: Optional[str], output: Optional[Path]):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from .ensemble import run_ensemble, start_workers
@@ -103,9 +103,10 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
         common_currency(scenarios)
     except ValueError as exc:
         raise UserError([str(exc)]) from None
-    if output.exists() and output.is_dir():
-        raise UserError([f"{output}: is a folder — give a file name such as {output / 'results.nc'}"])
-    _check_writable(output)
+    if output is not None:
+        if output.exists() and output.is_dir():
+            raise UserError([f"{output}: is a folder — give a file name such as {output / 'results.nc'}"])
+        _check_writable(output)
     from .ensemble import kernels_compiled
 
     if not kernels_compiled():
@@ -149,6 +150,8 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
 
     sweeps = [r.sweep for r in resolved]
     ds = build_dataset(scenarios, names, records, seed, sweeps=sweeps)
+    if output is None:
+        return ds
     try:
         save_results(ds, output)
     except OSError as exc:
@@ -330,6 +333,60 @@ def compare(
     _print_summary(summarize(ds))
     base = baseline or names[0]
     _print_comparison(compare_to_baseline(ds, base), base)
+
+
+@app.command()
+def validate(
+    scenario: str = typer.Argument(..., help="scenario file or preset name"),
+    record: str = typer.Option(..., "--record", help="census record: a CSV file, or a shipped record such as 'amur'"),
+    replicates: Optional[int] = typer.Option(None, "--replicates", "-n", help=H_REPLICATES),
+    seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
+    output: Path = typer.Option(Path("validation.csv"), "--output", "-o", help="the table, one row per count (CSV)"),
+    results: Optional[Path] = typer.Option(None, "--results", help="also keep the simulation's results file (NetCDF)"),
+) -> None:
+    """Place every count of a census record in the scenario's simulated distribution."""
+    from .validation import LEVEL, RecordError, coverage, place, read_record, table_rows
+
+    _check_options(replicates, seed, workers, scheduler)
+    resolved = _load_all([scenario])
+    if len(resolved) != 1:
+        raise UserError([f"{scenario}: validate takes one scenario — this file is a [sweep] of {len(resolved)}"])
+    sc = resolved[0].scenario
+    try:
+        counts = read_record(record, list(sc.populations), (sc.run.start_year, sc.run.start_year + sc.run.years))
+    except RecordError as exc:
+        raise UserError(str(exc).splitlines()) from None
+    _check_writable(output)
+    ds = _run(resolved, replicates, seed, workers, scheduler, results)
+    names = [str(p) for p in ds.population.values]
+    N = ds["N"].isel(scenario=0).transpose("replicate", "year", "population", "sex", "stage").values
+    placed = place(N, names, sc.run.start_year, counts)
+    import pandas as pd
+
+    df = pd.DataFrame(table_rows(placed))
+    _csv_atomic(df.set_index("year"), output)
+    pct = int(round(100 * LEVEL))
+    t = Table(title=f"{escape(sc.name)} against the record {escape(record)} ({len(ds.replicate)} replicates)")
+    for col in ("year", "counted", "populations", "observed", f"simulated median [{pct} %]", "position", f"inside {pct} %"):
+        t.add_column(col, justify="left" if col in ("counted", "populations") else "right", overflow="fold")
+    for p in placed:
+        c = p.count
+        if p.in_run:
+            lo, med, hi = p.quantiles()
+            sim, pos, ins = f"{med:g} [{lo:g}, {hi:g}]", f"{p.position:.2f}", "yes" if p.inside else "[bold red]no[/]"
+        else:
+            sim, pos, ins = "not in the run", "", ""
+        t.add_row(str(c.year), c.counted, "+".join(c.populations), c.observed(), sim, pos, ins)
+    out.print(t)
+    k, m = coverage(placed)
+    if m == 0:
+        out.print(f"No count of the record falls in the run ({sc.run.start_year}–{sc.run.start_year + sc.run.years}).")
+    else:
+        se = (LEVEL * (1 - LEVEL) / m) ** 0.5
+        out.print(f"Coverage: {k} of {m} counts inside the simulated {pct} % interval ({k / m:.0%}; nominal {pct} %, binomial SE {se:.0%}).")
+    err.print(f"wrote {escape(str(output))}", highlight=False)
 
 
 @app.command()

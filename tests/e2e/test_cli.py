@@ -695,7 +695,7 @@ def test_every_option_of_every_command_has_help_text():
             if isinstance(param, click.Option) and not (param.help or "").strip():
                 missing.append(f"{name} {param.opts[0]}")
     assert not missing, f"options without help text: {missing}"
-    assert sorted(group.commands) == ["check", "compare", "explain", "presets", "report", "run", "summary"]
+    assert sorted(group.commands) == ["check", "compare", "explain", "presets", "report", "run", "summary", "validate"]
 
 
 def test_version_option_prints_the_package_version(work):
@@ -885,3 +885,36 @@ def test_a_signal_stops_everything_and_writes_nothing(tmp_path, how, signum, cod
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
         os.close(master)
+
+
+def test_validate_places_every_count_and_writes_the_table(work):
+    """`pardus validate`: one row per count, with the simulated interval of what was counted,
+    where the count falls and whether it is inside; counts outside the run are listed as such;
+    a coverage line; the table as CSV under -o."""
+    import csv
+
+    start = resolve_scenario(work / "fragile.toml").scenario.run.start_year
+    write(
+        work,
+        "record.csv",
+        "year,low,high,estimate,ci_low,ci_high,counted,populations,method,source\n"
+        f"{start - 5},10,12,,,,all_ages,main,track count,a report\n"
+        f"{start + 5},,,100000,,,independent,main,camera traps,a paper\n"
+        f"{start},,,1,0,2,adults,main,camera traps,a paper\n",
+    )
+    out = work / "validation.csv"
+    r = pardus_cmd("validate", "fragile.toml", "--record", "record.csv", "-n", N_REP, "-s", SEED, "-w", 1, "-o", out, cwd=work)
+    assert_ok(r)
+    assert "not in the run" in r.stdout and "Coverage: 0 of 2 counts inside the simulated 90 % interval" in r.stdout
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [int(x["year"]) for x in rows] == [start - 5, start + 5, start]
+    assert rows[0]["inside"] == "" and rows[1]["inside"] == "False" and float(rows[1]["position"]) == 1.0
+    assert float(rows[1]["sim_median"]) < 100000 and rows[1]["source"] == "a paper"
+
+
+def test_validate_refuses_a_bad_record_before_simulating(work):
+    year = resolve_scenario(work / "fragile.toml").scenario.run.start_year + 2  # a count in the run
+    write(work, "bad.csv", f"year,low,high,estimate,ci_low,ci_high,counted,populations,method,source\n{year},1,2,,,,all_ages,nowhere,x,y\n")
+    r = pardus_cmd("validate", "fragile.toml", "--record", "bad.csv", "-n", 4, "-o", work / "never.csv", cwd=work)
+    assert_clean_failure(r, r"bad\.csv: line 2: populations nowhere not in the scenario — its populations are main")
+    assert r.returncode == 2 and "simulating" not in r.stderr and not (work / "never.csv").exists()

@@ -1,0 +1,1 @@
+"""Census records shipped with pardus (CSV files; see :mod:`pardus.validation`)."""
