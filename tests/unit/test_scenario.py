@@ -678,6 +678,14 @@ def test_a_threat_changed_under_all_cause_survival_is_flagged_with_the_way_out(t
     assert not [w for w in resolve_scenario(own).warnings if "all_causes" in w]
 
 
+def test_related_founders_with_observed_survival_are_flagged_as_double_counting(tmp_path):
+    path = write(tmp_path, "fk.toml", 'extends = "amur-2015"\n[genetics]\nfounder_kinship = 0.1\n')
+    line = one_line_matching(resolve_scenario(path).warnings, re.escape("genetics.founder_kinship = 0.1 — founders related"))
+    assert "counts it again" in line and "Leave founder_kinship at 0" in line
+    natural = write(tmp_path, "fk-nat.toml", 'extends = "nonspatial-vortex"\n[genetics]\nfounder_kinship = 0.1\n')
+    assert not [w for w in resolve_scenario(natural).warnings if "founder_kinship" in w]  # natural rates: no double count
+
+
 # --------------------------------------------------------------------------- explain
 
 

@@ -192,6 +192,15 @@ def suspicious_values(sc: Scenario, origin: dict[str, str], label: str) -> list[
                 " add an intervention that changes it from a year on (anti_poaching, conflict_mitigation, crossing,"
                 ' vaccination), or give natural survival rates with basis = "natural"',
             )
+    if d.survival.basis == "all_causes" and sc.genetics.founder_kinship > 0 and sc.genetics.lethal_equivalents > 0:
+        warn(
+            "genetics.founder_kinship",
+            sc.genetics.founder_kinship,
+            'founders related at this F with observed (basis = "all_causes") survival: the given rates already include'
+            " the depression of the population's past inbreeding, and inbreeding depression acting on F = founder_kinship"
+            " counts it again. Leave founder_kinship at 0 (F counted from the start; lethal_equivalents is then the load"
+            ' remaining), or give outbred rates with basis = "natural"',
+        )
     if sc.run.replicates < 100:
         warn("run.replicates", sc.run.replicates, "fewer than 100 replicates: the extinction probability has a standard error above 0.05")
     if sc.run.years > 300:
