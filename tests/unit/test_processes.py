@@ -828,7 +828,8 @@ def lite_state(pop, layers, year=2016):
 
 def _prey_scenario(sd=0.0):
     def mod(raw):
-        raw["prey"].update(growth_rate=0.4, growth_sd=sd, offtake=0.15, kills_per_leopard=55.0)
+        ones = {"subadult": 1.0, "adult": 1.0}  # every animal aged ≥ 1 eats an adult female's share (need: the next test)
+        raw["prey"].update(growth_rate=0.4, growth_sd=sd, offtake=0.15, kills_per_leopard=55.0, need={"female": ones, "male": ones})
         raw["threats"]["poaching"].update(patrol_max_effect=0.8, patrol_half_effort=1.5, prey_patrol_max_effect=0.6)
 
     return scenario(mod)
@@ -867,6 +868,25 @@ def test_prey_step_is_the_documented_update():
     expect = np.maximum(expect, 0.0)
     assert expect[2] == 0.0  # 5 leopards on 1 km² eat everything: floored at 0
     np.testing.assert_allclose(state.layers["prey"], expect, rtol=1e-12)
+
+
+def test_prey_eaten_follows_each_animals_need_by_sex_and_stage():
+    """kills_per_leopard is an adult female's yearly kills; every other living animal aged ≥ 1
+    eats prey.need[sex][stage] times that (subadult below adult_age, adult from it)."""
+    need = {"female": {"subadult": 0.8, "adult": 1.0}, "male": {"subadult": 0.9, "adult": 1.25}}
+
+    def mod(raw):
+        raw["prey"].update(growth_rate=0.0, offtake=0.0, kills_per_leopard=50.0, need=need)
+
+    sc = scenario(mod)
+    A = sc.demography.adult_age
+    groups = [(0, A, 10), (1, A, 6), (0, A - 1, 4), (1, A - 1, 3), (0, 0, 9)]  # (sex, age, count); age 0 does not eat
+    sex = np.concatenate([[x] * k for x, _a, k in groups])
+    age = np.concatenate([[a] * k for _x, a, k in groups])
+    state = lite_state(LitePop(sex, age, np.zeros(sex.size, int), np.full(sex.size, ALIVE)), hand_layers(1, prey=10.0, prey_capacity=10.0, area_km2=1000.0))
+    PreyDynamics(sc).step(state, np.random.default_rng(0))
+    equivalents = 10 * 1.0 + 6 * 1.25 + (4 * 0.8 if A - 1 >= 1 else 0.0) + (3 * 0.9 if A - 1 >= 1 else 0.0)
+    np.testing.assert_allclose(state.layers["prey"], [10.0 - 50.0 * equivalents / 1000.0], rtol=1e-12)
 
 
 def test_prey_growth_noise_is_lognormal_with_mean_one():

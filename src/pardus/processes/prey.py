@@ -1,6 +1,6 @@
 """Prey (MODEL.md §4.4), non-spatial form: per population, logistic growth toward the prey
 capacity with environmental noise, minus human offtake (reduced by patrols and hunting bans),
-minus leopard predation, plus supplemental feeding. Densities are roe-deer equivalents per km².
+minus leopard predation (by sex and stage), plus supplemental feeding. Densities are roe-deer equivalents per km².
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ class PreyDynamics(Process):
     reads = (
         Field("cell", "individual"),
         Field("age", "individual", "years"),
+        Field("sex", "individual"),
         Field("human_access", "cell"),
         Field("patrol_effort", "cell", "patrol-days/km²/yr"),
         Field("hunting_ban", "cell"),
@@ -31,6 +32,10 @@ class PreyDynamics(Process):
     def __init__(self, scenario: Scenario):
         p = scenario.prey
         self.r, self.sd, self.offtake, self.kills = p.growth_rate, p.growth_sd, p.offtake, p.kills_per_leopard
+        self.adult_age = scenario.demography.adult_age
+        # need[sex, stage] relative to an adult female; stage 0 (cubs of the year) is not alive at
+        # this step (cubs are born later in the year and eat within their mother's share)
+        self.need = np.array([[0.0, p.need.female.subadult, p.need.female.adult], [0.0, p.need.male.subadult, p.need.male.adult]])
         po = scenario.threats.poaching
         self.max_effect, self.half = po.prey_patrol_max_effect, po.patrol_half_effort
 
@@ -40,19 +45,21 @@ class PreyDynamics(Process):
         pop = state.pop
         L["prey"] = _prey_step(
             L["prey"], L["prey_capacity"], L["human_access"], L["patrol_effort"], L["hunting_ban"], L["feeding"], L["area_km2"],
-            noise, pop.n, pop.cause, pop.age, pop.cell, self.r, self.sd, self.offtake, self.kills, self.max_effect, self.half,
+            noise, pop.n, pop.cause, pop.age, pop.sex, pop.cell, self.r, self.sd, self.offtake, self.kills, self.need, self.adult_age,
+            self.max_effect, self.half,
         )  # fmt: skip
 
 
 @njit(cache=True)
-def _prey_step(P, K, access, effort, ban, feeding, area, noise, n, cause, age, cell, r, sd, offtake, kills, max_effect, half):
+def _prey_step(P, K, access, effort, ban, feeding, area, noise, n, cause, age, sex, cell, r, sd, offtake, kills, need, adult_age, max_effect, half):
     """New prey density per cell: logistic growth with lognormal noise (mean 1), human
-    offtake reduced by patrols and hunting bans, predation by leopards aged ≥ 1, feeding."""
+    offtake reduced by patrols and hunting bans, predation by leopards aged ≥ 1 (each by its
+    sex's and stage's need relative to an adult female), feeding."""
     k = P.shape[0]
-    leopards = np.zeros(k)
+    leopards = np.zeros(k)  # adult-female equivalents
     for i in range(n):
         if cause[i] == -1 and age[i] >= 1:
-            leopards[cell[i]] += 1.0
+            leopards[cell[i]] += need[sex[i], 2 if age[i] >= adult_age else 1]
     out = np.empty(k)
     for c in range(k):
         growth = r * P[c] * (1.0 - P[c] / K[c]) * np.exp(sd * noise[c] - 0.5 * sd * sd)

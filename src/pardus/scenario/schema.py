@@ -176,11 +176,26 @@ class Threats(Strict):
     starvation: Starvation = Starvation()
 
 
+class NeedByStage(Strict):
+    """Yearly prey need of a subadult and of an adult, relative to an adult female's."""
+
+    subadult: NonNeg = 1.0
+    adult: NonNeg = 1.0
+
+
+class PreyNeed(Strict):
+    female: NeedByStage = NeedByStage()
+    male: NeedByStage = NeedByStage()
+
+
 class Prey(Strict):
     growth_rate: NonNeg = 0.0
     growth_sd: NonNeg = 0.0
     offtake: Probability = Field(0.0, description="share of prey hunted per year at access 1")
-    kills_per_leopard: NonNeg = Field(0.0, description="prey eaten per leopard (age ≥ 1) per year")
+    kills_per_leopard: NonNeg = Field(
+        0.0, description="prey eaten per year by an adult female (other sexes and stages: prey.need; cubs of the year eat within their mother's share)"
+    )
+    need: PreyNeed = Field(PreyNeed(), description="yearly prey need by sex and stage, relative to kills_per_leopard")
     required_density: NonNeg = Field(
         0.0, description="prey density (per km²) at and above which breeding and survival are unaffected"
     )
