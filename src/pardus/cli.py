@@ -390,6 +390,65 @@ def validate(
 
 
 @app.command()
+def sensitivity(
+    scenario: str = typer.Argument(..., help="scenario file or preset name"),
+    param: list[str] = typer.Option(..., "--param", "-p", help="a parameter to vary: KEY (its source's range) or KEY=LO:HI; repeat for more"),
+    method: str = typer.Option("sobol", "--method", help="sobol (first- and total-order indices) or morris (elementary effects)"),
+    samples: int = typer.Option(64, "--samples", "-N", help="Sobol': base samples (a power of 2; N·(k+2) runs); Morris: trajectories (N·(k+1) runs)"),
+    replicates: int = typer.Option(20, "--replicates", "-n", help="replicates per sample (all with the same seed: common random numbers)"),
+    seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
+    output: Path = typer.Option(Path("sensitivity.csv"), "--output", "-o", help="the indices, one row per outcome and parameter (CSV)"),
+) -> None:
+    """Global sensitivity (SALib): which uncertain parameters drive PE, final N, gene diversity and growth."""
+    from .sensitivity import METHODS, OUTCOMES, SensitivityError, design, problem, run
+
+    _check_options(replicates, seed, workers, scheduler)
+    if method not in METHODS:
+        raise UserError([f"--method {method}: one of {', '.join(METHODS)}"])
+    resolved = _load_all([scenario])
+    if len(resolved) != 1:
+        raise UserError([f"{scenario}: sensitivity takes one scenario — this file is a [sweep] of {len(resolved)}"])
+    res = resolved[0]
+    try:
+        prob = problem(res, param)
+        runs = len(design(prob, method, samples, seed))
+    except SensitivityError as exc:
+        raise UserError(str(exc).splitlines()) from None
+    _check_writable(output)
+    err.print(f"{runs} scenarios × {replicates} replicates ({method}, {len(prob.keys)} parameters)", highlight=False)
+    total, done = runs * replicates, [0]
+
+    def advance(k: int) -> None:
+        done[0] += k
+        if 10 * done[0] // total > 10 * (done[0] - k) // total:
+            err.print(f"simulating: {done[0]}/{total} replicates", highlight=False)
+
+    _prob, _X, _table, rows = run(res, param, method, samples, replicates, seed, workers, scheduler, progress=advance)
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    _csv_atomic(df.set_index(["outcome", "parameter"]), output)
+    cols = ("S1", "ST") if method == "sobol" else ("mu_star", "sigma")
+    t = Table(title=f"Sensitivity of {escape(res.scenario.name)} ({method}, {runs} runs × {replicates} replicates; ± 95 % bootstrap interval)")
+    t.add_column("outcome")
+    t.add_column("parameter", overflow="fold")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for r in rows:
+        if not r["varies"]:
+            t.add_row(OUTCOMES[r["outcome"]], escape(r["parameter"]), *([r["note"]] + [""] * (len(cols) - 1)))
+            continue
+        if method == "sobol":
+            t.add_row(OUTCOMES[r["outcome"]], escape(r["parameter"]), f"{r['S1']:.2f} ± {r['S1_conf']:.2f}", f"{r['ST']:.2f} ± {r['ST_conf']:.2f}")
+        else:
+            t.add_row(OUTCOMES[r["outcome"]], escape(r["parameter"]), f"{r['mu_star']:.3g} ± {r['mu_star_conf']:.2g}", f"{r['sigma']:.3g}")
+    out.print(t)
+    err.print(f"wrote {escape(str(output))}", highlight=False)
+
+
+@app.command()
 def summary(
     results: Path = typer.Argument(..., help="results file written by `pardus run` or `pardus compare`"),
     csv: Optional[Path] = typer.Option(None, "--csv", "--output", "-o", help="CSV file for the table (default: RESULTS with -summary.csv)"),

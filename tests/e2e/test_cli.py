@@ -695,7 +695,7 @@ def test_every_option_of_every_command_has_help_text():
             if isinstance(param, click.Option) and not (param.help or "").strip():
                 missing.append(f"{name} {param.opts[0]}")
     assert not missing, f"options without help text: {missing}"
-    assert sorted(group.commands) == ["check", "compare", "explain", "presets", "report", "run", "summary", "validate"]
+    assert sorted(group.commands) == ["check", "compare", "explain", "presets", "report", "run", "sensitivity", "summary", "validate"]
 
 
 def test_version_option_prints_the_package_version(work):
