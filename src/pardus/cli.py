@@ -24,6 +24,7 @@ H_REPLICATES = "replicates per scenario (default: the largest run.replicates of 
 H_SEED = "root random seed, a whole number from 0 to 2**64 − 1; same seed → identical results"
 H_WORKERS = "local worker processes (default: every core; 1 runs in this process)"
 H_SCHEDULER = "address of a Dask distributed scheduler, e.g. tcp://host:8786 (replaces --workers)"
+H_POSTERIOR = "posterior file of `pardus calibrate`: each replicate draws one calibrated parameter set (the same draw in every scenario)"
 H_BASELINE = "scenario name that the others are compared with (default: the first scenario)"
 
 
@@ -85,7 +86,24 @@ def _import_for_results() -> None:
         pass
 
 
-def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int], scheduler: Optional[str], output: Optional[Path]):
+def _read_posterior(path: Optional[Path], resolved):
+    """The posterior file of --posterior, checked against every scenario (None without one)."""
+    if path is None:
+        return None
+    from .calibration import CalibrationError, posterior_fit, read_posterior
+
+    try:
+        post = read_posterior(path)
+        for r in resolved:
+            _use, missing = posterior_fit(r.scenario, post)
+            if missing:
+                err.print(f"note: {escape(r.scenario.name)} has no {', '.join(missing)} — those calibrated parameters of {escape(post.scenario_name)} are left out", highlight=False)
+    except CalibrationError as exc:
+        raise UserError(str(exc).splitlines()) from None
+    return post
+
+
+def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int], scheduler: Optional[str], output: Optional[Path], posterior=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from .ensemble import run_ensemble, start_workers
@@ -138,7 +156,14 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
                 err.print(f"simulating: {done[0]}/{total} replicates", highlight=False)
 
         try:
-            names, records = run_ensemble(scenarios, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=advance)
+            if posterior is None:
+                names, records = run_ensemble(scenarios, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=advance)
+            else:
+                from .calibration import merge_projection, posterior_scenarios
+
+                runs, assignment, origin, draw, used = posterior_scenarios(scenarios, posterior, n, seed)
+                names, parts = run_ensemble(runs, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=advance, assignment=assignment)
+                records = merge_projection(parts, assignment, origin, len(scenarios), n)
         except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
             raise UserError([f"{_interrupted(signum)} after {done[0]} of {total} replicates — stopped all workers; no results file was written"], code=128 + signum) from None
@@ -150,6 +175,10 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
 
     sweeps = [r.sweep for r in resolved]
     ds = build_dataset(scenarios, names, records, seed, sweeps=sweeps)
+    if posterior is not None:
+        from .calibration import add_posterior_draws
+
+        ds = add_posterior_draws(ds, posterior, draw, sorted({i for u in used for i in u}))
     if output is None:
         return ds
     try:
@@ -299,11 +328,13 @@ def run(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
     output: Path = typer.Option(Path("results.nc"), "--output", "-o", help="results file (NetCDF)"),
+    posterior: Optional[Path] = typer.Option(None, "--posterior", help=H_POSTERIOR),
 ) -> None:
     """Run replicates of one or more scenarios and save the results."""
     _check_options(replicates, seed, workers, scheduler)
     resolved = _load_all(scenario)
-    ds = _run(resolved, replicates, seed, workers, scheduler, output)
+    post = _read_posterior(posterior, resolved)
+    ds = _run(resolved, replicates, seed, workers, scheduler, output, post)
     from .results import summarize
 
     _print_summary(summarize(ds))
@@ -318,16 +349,18 @@ def compare(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
     output: Path = typer.Option(Path("compare.nc"), "--output", "-o", help="results file (NetCDF)"),
     baseline: Optional[str] = typer.Option(None, "--baseline", help=H_BASELINE),
+    posterior: Optional[Path] = typer.Option(None, "--posterior", help=H_POSTERIOR),
 ) -> None:
     """Run scenarios with common random numbers and report differences with their uncertainty."""
     _check_options(replicates, seed, workers, scheduler)
     resolved = _load_all(scenarios)
+    post = _read_posterior(posterior, resolved)
     if len(resolved) < 2:
         raise UserError([f"{scenarios[0]}: compare needs at least two scenarios (two files, or a file with a [sweep])"])
     names = [r.scenario.name for r in resolved]
     if baseline is not None and baseline not in names:
         raise UserError([f"--baseline {baseline!r} — not one of the scenarios: {', '.join(names)}"])
-    ds = _run(resolved, replicates, seed, workers, scheduler, output)
+    ds = _run(resolved, replicates, seed, workers, scheduler, output, post)
     from .results import compare_to_baseline, summarize
 
     _print_summary(summarize(ds))
@@ -347,7 +380,7 @@ def validate(
     results: Optional[Path] = typer.Option(None, "--results", help="also keep the simulation's results file (NetCDF)"),
 ) -> None:
     """Place every count of a census record in the scenario's simulated distribution."""
-    from .validation import LEVEL, RecordError, coverage, place, read_record, table_rows
+    from .validation import LEVEL, RecordError, coverage, place, read_record, reporting_units, table_rows
 
     _check_options(replicates, seed, workers, scheduler)
     resolved = _load_all([scenario])
@@ -355,14 +388,15 @@ def validate(
         raise UserError([f"{scenario}: validate takes one scenario — this file is a [sweep] of {len(resolved)}"])
     sc = resolved[0].scenario
     try:
-        counts = read_record(record, list(sc.populations), (sc.run.start_year, sc.run.start_year + sc.run.years))
+        units = reporting_units(sc)
+        counts = read_record(record, units, (sc.run.start_year, sc.run.start_year + sc.run.years))
     except RecordError as exc:
         raise UserError(str(exc).splitlines()) from None
     _check_writable(output)
     ds = _run(resolved, replicates, seed, workers, scheduler, results)
     names = [str(p) for p in ds.population.values]
     N = ds["N"].isel(scenario=0).transpose("replicate", "year", "population", "sex", "stage").values
-    placed = place(N, names, sc.run.start_year, counts)
+    placed = place(N, names, sc.run.start_year, counts, units)
     import pandas as pd
 
     df = pd.DataFrame(table_rows(placed))
@@ -387,6 +421,100 @@ def validate(
         se = (LEVEL * (1 - LEVEL) / m) ** 0.5
         out.print(f"Coverage: {k} of {m} counts inside the simulated {pct} % interval ({k / m:.0%}; nominal {pct} %, binomial SE {se:.0%}).")
     err.print(f"wrote {escape(str(output))}", highlight=False)
+
+
+@app.command()
+def calibrate(
+    scenario: str = typer.Argument(..., help="scenario file or preset name (its [calibration] uncertain = [...] lists what to calibrate)"),
+    record: str = typer.Option(..., "--record", help="census record: a CSV file, or a shipped record such as 'amur'"),
+    param: list[str] = typer.Option([], "--param", "-p", help="add or re-range a parameter: KEY (its source's range) or KEY=LO:HI; repeat for more"),
+    particles: int = typer.Option(400, "--particles", help="particles per generation"),
+    generations: int = typer.Option(10, "--generations", help="at most this many generations"),
+    tolerance: float = typer.Option(0.0, "--tolerance", help="stop when ε (largest log-scale miss of a count's interval) is at most this"),
+    min_acceptance: float = typer.Option(0.02, "--min-acceptance", help="stop when a generation accepts fewer than this share of its simulations"),
+    max_simulations: int = typer.Option(200_000, "--max-simulations", help="stop after this many simulations"),
+    predictive_n: int = typer.Option(200, "--predictive", help="replicates of the posterior predictive (figure and coverage; 0: none)"),
+    seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
+    output: Path = typer.Option(Path("posterior.nc"), "--output", "-o", help="posterior file (NetCDF); the figures are written beside it"),
+) -> None:
+    """Calibrate a scenario to a census record (ABC-SMC with pyabc) and write the posterior."""
+    from .calibration import CalibrationError, Settings, add_predictive, calibrate as run_abc, read_posterior, setup, summary_rows, to_dataset, write_posterior
+    from .validation import RecordError
+
+    _check_options(1, seed, workers, scheduler)
+    problems = []
+    for name, value, low in (("--particles", particles, 10), ("--generations", generations, 1), ("--max-simulations", max_simulations, 1), ("--predictive", predictive_n, 0)):
+        if value < low:
+            problems.append(f"{name} {value}: give a whole number ≥ {low}")
+    if not 0.0 <= min_acceptance < 1.0:
+        problems.append(f"--min-acceptance {min_acceptance}: give a share from 0 to below 1, e.g. 0.02")
+    if tolerance < 0.0:
+        problems.append(f"--tolerance {tolerance}: give ε ≥ 0 (0: every count inside its interval)")
+    if problems:
+        raise UserError(problems)
+    resolved = _load_all([scenario])
+    if len(resolved) != 1:
+        raise UserError([f"{scenario}: calibrate takes one scenario — this file is a [sweep] of {len(resolved)}"])
+    res = resolved[0]
+    try:
+        prob, counts, years = setup(res, record, param)
+    except (CalibrationError, RecordError) as exc:
+        raise UserError(str(exc).splitlines()) from None
+    _check_writable(output)
+    err.print(
+        f"calibrating {len(prob.keys)} parameters of {escape(res.scenario.name)} to {len(counts)} counts of {escape(record)}"
+        f" ({res.scenario.run.start_year}–{res.scenario.run.start_year + years}); {particles} particles",
+        highlight=False,
+    )
+    spent = [0]
+
+    def generation(call: int, n: int) -> None:
+        spent[0] += n
+        err.print(f"generation {call}: {n} simulations ({spent[0]} in all)", highlight=False)
+
+    settings = Settings(particles, generations, tolerance, min_acceptance, max_simulations, seed, workers, scheduler)
+    try:
+        result = run_abc(res, record, param, settings, progress=generation)
+    except CalibrationError as exc:
+        raise UserError(str(exc).splitlines()) from None
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        raise UserError([f"{_interrupted(signum)} during the calibration — no posterior file was written"], code=128 + signum) from None
+    ds = to_dataset(result, res, record)
+    tmp_post = output.with_name(f".{output.name}.draws.nc")
+    if predictive_n:
+        from .calibration import predictive
+
+        write_posterior(ds, tmp_post)
+        try:
+            err.print(f"posterior predictive: {predictive_n} replicates", highlight=False)
+            years_, labels, bands, placed = predictive(res, read_posterior(tmp_post), counts, predictive_n, seed, workers, scheduler)
+        finally:
+            tmp_post.unlink(missing_ok=True)
+        ds = add_predictive(ds, years_, labels, bands, placed)
+        ds.attrs["predictive_replicates"] = predictive_n
+    write_posterior(ds, output)
+    from .fileio import atomic_write
+    from .report.calibration import calibration_figures
+
+    written = [output]
+    for fig in calibration_figures(ds):
+        path = output.with_name(f"{output.stem}-{fig.name}.png")
+        atomic_write(path, lambda tmp, png=fig.png: Path(tmp).write_bytes(png))
+        written.append(path)
+    t = Table(title=f"Posterior of {escape(res.scenario.name)} (ε = {result.epsilons[-1]:.3g}; {sum(result.simulations)} simulations; {escape(result.stopped)})")
+    for col in ("parameter", "prior", "median [90 %]", "interval / prior"):
+        t.add_column(col, justify="left" if col == "parameter" else "right", overflow="fold")
+    for r in summary_rows(ds):
+        t.add_row(escape(r["parameter"]), f"{r['prior_low']:g}–{r['prior_high']:g}", f"{r['median']:.4g} [{r['q05']:.4g}, {r['q95']:.4g}]", f"{r['narrowing']:.2f}")
+    out.print(t)
+    if predictive_n:
+        k = int(ds["count_inside"].values.sum())
+        out.print(f"Posterior predictive: {k} of {len(counts)} counts inside the simulated 90 % interval.")
+    for path in written:
+        err.print(f"wrote {escape(str(path))}", highlight=False)
 
 
 @app.command()

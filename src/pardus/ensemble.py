@@ -62,6 +62,7 @@ class Task:
     scenario_index: int
     start: int
     stop: int
+    replicates: tuple[int, ...] | None = None  # explicit replicate numbers (else start … stop−1)
 
 
 def run_chunk(
@@ -73,8 +74,10 @@ def run_chunk(
     *,
     on_replicate: Callable[[], None] | None = None,
     stop_event: str | None = None,
+    replicates: tuple[int, ...] | None = None,
 ) -> dict[str, np.ndarray] | None:
-    """Run replicates start … stop−1; records stacked on a new leading replicate axis.
+    """Run replicates start … stop−1 (or the replicate numbers given); records stacked on a new
+    leading replicate axis.
 
     The replicates run in batches (:func:`pardus.engine.batch_size` at a time), each batch
     advanced together; a replicate's result does not depend on its batch. ``on_replicate`` is
@@ -85,16 +88,22 @@ def run_chunk(
     prep = _prepared(sc, tuple(names), scenario_json)
     cancelled = _dask_event(stop_event) if stop_event else None
     size = batch_size(prep)
+    numbers = list(range(start, stop)) if replicates is None else list(replicates)
     recs = []
-    for a in range(start, stop, size):
+    for a in range(0, len(numbers), size):
         if cancelled is not None and cancelled.is_set():
             return None
-        b = min(a + size, stop)
-        recs.append(run_batch(prep, seed, range(a, b)))
+        b = min(a + size, len(numbers))
+        recs.append(run_batch(prep, seed, numbers[a:b]))
         if on_replicate:
             for _ in range(b - a):
                 on_replicate()
     return {k: np.concatenate([r[k] for r in recs]) for k in recs[0]}
+
+
+def _run_numbered(scenario_json, names, seed, start, stop, replicates, *, on_replicate=None):
+    """run_chunk for a task with explicit replicate numbers (positional, for the local pool)."""
+    return run_chunk(scenario_json, names, seed, start, stop, on_replicate=on_replicate, replicates=replicates)
 
 
 def _dask_event(name: str):
@@ -180,6 +189,7 @@ def run_ensemble(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Callable[[int], None] | None = None,
+    assignment: list[list[int]] | None = None,
 ) -> tuple[list[str], list[dict[str, np.ndarray]]]:
     """Run every scenario for ``replicates`` replicates.
 
@@ -187,6 +197,9 @@ def run_ensemble(
     scenario, the records stacked as (replicate, year, ...). ``progress`` is called with the
     number of replicates just finished (1 per replicate, locally). Ctrl-C (KeyboardInterrupt) or
     SIGTERM (:class:`Interrupted`) stops every worker at once, reaps it and propagates.
+    ``assignment`` gives each scenario its own replicate numbers instead (a projection with
+    parameter uncertainty: one scenario per parameter set, each for the replicates that drew
+    it); a replicate's result depends only on its number, scenario and seed.
     """
     problems = run_option_problems(replicates=replicates, seed=seed, workers=workers, scheduler=scheduler)
     if problems:
@@ -194,8 +207,16 @@ def run_ensemble(
     names = population_names(scenarios)
     jsons = [sc.model_dump_json() for sc in scenarios]
     workers = workers or os.cpu_count() or 1
-    size = _chunks(replicates, workers, len(scenarios))
-    tasks = [Task(i, a, min(a + size, replicates)) for i in range(len(scenarios)) for a in range(0, replicates, size)]
+    if assignment is None:
+        size = _chunks(replicates, workers, len(scenarios))
+        tasks = [Task(i, a, min(a + size, replicates)) for i in range(len(scenarios)) for a in range(0, replicates, size)]
+    else:
+        size = _chunks(sum(len(a) for a in assignment), workers, 1)
+        tasks = [
+            Task(i, 0, 0, tuple(int(r) for r in reps[a : a + size]))
+            for i, reps in enumerate(assignment)
+            for a in range(0, len(reps), size)
+        ]
     parts: dict[Task, dict[str, np.ndarray]] = {}
     tick = (lambda: progress(1)) if progress else None
 
@@ -204,7 +225,7 @@ def run_ensemble(
             _run_dask(tasks, jsons, names, seed, scheduler, parts, progress)
         elif workers == 1 or len(tasks) == 1:
             for t in tasks:
-                parts[t] = run_chunk(jsons[t.scenario_index], names, seed, t.start, t.stop, on_replicate=tick)  # type: ignore[assignment]
+                parts[t] = run_chunk(jsons[t.scenario_index], names, seed, t.start, t.stop, on_replicate=tick, replicates=t.replicates)  # type: ignore[assignment]
         else:
             _run_local(tasks, jsons, names, seed, workers, parts, tick)
 
@@ -263,8 +284,11 @@ def close_pool() -> None:
 def _run_local(tasks, jsons, names, seed, workers, parts, tick) -> None:
     args = [(jsons[t.scenario_index], names, seed, t.start, t.stop) for t in tasks]
     pool = _warm_pool(workers)
+    fn = run_chunk if all(t.replicates is None for t in tasks) else _run_numbered
+    if fn is _run_numbered:
+        args = [a + (t.replicates,) for a, t in zip(args, tasks)]
     try:
-        for i, rec in pool.map_unordered(run_chunk, args, on_replicate=(lambda _i: tick()) if tick else None):
+        for i, rec in pool.map_unordered(fn, args, on_replicate=(lambda _i: tick()) if tick else None):
             parts[tasks[i]] = rec
     except BaseException:
         close_pool()  # a failed or interrupted run leaves no worker behind
@@ -284,14 +308,14 @@ def _run_dask(tasks, jsons, names, seed, scheduler, parts, progress) -> None:
         stop = f"pardus-stop-{uuid.uuid4().hex}"
         futures = {}
         for t in tasks:
-            fut = client.submit(run_chunk, jsons[t.scenario_index], names, seed, t.start, t.stop, stop_event=stop, pure=False)
+            fut = client.submit(run_chunk, jsons[t.scenario_index], names, seed, t.start, t.stop, stop_event=stop, replicates=t.replicates, pure=False)
             futures[fut] = t
         try:
             for fut in as_completed(list(futures)):
                 t = futures[fut]
                 parts[t] = fut.result()
                 if progress:
-                    progress(t.stop - t.start)
+                    progress(t.stop - t.start if t.replicates is None else len(t.replicates))
         except BaseException:
             Event(stop, client=client).set()  # running chunks stop before their next replicate
             client.cancel(list(futures))

@@ -43,18 +43,38 @@ class Problem:
     keys: list[str]
     bounds: list[tuple[float, float]]
     integer: list[bool]
+    members: list[tuple[str, ...]] | None = None  # the parameters each key sets (a key with * sets every match)
+
+    def overrides(self, row) -> dict:
+        """The scenario overrides of one sample (integer parameters rounded)."""
+        out = {}
+        members = self.members or [(k,) for k in self.keys]
+        for keys, v, integer in zip(members, row, self.integer):
+            for k in keys:
+                out[k] = int(round(float(v))) if integer else float(v)
+        return out
 
     def salib(self) -> dict:
         return {"num_vars": len(self.keys), "names": list(self.keys), "bounds": [list(b) for b in self.bounds]}
 
 
 def problem(res: Resolved, specs: list[str]) -> Problem:
-    """Parameters and their ranges from ``KEY`` (the range of its source) or ``KEY=LO:HI``."""
+    """Parameters and their ranges from ``KEY`` (the range of its source) or ``KEY=LO:HI``. A
+    key with ``*`` (e.g. ``demography.survival.*.adult``) is one parameter that sets every
+    parameter it matches (the value and range of the first)."""
+    from fnmatch import fnmatchcase
+
     rows = {key: (value, source) for key, value, _set_by, source in parameter_rows(res)}
-    keys, bounds, integer, problems = [], [], [], []
+    keys, bounds, integer, members, problems = [], [], [], [], []
     for spec in specs:
         key, _, given = spec.partition("=")
         key = key.strip()
+        matched = tuple(k for k in rows if fnmatchcase(k, key)) if "*" in key else (key,) if key in rows else ()
+        if "*" in key and not matched:
+            problems.append(f"--param {spec}: {key} matches no parameter of {res.scenario.name} — see `pardus explain`")
+            continue
+        if matched:
+            rows[key] = rows[matched[0]]
         if key not in rows:
             close = [k for k in rows if k.endswith(key.split(".")[-1])][:3]
             problems.append(f"--param {spec}: {key} is not a parameter of {res.scenario.name}" + (f" — did you mean {', '.join(close)}?" if close else " — see `pardus explain`"))
@@ -84,11 +104,12 @@ def problem(res: Resolved, specs: list[str]) -> Problem:
         keys.append(key)
         bounds.append((lo, hi))
         integer.append(isinstance(value, int))
+        members.append(matched)
     if problems:
         raise SensitivityError("\n".join(problems))
     if not keys:
         raise SensitivityError("no parameters — give at least one --param KEY or --param KEY=LO:HI")
-    return Problem(keys, bounds, integer)
+    return Problem(keys, bounds, integer, members)
 
 
 def design(prob: Problem, method: str, n: int, seed: int) -> np.ndarray:
@@ -111,7 +132,7 @@ def scenarios(res: Resolved, prob: Problem, X: np.ndarray) -> list:
     out = []
     width = len(str(len(X)))
     for i, row in enumerate(X):
-        over = {k: (int(round(v)) if integer else float(v)) for k, v, integer in zip(prob.keys, row, prob.integer)}
+        over = prob.overrides(row)
         over["name"] = f"{res.scenario.name}#{i:0{width}d}"
         out.append(res.scenario.replace(over))
     return out

@@ -11,7 +11,8 @@ A record file is a CSV with one row per count:
   interval);
 - ``counted`` — what was counted: ``all_ages``, ``independent`` (animals of a year or more:
   cubs of the year left out, as camera-trap capture–recapture does) or ``adults``;
-- ``populations`` — the scenario populations the count covers, joined by ``+``;
+- ``populations`` — the scenario populations the count covers, joined by ``+``; a name may also
+  be a country (``Population.country``): all populations of that country;
 - ``method`` and ``source`` — how it was counted and where it is published (required).
 
 The observation model compares like with like: the simulated number of the counted class,
@@ -57,6 +58,18 @@ class Count:
         return f"{self.mid:g} [{self.low:g}, {self.high:g}]"
 
 
+def reporting_units(sc) -> dict[str, tuple[str, ...]]:
+    """What a record may name: every population (itself) and every country (its populations);
+    a population's own name wins over a country of the same name."""
+    units: dict[str, list[str]] = {}
+    for name, p in sc.populations.items():
+        if p.country and p.country not in sc.populations:
+            units.setdefault(p.country, []).append(name)
+    for name in sc.populations:
+        units[name] = [name]
+    return {k: tuple(v) for k, v in units.items()}
+
+
 def shipped_records() -> list[str]:
     return sorted(p.name[:-4] for p in resources.files("pardus.records").iterdir() if p.name.endswith(".csv"))
 
@@ -74,11 +87,11 @@ def resolve_record(ref: str) -> Path:
     raise RecordError(f"{ref}: no such record file — give the path of a CSV with the columns {', '.join(COLUMNS)}")
 
 
-def read_record(ref: str | Path, populations: list[str] | None = None, years: tuple[int, int] | None = None) -> list[Count]:
+def read_record(ref: str | Path, populations=None, years: tuple[int, int] | None = None) -> list[Count]:
     """Read and check a record file (all problems at once, one line each). With
-    ``populations``, the populations of every count inside ``years`` (first, last; every count
-    if not given) must be among them: a record may hold counts of populations that a scenario
-    starting later no longer has."""
+    ``populations`` (names, or :func:`reporting_units`), the populations of every count inside
+    ``years`` (first, last; every count if not given) must be among them: a record may hold
+    counts of populations that a scenario starting later no longer has."""
     path = resolve_record(str(ref))
     try:
         text = path.read_text(encoding="utf-8")
@@ -158,7 +171,7 @@ def read_record(ref: str | Path, populations: list[str] | None = None, years: tu
         if populations is not None and (years is None or years[0] <= year <= years[1]):
             bad = [p for p in pops if p not in populations]
             if bad:
-                problems.append(f"{where}: populations {', '.join(bad)} not in the scenario — its populations are {', '.join(populations)}")
+                problems.append(f"{where}: populations {', '.join(bad)} not in the scenario — it has the populations and countries {', '.join(populations)}")
                 continue
         if not v["source"] or not v["method"]:
             problems.append(f"{where}: method and source are required — say how the count was made and where it is published")
@@ -171,13 +184,15 @@ def read_record(ref: str | Path, populations: list[str] | None = None, years: tu
     return out
 
 
-def simulated_counts(N: np.ndarray, names: list[str], start_year: int, count: Count) -> np.ndarray | None:
+def simulated_counts(N: np.ndarray, names: list[str], start_year: int, count: Count, units: dict | None = None) -> np.ndarray | None:
     """The counted class summed over the count's populations at its census year, per replicate
-    (``N``: replicate × year × population × sex × stage); None if the year is not in the run."""
+    (``N``: replicate × year × population × sex × stage); None if the year is not in the run.
+    ``units`` (:func:`reporting_units`) resolves country names to populations."""
     t = count.year - start_year
     if t < 0 or t >= N.shape[1]:
         return None
-    idx = [names.index(p) for p in count.populations]
+    members = [m for p in count.populations for m in (units or {}).get(p, (p,))]
+    idx = sorted({names.index(m) for m in members})
     return N[:, t][:, idx][..., list(COUNTED[count.counted])].sum(axis=(1, 2, 3)).astype(float)
 
 
@@ -207,8 +222,8 @@ class Placed:
         return lo <= self.count.mid <= hi
 
 
-def place(N: np.ndarray, names: list[str], start_year: int, counts: list[Count]) -> list[Placed]:
-    return [Placed(c, simulated_counts(N, names, start_year, c)) for c in counts]
+def place(N: np.ndarray, names: list[str], start_year: int, counts: list[Count], units: dict | None = None) -> list[Placed]:
+    return [Placed(c, simulated_counts(N, names, start_year, c, units)) for c in counts]
 
 
 def coverage(placed: list[Placed]) -> tuple[int, int]:

@@ -105,7 +105,7 @@ def test_every_value_a_preset_sets_has_a_citation_or_assumption(preset):
     res = resolve_scenario(preset)
     bad = {}
     for key in _flatten(res.raw):
-        if key in ("name", "description") or key.startswith("interventions"):
+        if key in ("name", "description") or key.startswith(("interventions", "calibration")) or key.endswith(".country"):
             continue
         src = source_of(res, key)
         if not src.strip() or not ("assumption" in src.lower() or CITATION.search(src)):
@@ -123,7 +123,8 @@ def test_every_resolved_default_parameter_of_a_preset_has_a_source(preset):
     missing = {}
     for key in flat:
         # name, description and the currency label costs are given in are not model parameters
-        if key in ("name", "description", "run.currency") or key.split(".")[0] == "interventions":
+        # nor are a population's country (a reporting label) and the list of what calibration may change
+        if key in ("name", "description", "run.currency") or key.split(".")[0] in ("interventions", "calibration") or key.endswith(".country"):
             continue
         src = source_of(res, key)
         if not ("assumption" in src.lower() or CITATION.search(src)):

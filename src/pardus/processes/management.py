@@ -13,6 +13,7 @@ is per type:
 | vaccination | share of leopards vaccinated (protection = coverage × efficacy) | animal vaccinated |
 | crossing | share of road deaths and of dispersal deaths prevented | year |
 | release | captive-bred animals of a given age/sex released | animal released |
+| habitat_change | carrying capacity and prey capacity × factors (compounding yearly if ``yearly``), human access replaced | none (a change of the landscape, not a paid action: ``fixed_cost``/``unit_cost`` per year may still be set) |
 | translocation | wild animals moved between populations (with transport mortality, recorded as cause `dispersal`) | animal caught (including those that die in transport) |
 """
 
@@ -27,6 +28,8 @@ from ..rng import Streams, as_streams
 from .base import CAUSE_INDEX, Field, Process, State
 
 MANAGED_LAYERS = (
+    "carrying_capacity",
+    "human_access",
     "patrol_effort",
     "hunting_ban",
     "feeding",
@@ -105,6 +108,13 @@ class Management(Process):
                 L["dispersal_mortality_reduction"][cells] = 1.0 - (1.0 - L["dispersal_mortality_reduction"][cells]) * (
                     1.0 - iv.dispersal_mortality_reduction
                 )
+                cost += iv.unit_cost
+            elif t == "habitat_change":
+                power = (year - iv.start + 1) if iv.yearly else 1
+                L["carrying_capacity"][cells] *= iv.carrying_capacity_factor**power
+                L["prey_capacity"][cells] *= iv.prey_capacity_factor**power
+                if iv.human_access is not None:
+                    L["human_access"][cells] = iv.human_access
                 cost += iv.unit_cost
             elif t == "release" and acts_this_year(iv, year):
                 for r in range(R):

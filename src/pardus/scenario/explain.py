@@ -15,6 +15,7 @@ UNIT_NAMES = {
     "conflict_mitigation": "year",
     "vaccination": "animal vaccinated",
     "crossing": "year",
+    "habitat_change": "year",
     "release": "animal released",
     "translocation": "animal moved",
 }
@@ -61,6 +62,16 @@ def describe_intervention(label: str, iv, sc: Scenario) -> str:
             f"crossings '{label}' {where}: {iv.road_reduction:.0%} fewer road deaths,"
             f" {iv.dispersal_mortality_reduction:.0%} fewer dispersal deaths"
         )
+    elif t == "habitat_change":
+        bits = []
+        each = " a year" if iv.yearly else ""
+        if iv.carrying_capacity_factor != 1:
+            bits.append(f"carrying capacity × {iv.carrying_capacity_factor:g}{each}")
+        if iv.prey_capacity_factor != 1:
+            bits.append(f"prey capacity × {iv.prey_capacity_factor:g}{each}")
+        if iv.human_access is not None:
+            bits.append(f"human access {iv.human_access:g}")
+        what = f"habitat change '{label}' {where}: {', '.join(bits) or 'no effect set'}"
     elif t == "release":
         what = f"release '{label}' {where}: {iv.females} females + {iv.males} males aged {iv.age} from the captive population"
     else:

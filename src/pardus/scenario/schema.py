@@ -203,6 +203,10 @@ class Prey(Strict):
 
 
 class Population(Strict):
+    country: str = Field(
+        "", description="the country (or other reporting unit) the population lies in; a census record may name it"
+        " instead of the populations (default: the population's own name)"
+    )
     initial_size: NonNegInt
     carrying_capacity: PosInt
     area_km2: Annotated[float, Field(gt=0.0)] = 1000.0
@@ -289,6 +293,20 @@ class Crossing(_Intervention):
     dispersal_mortality_reduction: Probability = 0.0
 
 
+class HabitatChange(_Intervention):
+    """Habitat loss or recovery (MODEL.md §4.1, non-spatial form): logging, farming, mining and
+    repeated fire shrink the carrying capacity and the prey capacity of a population; a factor
+    acts every year from ``start`` to ``end`` or, with ``yearly``, compounds (factor ** years
+    since start + 1) — a steady rate of loss."""
+
+    type: Literal["habitat_change"]
+    population: str
+    carrying_capacity_factor: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    prey_capacity_factor: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    human_access: Probability | None = Field(None, description="replaces the population's human_access (roads, settlements, logging access)")
+    yearly: bool = Field(False, description="the factors compound every year since start (a rate of change), until end")
+
+
 class Release(_Intervention):
     type: Literal["release"]
     population: str
@@ -319,6 +337,7 @@ Intervention = Annotated[
         ConflictMitigation,
         Vaccination,
         Crossing,
+        HabitatChange,
         Release,
         Translocation,
     ],
@@ -331,9 +350,18 @@ INTERVENTION_TYPES = (
     "conflict_mitigation",
     "vaccination",
     "crossing",
+    "habitat_change",
     "release",
     "translocation",
 )
+
+
+class Calibration(Strict):
+    """What `pardus calibrate` may change: the scenario's uncertain parameters. Each prior is
+    uniform over the range its source gives (``assumption (range LO–HI)``) unless the command
+    line gives one (``--param KEY=LO:HI``)."""
+
+    uncertain: list[str] = Field(default_factory=list, description="dotted keys of the parameters to calibrate")
 
 
 class Scenario(Strict):
@@ -348,6 +376,7 @@ class Scenario(Strict):
     dispersal: Dispersal = Dispersal()
     captive: Captive = Captive()
     interventions: dict[str, Intervention] = Field(default_factory=dict)
+    calibration: Calibration = Calibration()
 
     def replace(self, overrides: dict, /) -> "Scenario":
         """A new scenario with dotted keys replaced, validated like a scenario file.
