@@ -7,7 +7,7 @@ PARDUS := $(VENV)/bin/pardus
 DEMO_DIR ?= demo-output
 DEMO_REPLICATES ?= 200
 
-.PHONY: demo test venv install install-dev browser bench clean
+.PHONY: demo test venv install install-dev browser bench posterior clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,7 @@ demo: install
 	  examples/amur-2015-anti-poaching.toml \
 	  examples/amur-2015-vaccination.toml \
 	  examples/amur-2015-lazovsky-release.toml \
+	  --posterior amur-history \
 	  --replicates $(DEMO_REPLICATES) --seed 2015 --output $(DEMO_DIR)/results.nc
 	$(PARDUS) summary $(DEMO_DIR)/results.nc --csv $(DEMO_DIR)/summary.csv
 	$(PARDUS) report $(DEMO_DIR)/results.nc --output $(DEMO_DIR)/report
@@ -53,6 +54,13 @@ test: install-dev browser
 
 bench: install
 	$(PY) benchmarks/bench_nonspatial.py
+
+# The shipped calibration: amur-history fitted to the shipped census record (records/amur.csv).
+# amur-2015 takes its calibrated values from this posterior (tests/unit/test_calibration.py
+# checks that they agree) and `make demo` projects with it (--posterior amur-history).
+posterior: install
+	$(PARDUS) calibrate amur-history --record amur --seed 1970 \
+	  --output src/pardus/records/amur-history.posterior.nc --figures docs/figures
 
 # Regenerate the example outputs in README.md and docs/ from the current engine: every block
 # between <!-- generated: COMMAND --> and <!-- end generated --> (docs/regenerate.py --help).

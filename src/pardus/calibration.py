@@ -250,10 +250,10 @@ def _dask_map(scheduler: str):
 
 @dataclass
 class Settings:
-    particles: int = 400
+    particles: int = 300
     generations: int = 10
     tolerance: float = 0.0
-    min_acceptance: float = 0.02
+    min_acceptance: float = 0.03
     max_simulations: int = 200_000
     seed: int = 1
     workers: int | None = None
@@ -274,6 +274,15 @@ class Result:
     stopped: str
     settings: Settings
     years: int
+    medians: np.ndarray  # generation × parameter: the weighted posterior median after each generation
+
+    def drift(self) -> np.ndarray:
+        """Change of each parameter's median over the last generation, in units of its prior
+        range (how far from stable the posterior still is)."""
+        if len(self.medians) < 2:
+            return np.full(len(self.prob.keys), np.nan)
+        width = np.array([b - a for a, b in self.prob.bounds])
+        return np.abs(self.medians[-1] - self.medians[-2]) / width
 
 
 def setup(res: Resolved, record: str, params: list[str] | None = None) -> tuple[Problem, list[Count], int]:
@@ -335,6 +344,12 @@ def calibrate(res: Resolved, record: str, params: list[str] | None = None, setti
         )
         pops = history.get_all_populations()
         pops = pops[pops.t >= 0]
+        med = []
+        for t in range(history.max_t + 1):
+            dft, wt = history.get_distribution(m=0, t=t)
+            xt = dft[[f"p{i}" for i in range(len(prob.keys))]].to_numpy(dtype=float)
+            wt = np.asarray(wt, dtype=float)
+            med.append([weighted_quantiles(xt[:, j], wt / wt.sum(), [0.5])[0] for j in range(xt.shape[1])])
         df, w = history.get_distribution(m=0)
         theta = df[[f"p{i}" for i in range(len(prob.keys))]].to_numpy(dtype=float).copy()
         _w, stats = history.get_weighted_sum_stats()
@@ -359,7 +374,7 @@ def calibrate(res: Resolved, record: str, params: list[str] | None = None, setti
         stopped = f"{st.generations} generations done"
     else:
         stopped = f"{sum(nsim)} simulations spent (budget {st.max_simulations})"
-    return Result(prob, counts, theta, np.asarray(w, dtype=float) / np.sum(w), dists, sims, eps, acc, nsim, stopped, st, years)
+    return Result(prob, counts, theta, np.asarray(w, dtype=float) / np.sum(w), dists, sims, eps, acc, nsim, stopped, st, years, np.array(med))
 
 
 # ------------------------------------------------------------------------------ posterior file
@@ -391,6 +406,7 @@ def to_dataset(result: Result, res: Resolved, record: str):
             "epsilon": ("generation", np.array(result.epsilons)),
             "acceptance_rate": ("generation", np.array(result.acceptance)),
             "simulations": ("generation", np.array(result.simulations)),
+            "generation_median": (("generation", "parameter"), result.medians),
             "count_year": ("count", np.array([c.year for c in result.counts])),
             "count_low": ("count", np.array([c.low for c in result.counts])),
             "count_high": ("count", np.array([c.high for c in result.counts])),
@@ -454,10 +470,31 @@ class Posterior:
         return out
 
 
+def shipped_posteriors() -> list[str]:
+    from importlib import resources
+
+    return sorted(p.name[: -len(".posterior.nc")] for p in resources.files("pardus.records").iterdir() if p.name.endswith(".posterior.nc"))
+
+
+def resolve_posterior(ref: str | Path) -> Path:
+    """A posterior file path, or the name of a shipped posterior (e.g. ``amur-history``: the
+    calibration of that preset to the shipped record, made by ``make posterior``)."""
+    from importlib import resources
+
+    p = Path(ref)
+    if p.exists() or "/" in str(ref) or str(ref).endswith(".nc"):
+        return p
+    shipped = resources.files("pardus.records") / f"{ref}.posterior.nc"
+    if shipped.is_file():
+        return Path(str(shipped))
+    names = shipped_posteriors()
+    raise CalibrationError(f"{ref}: no such posterior file, and no shipped posterior of that name — shipped: {', '.join(names) or 'none'}; or make one with `pardus calibrate SCENARIO --record FILE -o post.nc`")
+
+
 def read_posterior(path: str | Path) -> Posterior:
     import xarray as xr
 
-    p = Path(path)
+    p = resolve_posterior(path)
     if not p.exists():
         raise CalibrationError(f"{p}: no such posterior file — make one with `pardus calibrate SCENARIO --record FILE -o {p}`")
     try:
@@ -568,7 +605,38 @@ def add_posterior_draws(ds, post: Posterior, draw: np.ndarray, used: list[int]):
     ds = ds.assign_coords(posterior_parameter=keys)
     ds.attrs["posterior"] = str(post.path)
     ds.attrs["posterior_scenario"] = post.scenario_name
+    # the posterior itself travels with the results (its report shows the calibration)
+    with xr.open_dataset(post.path, engine="h5netcdf") as full:
+        full = full.load()
+    for name, var in full.data_vars.items():
+        dims = tuple(POSTERIOR_DIM.get(d, f"posterior_{d}") for d in var.dims)
+        ds[f"calibration_{name}"] = xr.Variable(dims, var.values, attrs=var.attrs)
+    ds = ds.assign_coords({POSTERIOR_DIM[c]: full[c].values for c in full.coords if c in POSTERIOR_DIM})
+    ds.attrs["calibration"] = json.dumps({k: (v.item() if hasattr(v, "item") else v) for k, v in full.attrs.items() if k not in ("scenario", "record_csv")})
     return ds
+
+
+POSTERIOR_DIM = {"parameter": "calibration_parameter", "particle": "calibration_particle", "count": "calibration_count", "generation": "calibration_generation", "series": "calibration_series", "predictive_year": "calibration_year", "quantile": "calibration_quantile"}
+
+
+def embedded_posterior(ds):
+    """The posterior Dataset a results file carries (see :func:`add_posterior_draws`), or None."""
+    import xarray as xr
+
+    if "calibration" not in ds.attrs:
+        return None
+    back = {v: k for k, v in POSTERIOR_DIM.items()}
+    data = {}
+    for name in ds.data_vars:
+        if name.startswith("calibration_"):
+            var = ds[name]
+            data[name[len("calibration_"):]] = xr.Variable(tuple(back[d] for d in var.dims), var.values, attrs=var.attrs)
+    post = xr.Dataset(data, attrs=json.loads(ds.attrs["calibration"]))
+    coords = {}
+    for dim, full in POSTERIOR_DIM.items():
+        if full in ds.coords:
+            coords[dim] = ds[full].values
+    return post.assign_coords(coords)
 
 
 # ------------------------------------------------------------------- posterior predictive

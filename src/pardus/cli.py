@@ -428,16 +428,17 @@ def calibrate(
     scenario: str = typer.Argument(..., help="scenario file or preset name (its [calibration] uncertain = [...] lists what to calibrate)"),
     record: str = typer.Option(..., "--record", help="census record: a CSV file, or a shipped record such as 'amur'"),
     param: list[str] = typer.Option([], "--param", "-p", help="add or re-range a parameter: KEY (its source's range) or KEY=LO:HI; repeat for more"),
-    particles: int = typer.Option(400, "--particles", help="particles per generation"),
+    particles: int = typer.Option(300, "--particles", help="particles per generation"),
     generations: int = typer.Option(10, "--generations", help="at most this many generations"),
     tolerance: float = typer.Option(0.0, "--tolerance", help="stop when ε (largest log-scale miss of a count's interval) is at most this"),
-    min_acceptance: float = typer.Option(0.02, "--min-acceptance", help="stop when a generation accepts fewer than this share of its simulations"),
+    min_acceptance: float = typer.Option(0.03, "--min-acceptance", help="stop when a generation accepts fewer than this share of its simulations"),
     max_simulations: int = typer.Option(200_000, "--max-simulations", help="stop after this many simulations"),
     predictive_n: int = typer.Option(200, "--predictive", help="replicates of the posterior predictive (figure and coverage; 0: none)"),
     seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
-    output: Path = typer.Option(Path("posterior.nc"), "--output", "-o", help="posterior file (NetCDF); the figures are written beside it"),
+    output: Path = typer.Option(Path("posterior.nc"), "--output", "-o", help="posterior file (NetCDF)"),
+    figures: Optional[Path] = typer.Option(None, "--figures", help="folder for the figures (default: beside the posterior file, named after it)"),
 ) -> None:
     """Calibrate a scenario to a census record (ABC-SMC with pyabc) and write the posterior."""
     from .calibration import CalibrationError, Settings, add_predictive, calibrate as run_abc, read_posterior, setup, summary_rows, to_dataset, write_posterior
@@ -500,8 +501,10 @@ def calibrate(
     from .report.calibration import calibration_figures
 
     written = [output]
+    if figures is not None:
+        figures.mkdir(parents=True, exist_ok=True)
     for fig in calibration_figures(ds):
-        path = output.with_name(f"{output.stem}-{fig.name}.png")
+        path = figures / f"{ds.attrs['scenario_name']}-{fig.name}.png" if figures is not None else output.with_name(f"{output.stem}-{fig.name}.png")
         atomic_write(path, lambda tmp, png=fig.png: Path(tmp).write_bytes(png))
         written.append(path)
     t = Table(title=f"Posterior of {escape(res.scenario.name)} (ε = {result.epsilons[-1]:.3g}; {sum(result.simulations)} simulations; {escape(result.stopped)})")

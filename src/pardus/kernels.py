@@ -21,9 +21,12 @@ def compile_kernels() -> float:
     from .scenario import list_presets, load_scenario
 
     t0 = time.perf_counter()
+    from .calibration import truncated
+
     for name in list_presets():
         sc = load_scenario(name)
-        run_replicate(sc.replace({"run.years": 3}), 1, 0)
+        run_replicate(truncated(sc, 3), 1, 0)
+    sc = load_scenario("amur-2015")
     # releases use kernels no preset's baseline needs
     release = {"type": "release", "population": next(iter(sc.populations)), "start": sc.run.start_year + 1, "females": 1, "males": 1}
     run_replicate(sc.replace({"run.years": 3, "interventions": {"release": release}}), 1, 0)
@@ -50,7 +53,7 @@ def warm_kernels() -> None:
     from .engine import run_replicate
     from .scenario import list_presets, load_scenario
 
-    sc = load_scenario(list_presets()[0])
+    sc = load_scenario("amur-2015")
     release = {"type": "release", "population": next(iter(sc.populations)), "start": sc.run.start_year + 1, "females": 1, "males": 1}
     run_replicate(sc.replace({"run.years": 2, "interventions": {"release": release}}), 1, 0)
     _WARM = True

@@ -355,7 +355,7 @@ effort = 2.0
         assert re.search(rf"│ {re.escape(key)} +│", out), f"{key} not listed"
     row = lambda key: next(line for line in out.splitlines() if re.search(rf"│ {re.escape(key)} +│", line))  # noqa: E731
     assert re.search(r"│ 20 +│ \S*explained\.toml +│ assumption: 20 years for the test", row("run.years")), row("run.years")
-    assert re.search(r"│ 0\.82 +│ preset:amur-2015 +│ Vitkalova et al\. 2018", row("demography.survival.female.adult"))
+    assert re.search(r"│ 0\.924 +│ preset:amur-2015 +│ posterior median of amur-history", row("demography.survival.female.adult"))
     assert re.search(r"│ 3 +│ \S*explained\.toml +│ MODEL\.md §5: planned release", row("interventions.rel.females"))
     # derived values
     assert re.search(r"λ = \d\.\d{4}, r = -?\d\.\d{4}, R0 = \d\.\d{3}, generation time = \d+\.\d{2} years", out)
@@ -698,7 +698,7 @@ def test_every_option_of_every_command_has_help_text():
             if isinstance(param, click.Option) and not (param.help or "").strip():
                 missing.append(f"{name} {param.opts[0]}")
     assert not missing, f"options without help text: {missing}"
-    assert sorted(group.commands) == ["check", "compare", "explain", "presets", "report", "run", "sensitivity", "summary", "validate"]
+    assert sorted(group.commands) == ["calibrate", "check", "compare", "explain", "presets", "report", "run", "sensitivity", "summary", "validate"]
 
 
 def test_version_option_prints_the_package_version(work):
@@ -919,5 +919,50 @@ def test_validate_refuses_a_bad_record_before_simulating(work):
     year = resolve_scenario(work / "fragile.toml").scenario.run.start_year + 2  # a count in the run
     write(work, "bad.csv", f"year,low,high,estimate,ci_low,ci_high,counted,populations,method,source\n{year},1,2,,,,all_ages,nowhere,x,y\n")
     r = pardus_cmd("validate", "fragile.toml", "--record", "bad.csv", "-n", 4, "-o", work / "never.csv", cwd=work)
-    assert_clean_failure(r, r"bad\.csv: line 2: populations nowhere not in the scenario — its populations are main")
+    assert_clean_failure(r, r"bad\.csv: line 2: populations nowhere not in the scenario — it has the populations and countries main")
     assert r.returncode == 2 and "simulating" not in r.stderr and not (work / "never.csv").exists()
+
+
+def test_calibrate_writes_a_posterior_that_run_projects_with(work):
+    """`pardus calibrate`: the posterior file and its two figures, a table per parameter; the
+    same seed gives the same posterior with 1 or 2 workers; `run --posterior` draws one
+    parameter set per replicate and keeps it in the results; bad options and a scenario with
+    nothing to calibrate are user errors (exit 2) that write nothing."""
+    start = resolve_scenario(work / "fragile.toml").scenario.run.start_year
+    write(
+        work,
+        "record.csv",
+        "year,low,high,estimate,ci_low,ci_high,counted,populations,method,source\n"
+        f"{start + 5},4,14,,,,all_ages,main,track count,a report\n"
+        f"{start + 10},,,10,3,25,all_ages,main,camera traps,a paper\n",
+    )
+    common = ("calibrate", "fragile.toml", "--record", "record.csv", "-p", "demography.p_breed=0.3:0.9", "-p", "demography.survival.*.adult=0.7:0.95",
+              "--particles", 20, "--generations", 2, "--predictive", 8, "-s", SEED)
+    r = pardus_cmd(*common, "-w", 1, "-o", work / "post.nc", cwd=work)
+    assert_ok(r)
+    assert "demography.survival.*.adult" in r.stdout and "median [90 %]" in r.stdout and "Posterior predictive:" in r.stdout
+    for name in ("post.nc", "post-posterior-marginals.png", "post-posterior-predictive.png"):
+        assert (work / name).stat().st_size > 1000, name
+    r2 = pardus_cmd(*common, "-w", 2, "-o", work / "post2.nc", cwd=work)
+    assert_ok(r2)
+    a, b = xr.open_dataset(work / "post.nc"), xr.open_dataset(work / "post2.nc")
+    assert np.array_equal(a["value"].values, b["value"].values) and np.array_equal(a["weight"].values, b["weight"].values)
+    assert a.attrs["kind"] == "pardus-posterior" and a.attrs["seed"] == SEED and "record_csv" in a.attrs
+    r = pardus_cmd("run", "fragile.toml", "--posterior", work / "post.nc", "-n", N_REP, "-s", SEED, "-w", 1, "-o", work / "proj.nc", cwd=work)
+    assert_ok(r)
+    proj = xr.open_dataset(work / "proj.nc")
+    assert proj["posterior_value"].shape == (N_REP, 2) and set(proj["posterior_particle"].values) <= set(range(20))
+    assert np.array_equal(proj["posterior_value"].values, a["value"].values[proj["posterior_particle"].values])
+    r = pardus_cmd("report", work / "proj.nc", "-o", work / "rep", cwd=work)
+    assert_ok(r)
+    html = (work / "rep" / "report.html").read_text(encoding="utf-8")
+    assert 'id="calibration-table"' in html and "posterior-marginals.png" in html
+    # user errors
+    r = pardus_cmd("calibrate", "fragile.toml", "--record", "record.csv", "--particles", 3, "-o", work / "never.nc", cwd=work)
+    assert_clean_failure(r, r"--particles 3: give a whole number ≥ 10")
+    r = pardus_cmd("calibrate", "fragile.toml", "--record", "record.csv", "-o", work / "never.nc", cwd=work)
+    assert_clean_failure(r, r"nothing to calibrate — list the uncertain parameters under \[calibration\] uncertain")
+    r = pardus_cmd("run", "fragile.toml", "--posterior", work / "proj.nc", "-n", 2, "-o", work / "never.nc", cwd=work)
+    assert_clean_failure(r, r"proj\.nc: not a posterior file of pardus calibrate")
+    assert not (work / "never.nc").exists()
+

@@ -1,7 +1,7 @@
 """`survival.basis = "all_causes"` means all causes (issue #7, model fix 4).
 
-amur-2015 gives adult survival 0.82, the camera-trap estimate of Vitkalova et al. (2018), as
-survival from all causes in 2014–15. pardus derives the natural part by dividing out the other
+examples/amur-2015-observed-survival.toml gives adult survival 0.82, the camera-trap estimate
+of Vitkalova et al. (2018), as survival from all causes in 2014–15. pardus derives the natural part by dividing out the other
 causes under the starting conditions; disease used to be left out, so the simulated adults
 survived 0.82 × (1 − expected disease mortality) ≈ 0.811. Here every adult alive at the start
 of year 1 (other than those at the maximum age, who die of senescence at the year's end) is
@@ -29,7 +29,7 @@ from pardus.scenario import load_scenario  # noqa: E402
 
 
 def _scenario():
-    sc = load_scenario("amur-2015")
+    sc = load_scenario(Path(__file__).resolve().parents[2] / "examples" / "amur-2015-observed-survival.toml")
     over = {"run.years": 1, "dispersal.female": 0.0, "dispersal.male": 0.0}
     for name in sc.populations:
         over[f"populations.{name}.carrying_capacity"] = 10**6
@@ -62,6 +62,6 @@ def test_simulated_adults_survive_the_given_all_cause_rate():
             if mine.any():
                 shares.append(alive[mine].mean())
     shares = np.array(shares)
-    sh.check_close("adult all-cause survival in year 1 (amur-2015, no dispersal)", shares.mean(), d.survival.female.adult, sh.se_mean(shares))
+    sh.check_close("adult all-cause survival in year 1 (amur-2015-observed-survival, no dispersal)", shares.mean(), d.survival.female.adult, sh.se_mean(shares))
     # and the test has power: leaving disease out (0.82 × 0.990 in this preset) is > 4 SE off
     assert sh.se_mean(shares) < 0.0085 / 4

@@ -147,7 +147,7 @@ def test_a_posterior_is_refused_where_its_parameters_mean_something_else(tmp_pat
     write_posterior(to_dataset(result, res, rec), path)
     post = read_posterior(path)
     with pytest.raises(CalibrationError, match='basis = "natural"'):
-        posterior_fit(resolve_scenario("amur-2015").scenario, post)
+        posterior_fit(resolve_scenario(Path(__file__).resolve().parents[2] / "examples" / "amur-2015-observed-survival.toml").scenario, post)
     other = small(demography={**res.raw["demography"], "p_breed": 0.5})
     use, missing = posterior_fit(other.scenario, post)
     assert use == [0] and missing == []
@@ -163,3 +163,25 @@ def test_nothing_to_calibrate_says_how_to_mark_parameters(tmp_path):
         calibrate(res, rec, [], Settings(particles=10, generations=1, workers=1))
     with pytest.raises(CalibrationError, match="no count falls in the run"):
         calibrate(res, record(tmp_path / "late.csv", [(2030, 20, 45, "main")]), ["demography.p_breed=0.3:0.9"], Settings(particles=10, workers=1))
+
+
+def test_amur_2015_takes_its_calibrated_values_from_the_shipped_posterior():
+    """amur-2015 is re-derived from amur-history calibrated to the shipped record (`make
+    posterior`): every value its sources call a posterior median is the weighted median of the
+    shipped posterior (to the 3 decimals the preset gives), so the preset cannot drift from it."""
+    from pardus.calibration import weighted_quantiles
+
+    post = read_posterior("amur-history")
+    res = resolve_scenario("amur-2015")
+    from pardus.scenario.loader import _flatten
+
+    flat = _flatten(res.scenario.model_dump(mode="json"))
+    checked = 0
+    for j, keys in enumerate(post.members):
+        med = weighted_quantiles(post.values[:, j], post.weights, [0.5])[0]
+        for k in keys:
+            if k in flat and "posterior median" in res.sources.get(k, ""):
+                assert flat[k] == pytest.approx(round(float(med), 3), abs=5e-4), (k, flat[k], med)
+                checked += 1
+    assert checked >= 5, f"only {checked} amur-2015 values cite the posterior"
+    assert res.scenario.demography.survival.basis == "natural"

@@ -27,6 +27,8 @@ from pardus.scenario.loader import _flatten
 
 VORTEX = "preset:nonspatial-vortex"
 AMUR = "preset:amur-2015"
+#: amur-2015 with the observed all-cause survival of 2014-15 given (basis = "all_causes")
+OBSERVED = Path(__file__).resolve().parents[2] / "examples" / "amur-2015-observed-survival.toml"
 
 #: a problem line: ``file: dotted.key = value — rule`` (``= value`` is left out where the
 #: problem is a missing value or a whole table). The file is a path or ``preset:NAME``.
@@ -655,8 +657,8 @@ def test_a_threat_changed_under_all_cause_survival_is_flagged_with_the_way_out(t
     path = write(
         tmp_path,
         "poach.toml",
-        """
-        extends = "amur-2015"
+        f"""
+        extends = "{OBSERVED}"
         [threats.poaching.hazard]
         adult = 0.05
         """,
@@ -664,14 +666,14 @@ def test_a_threat_changed_under_all_cause_survival_is_flagged_with_the_way_out(t
     res = resolve_scenario(path)
     line = one_line_matching(res.warnings, re.escape("threats.poaching.hazard.adult = 0.05 — demography.survival.basis"))
     assert is_label_of(label_in(line), path)
-    assert "survival set by preset:amur-2015" in line and "intervention" in line and 'basis = "natural"' in line
+    assert "survival set by" in line and OBSERVED.name in line and "intervention" in line and 'basis = "natural"' in line
     own = write(
         tmp_path,
         "own.toml",
-        """
-        extends = "amur-2015"
+        f"""
+        extends = "{OBSERVED}"
         [demography.survival]
-        female = { adult = 0.8 }
+        female = {{ adult = 0.8 }}
         [threats.poaching.hazard]
         adult = 0.05
         """,
@@ -680,7 +682,7 @@ def test_a_threat_changed_under_all_cause_survival_is_flagged_with_the_way_out(t
 
 
 def test_related_founders_with_observed_survival_are_flagged_as_double_counting(tmp_path):
-    path = write(tmp_path, "fk.toml", 'extends = "amur-2015"\n[genetics]\nfounder_kinship = 0.1\n')
+    path = write(tmp_path, "fk.toml", f'extends = "{OBSERVED}"\n[genetics]\nfounder_kinship = 0.1\n')
     line = one_line_matching(resolve_scenario(path).warnings, re.escape("genetics.founder_kinship = 0.1 — founders related"))
     assert "counts it again" in line and "Leave founder_kinship at 0" in line
     natural = write(tmp_path, "fk-nat.toml", 'extends = "nonspatial-vortex"\n[genetics]\nfounder_kinship = 0.1\n')
@@ -743,8 +745,8 @@ def test_explain_says_who_set_each_value_and_its_source(child):
     value, set_by, source = rows["demography.survival.female.cub"]
     assert (value, source) == (0.7, "assumption: lower cub survival for the test") and is_label_of(set_by, path)
     value, set_by, source = rows["demography.survival.female.adult"]
-    assert (value, set_by) == (0.82, AMUR)
-    assert source.startswith("Vitkalova et al. 2018")
+    assert (value, set_by) == (resolve_scenario("amur-2015").scenario.demography.survival.female.adult, AMUR)
+    assert source.startswith("posterior median of amur-history")
     value, set_by, source = rows["demography.max_age"]
     assert (value, set_by) == (15, AMUR) and source and source == resolve_scenario("amur-2015").sources["demography.max_age"]
     # a schema default that no file sets
@@ -789,7 +791,8 @@ def test_derived_values_match_the_life_table(child):
     assert f"r = {lt.r:.4f}" in lines[0]
     assert f"R0 = {lt.R0:.3f}" in lines[0]
     assert f"generation time = {lt.generation_time:.2f} years" in lines[0]
-    # all-cause survival (amur-2015): the natural part is derived and shown per sex
+    # all-cause survival: the natural part is derived and shown per sex
+    lines = derived_lines(resolve_scenario(OBSERVED).scenario)
     assert any(line.startswith("natural survival derived for females") for line in lines)
     assert any(line.startswith("natural survival derived for males") for line in lines)
 

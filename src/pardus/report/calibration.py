@@ -32,7 +32,7 @@ def plot_marginals(ds) -> FigureSpec:
             x = ds["value"].values[:, j]
             a, b = float(ds["prior_low"].values[j]), float(ds["prior_high"].values[j])
             integer = bool(ds["integer"].values[j])
-            bins = np.arange(np.floor(a) - 0.5, np.ceil(b) + 1.0) if integer and b - a <= 40 else np.linspace(a, b, 21)
+            bins = np.arange(np.floor(a) - 0.5, np.ceil(b) + 1.0) if integer and b - a <= 40 else np.linspace(a, b, 13)
             ax.hist(x, bins=bins, weights=w, density=True, color=SCENARIO_PALETTE[0], alpha=0.75, label="posterior")
             ax.axhline(1.0 / (b - a), color="#555555", lw=1.2, ls="--", label="prior")
             lo, med, hi = weighted_quantiles(x, w, [0.05, 0.5, 0.95])

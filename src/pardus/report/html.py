@@ -386,6 +386,37 @@ def _scenario_definitions(ds: xr.Dataset) -> str:
     return "".join(parts)
 
 
+def _calibration_section(ds: xr.Dataset, figures: Sequence[FigureSpec]) -> str:
+    """Parameter uncertainty: which calibration the replicates drew from, its parameters and
+    its fit to the census record (for results of ``run --posterior``)."""
+    from ..calibration import embedded_posterior, summary_rows
+
+    post = embedded_posterior(ds)
+    if post is None:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{esc(r['parameter'])}</code></td><td class='num'>{fmt_num(r['prior_low'], 4)}–{fmt_num(r['prior_high'], 4)}</td>"
+        f"<td class='num'>{fmt_num(r['median'], 4)}</td><td class='num'>{fmt_num(r['q05'], 4)}–{fmt_num(r['q95'], 4)}</td></tr>"
+        for r in summary_rows(post)
+    )
+    eps = post["epsilon"].values
+    inside = int(post["count_inside"].values.sum()) if "count_inside" in post else None
+    fit = f" The posterior predictive holds {inside} of {post.sizes['count']} counts in its 90 % band." if inside is not None else ""
+    intro = (
+        f"<p>Every replicate drew one parameter set from the posterior of <b>{esc(post.attrs.get('scenario_name', '?'))}</b> "
+        f"calibrated to the census record <b>{esc(post.attrs.get('record', '?'))}</b> (ABC-SMC, {post.sizes['particle']} particles, "
+        f"final tolerance ε = {eps[-1]:.3g}; {esc(post.attrs.get('stopped', ''))}), so the extinction risk and its interval above carry "
+        f"both the chance events of each replicate and what the record leaves unknown.{fit}</p>"
+    )
+    table = (
+        '<table id="calibration-table"><caption>Calibrated parameters: uniform prior over the range, posterior median and 90 % interval</caption>'
+        "<thead><tr><th>parameter</th><th>prior</th><th>median</th><th>90 % interval</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+    figs = "".join(_figure_html(f) for f in figures)
+    return f'<section id="calibration"><h2>Calibration and parameter uncertainty</h2>{intro}{table}{figs}</section>'
+
+
 def _figure_html(fig: FigureSpec) -> str:
     b64 = base64.b64encode(fig.png).decode("ascii")
     w, h = fig.size_px
@@ -482,7 +513,11 @@ def render_html(
             + "</section>"
         )
 
-    figs_html = "".join(_figure_html(f) for f in figures) or "<p>No figures.</p>"
+    calibration_html = _calibration_section(ds, [f for f in figures if f.name.startswith("posterior-")])
+    if calibration_html:
+        toc.insert(toc.index(("figures", "Figures")), ("calibration", "Calibration"))
+        sections.append(calibration_html)
+    figs_html = "".join(_figure_html(f) for f in figures if not f.name.startswith("posterior-")) or "<p>No figures.</p>"
     sections.append(f'<section id="figures"><h2>Figures</h2>{figs_html}</section>')
     if spec_html:
         sections.append(
@@ -634,6 +669,12 @@ def build_report(
     colors = scenario_colors(names)
     baseline = _infer_baseline(summary, comparison, baseline)
     figures = make_figures(ds, comparison, colors=colors, baseline=baseline)
+    from ..calibration import embedded_posterior
+    from .calibration import calibration_figures
+
+    post = embedded_posterior(ds)
+    if post is not None:
+        figures = figures + calibration_figures(post)
     html_text = render_html(ds, summary, comparison, figures, colors=colors,
                             baseline=baseline, title=title)
     return write_report_files(Path(out_dir), html_text, figures)

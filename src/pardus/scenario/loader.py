@@ -445,6 +445,15 @@ def resolve_scenarios(ref: str | Path) -> list[Resolved]:
             for k in sources
             if k not in known and not any(f.startswith(k + ".") for f in known)
         )
+        from fnmatch import fnmatchcase
+
+        for k in scenario.calibration.uncertain:
+            key = k.partition("=")[0].strip()
+            hits = [f for f in known if fnmatchcase(f, key)]
+            if not hits:
+                warn.append(f"{label}: calibration.uncertain {key} — names no parameter of the scenario; check the key (`pardus explain` lists them; * matches any part)")
+            elif any(isinstance(known[f], bool) or not isinstance(known[f], (int, float)) for f in hits):
+                warn.append(f"{label}: calibration.uncertain {key} — not a number; only numeric parameters can be calibrated")
         results.append(Resolved(scenario=scenario, raw=data, origin=origin, sources=sources, warnings=warn, path=label, sweep=dict(combo)))
     if problems:
         raise ScenarioError(problems)
