@@ -155,7 +155,7 @@ def _sampler_class():
     from pyabc.sampler import MappingSampler
 
     global SeededMappingSampler
-    if SeededMappingSampler is None:
+    if "SeededMappingSampler" not in globals():
 
         class _Seeded(MappingSampler):
             def __init__(self, seed: int, map_, progress=None):
@@ -204,7 +204,12 @@ def _sampler_class():
     return SeededMappingSampler
 
 
-SeededMappingSampler = None  # the class, defined on first use (pyabc is imported only to calibrate)
+def __getattr__(name: str):
+    """The sampler class is made on first use (pyabc is imported only to calibrate); a worker
+    that unpickles one (a Dask worker, say) makes it here."""
+    if name == "SeededMappingSampler":
+        return _sampler_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _worker_start() -> None:

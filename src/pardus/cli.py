@@ -530,7 +530,7 @@ def sensitivity(
     seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
-    output: Path = typer.Option(Path("sensitivity.csv"), "--output", "-o", help="the indices, one row per outcome and parameter (CSV)"),
+    output: Path = typer.Option(Path("sensitivity.csv"), "--output", "-o", help="the indices, one row per outcome and parameter (CSV); their figure goes beside it (.png)"),
 ) -> None:
     """Global sensitivity (SALib): which uncertain parameters drive PE, final N, gene diversity and growth."""
     from .sensitivity import METHODS, OUTCOMES, SensitivityError, design, problem, run
@@ -561,6 +561,13 @@ def sensitivity(
 
     df = pd.DataFrame(rows)
     _csv_atomic(df.set_index(["outcome", "parameter"]), output)
+    from .fileio import atomic_write
+    from .report.calibration import plot_sensitivity
+
+    fig = plot_sensitivity(rows, method, res.scenario.name, runs, replicates)
+    figure = output.with_suffix(".png")
+    if fig is not None:
+        atomic_write(figure, lambda tmp: Path(tmp).write_bytes(fig.png))
     cols = ("S1", "ST") if method == "sobol" else ("mu_star", "sigma")
     t = Table(title=f"Sensitivity of {escape(res.scenario.name)} ({method}, {runs} runs × {replicates} replicates; ± 95 % bootstrap interval)")
     t.add_column("outcome")
@@ -576,7 +583,7 @@ def sensitivity(
         else:
             t.add_row(OUTCOMES[r["outcome"]], escape(r["parameter"]), f"{r['mu_star']:.3g} ± {r['mu_star_conf']:.2g}", f"{r['sigma']:.3g}")
     out.print(t)
-    err.print(f"wrote {escape(str(output))}", highlight=False)
+    err.print(f"wrote {escape(str(output))}" + (f" and {escape(str(figure))}" if fig is not None else ""), highlight=False)
 
 
 @app.command()

@@ -39,8 +39,8 @@ def test_ranges_come_from_the_sources_or_the_command_line():
     prob = S.problem(res, ["prey.kills_per_leopard", "demography.p_breed=0.4:0.8"])
     assert prob.bounds == [(40.0, 70.0), (0.4, 0.8)]  # "assumption (range 40–70)" in its source
     with pytest.raises(S.SensitivityError) as exc:
-        S.problem(res, ["demography.survival.female.adult", "nosuch.key", "demography.p_breed=0.8:0.4", "name"])
+        S.problem(res, ["demography.survival.male.adult", "nosuch.key", "demography.p_breed=0.8:0.4", "name"])
     lines = str(exc.value).splitlines()
-    assert "gives no range" in lines[0] and "give it as demography.survival.female.adult=LO:HI" in lines[0]
+    assert "gives no range" in lines[0] and "give it as demography.survival.male.adult=LO:HI" in lines[0]
     assert "nosuch.key is not a parameter" in lines[1]
     assert "is empty" in lines[2] and "is not a number" in lines[3]

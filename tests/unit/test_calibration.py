@@ -185,3 +185,15 @@ def test_amur_2015_takes_its_calibrated_values_from_the_shipped_posterior():
                 checked += 1
     assert checked >= 5, f"only {checked} amur-2015 values cite the posterior"
     assert res.scenario.demography.survival.basis == "natural"
+
+
+def test_calibration_on_a_dask_cluster_gives_the_local_posterior(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    res = small()
+    rec = record(tmp_path / "r.csv", [(2004, 28, 40, "main"), (2012, 30, 60, "main")])
+    params = ["demography.p_breed=0.3:0.9"]
+    st = dict(particles=20, generations=2, min_acceptance=0.0, seed=5)
+    local = calibrate(res, rec, params, Settings(workers=1, **st))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = calibrate(res, rec, params, Settings(scheduler=cluster.scheduler_address, **st))
+    assert np.array_equal(local.theta, remote.theta) and np.array_equal(local.weights, remote.weights)

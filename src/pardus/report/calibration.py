@@ -114,3 +114,47 @@ def summary_json(ds) -> str:
     from ..calibration import summary_rows
 
     return json.dumps({"scenario": ds.attrs["scenario_name"], "record": ds.attrs["record"], "stopped": ds.attrs["stopped"], "parameters": summary_rows(ds)})
+
+
+def plot_sensitivity(rows: list[dict], method: str, scenario: str, runs: int, replicates: int) -> FigureSpec | None:
+    """Tornado-style bars per outcome: Sobol' total-order (and first-order) indices with their
+    95 % bootstrap intervals, or Morris μ* with its interval; parameters sorted by their
+    largest index."""
+    from ..sensitivity import OUTCOMES
+
+    outcomes = [o for o in OUTCOMES if any(r["outcome"] == o and r["varies"] for r in rows)]
+    if not outcomes:
+        return None
+    keys = list(dict.fromkeys(r["parameter"] for r in rows))
+    main, conf = ("ST", "ST_conf") if method == "sobol" else ("mu_star", "mu_star_conf")
+    top = {k: max((abs(r.get(main, 0.0)) for r in rows if r["parameter"] == k and r["varies"]), default=0.0) for k in keys}
+    order = sorted(keys, key=lambda k: top[k])
+    ncols = min(len(outcomes), 2)
+    nrows = -(-len(outcomes) // ncols)
+    height = 0.32 * len(keys) + 1.0
+    with mpl.rc_context(_RC):
+        fig = _new_figure(5.2 * ncols, height * nrows + 0.5)
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        for i, outcome in enumerate(outcomes):
+            ax = axes.flat[i]
+            by = {r["parameter"]: r for r in rows if r["outcome"] == outcome and r["varies"]}
+            y = np.arange(len(order))
+            v = np.array([by[k][main] if k in by else 0.0 for k in order])
+            e = np.array([by[k][conf] if k in by else 0.0 for k in order])
+            ax.barh(y, v, xerr=e, color=SCENARIO_PALETTE[0], alpha=0.85, height=0.6, capsize=2, label="total order" if method == "sobol" else "μ*")
+            if method == "sobol":
+                s1 = np.array([by[k]["S1"] if k in by else 0.0 for k in order])
+                ax.scatter(s1, y, color=SCENARIO_PALETTE[1], zorder=3, s=14, label="first order")
+                ax.set_xlim(left=min(0.0, float(np.min(s1 - 0.05))), right=max(1.05, float(np.max(v + e)) + 0.05))
+            ax.set_yticks(y)
+            ax.set_yticklabels([plain(_short(k), 34) for k in order] if i % ncols == 0 else [])
+            ax.set_title(OUTCOMES[outcome])
+            ax.grid(axis="y", visible=False)
+        for ax in list(axes.flat)[len(outcomes):]:
+            ax.set_visible(False)
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+        png = _render(fig)
+    what = "Sobol' total-order indices (bars) and first-order indices (dots)" if method == "sobol" else "Morris μ* (mean absolute elementary effect)"
+    caption = f"Sensitivity of {scenario}: {what} with 95 % bootstrap intervals; {runs} parameter sets × {replicates} replicates (common random numbers)."
+    return FigureSpec("sensitivity", "Which uncertain parameters matter", caption, png)

@@ -394,9 +394,13 @@ def _calibration_section(ds: xr.Dataset, figures: Sequence[FigureSpec]) -> str:
     post = embedded_posterior(ds)
     if post is None:
         return ""
+    def g(x: float) -> str:
+        return esc(f"{x:.4g}")
+
     rows = "".join(
-        f"<tr><td><code>{esc(r['parameter'])}</code></td><td class='num'>{fmt_num(r['prior_low'], 4)}–{fmt_num(r['prior_high'], 4)}</td>"
-        f"<td class='num'>{fmt_num(r['median'], 4)}</td><td class='num'>{fmt_num(r['q05'], 4)}–{fmt_num(r['q95'], 4)}</td></tr>"
+        f"<tr><td><code>{esc(r['parameter'])}</code></td><td class='num'>{g(r['prior_low'])}–{g(r['prior_high'])}</td>"
+        f"<td class='num'>{g(r['median'])}</td><td class='num'>{g(r['q05'])}–{g(r['q95'])}</td>"
+        f"<td class='num'>{r['narrowing']:.2f}</td></tr>"
         for r in summary_rows(post)
     )
     eps = post["epsilon"].values
@@ -409,9 +413,11 @@ def _calibration_section(ds: xr.Dataset, figures: Sequence[FigureSpec]) -> str:
         f"both the chance events of each replicate and what the record leaves unknown.{fit}</p>"
     )
     table = (
-        '<table id="calibration-table"><caption>Calibrated parameters: uniform prior over the range, posterior median and 90 % interval</caption>'
-        "<thead><tr><th>parameter</th><th>prior</th><th>median</th><th>90 % interval</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
+        '<div class="table-wrap"><table class="data" id="calibration-table">'
+        '<caption class="visually-hidden">Calibrated parameters: uniform prior over the range, posterior median and 90 % interval</caption>'
+        "<thead><tr><th>Parameter</th><th title='uniform over this range'>Prior</th><th>Posterior median</th><th>90 % interval</th>"
+        "<th title='width of the 90 % posterior interval over that of the prior: 1 = the record says nothing about it'>Interval / prior</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
     )
     figs = "".join(_figure_html(f) for f in figures)
     return f'<section id="calibration"><h2>Calibration and parameter uncertainty</h2>{intro}{table}{figs}</section>'
