@@ -438,6 +438,7 @@ def to_dataset(result: Result, res: Resolved, record: str):
             "particles": st.particles,
             "stopping_rule": f"ε ≤ {st.tolerance:g}, or acceptance rate < {st.min_acceptance:g}, or {st.generations} generations, or {st.max_simulations} simulations",
             "stopped": result.stopped,
+            "effective_sample_size": float(1.0 / np.sum(result.weights**2)),
             "simulated_years": result.years,
             "sampler": "pyabc ABC-SMC, median ε schedule, multivariate normal kernel, seeded mapping sampler",
         },

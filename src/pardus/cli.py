@@ -378,6 +378,7 @@ def validate(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help=H_SCHEDULER),
     output: Path = typer.Option(Path("validation.csv"), "--output", "-o", help="the table, one row per count (CSV)"),
     results: Optional[Path] = typer.Option(None, "--results", help="also keep the simulation's results file (NetCDF)"),
+    posterior: Optional[Path] = typer.Option(None, "--posterior", help=H_POSTERIOR),
 ) -> None:
     """Place every count of a census record in the scenario's simulated distribution."""
     from .validation import LEVEL, RecordError, coverage, place, read_record, reporting_units, table_rows
@@ -393,7 +394,8 @@ def validate(
     except RecordError as exc:
         raise UserError(str(exc).splitlines()) from None
     _check_writable(output)
-    ds = _run(resolved, replicates, seed, workers, scheduler, results)
+    post = _read_posterior(posterior, resolved)
+    ds = _run(resolved, replicates, seed, workers, scheduler, results, post)
     names = [str(p) for p in ds.population.values]
     N = ds["N"].isel(scenario=0).transpose("replicate", "year", "population", "sex", "stage").values
     placed = place(N, names, sc.run.start_year, counts, units)
@@ -507,7 +509,11 @@ def calibrate(
         path = figures / f"{ds.attrs['scenario_name']}-{fig.name}.png" if figures is not None else output.with_name(f"{output.stem}-{fig.name}.png")
         atomic_write(path, lambda tmp, png=fig.png: Path(tmp).write_bytes(png))
         written.append(path)
-    t = Table(title=f"Posterior of {escape(res.scenario.name)} (ε = {result.epsilons[-1]:.3g}; {sum(result.simulations)} simulations; {escape(result.stopped)})")
+    ess = 1.0 / float((result.weights**2).sum())
+    t = Table(
+        title=f"Posterior of {escape(res.scenario.name)} (ε = {result.epsilons[-1]:.3g}; {sum(result.simulations)} simulations; {escape(result.stopped)};"
+        f" effective sample size {ess:.0f} of {len(result.weights)} particles)"
+    )
     for col in ("parameter", "prior", "median [90 %]", "interval / prior"):
         t.add_column(col, justify="left" if col == "parameter" else "right", overflow="fold")
     for r in summary_rows(ds):

@@ -404,12 +404,14 @@ def _calibration_section(ds: xr.Dataset, figures: Sequence[FigureSpec]) -> str:
         for r in summary_rows(post)
     )
     eps = post["epsilon"].values
+    w = post["weight"].values
+    ess = 1.0 / float(np.sum(w**2))
     inside = int(post["count_inside"].values.sum()) if "count_inside" in post else None
     fit = f" The posterior predictive holds {inside} of {post.sizes['count']} counts in its 90 % band." if inside is not None else ""
     intro = (
         f"<p>Every replicate drew one parameter set from the posterior of <b>{esc(post.attrs.get('scenario_name', '?'))}</b> "
         f"calibrated to the census record <b>{esc(post.attrs.get('record', '?'))}</b> (ABC-SMC, {post.sizes['particle']} particles, "
-        f"final tolerance ε = {eps[-1]:.3g}; {esc(post.attrs.get('stopped', ''))}), so the extinction risk and its interval above carry "
+        f"final tolerance ε = {eps[-1]:.3g}; {esc(post.attrs.get('stopped', ''))}; effective sample size {ess:.0f}), so the extinction risk and its interval above carry "
         f"both the chance events of each replicate and what the record leaves unknown.{fit}</p>"
     )
     table = (
