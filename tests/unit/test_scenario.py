@@ -872,3 +872,25 @@ def test_schedule_does_not_start_an_intervention_that_ended_before_the_run(tmp_p
     assert not any("starts" in line and "'old'" in line for line in lines), lines
     dated = [int(m.group(1)) for m in (re.match(r"^(\d{4})\b", line) for line in lines) if m]
     assert all(2016 <= year <= 2035 for year in dated), f"events outside the simulated years 2016–2035: {lines}"
+
+
+def test_explain_derives_the_leopards_a_populations_prey_can_feed():
+    """The largest sustainable predation of logistic prey rP(1 − P/K) − hP is at P = K(r − h)/(2r)
+    and equals K(r − h)²/(4r) per km²; divided by an adult female's kills it is the ceiling the
+    prey sets, beside the carrying capacity."""
+    from pardus.scenario.explain import prey_ceilings
+
+    sc = resolve_scenario("amur-2015").scenario
+    p, po, pop = sc.prey, sc.threats.poaching, sc.populations["russia"]
+    e = pop.patrol_effort
+    h = p.offtake * pop.human_access * (1 - po.prey_patrol_max_effect * e / (e + po.patrol_half_effort))
+    name, most, at, kept = prey_ceilings(sc)[0]
+    assert name == "russia"
+    assert at == pytest.approx(pop.prey_capacity * (p.growth_rate - h) / (2 * p.growth_rate))
+    yield_at = p.growth_rate * at * (1 - at / pop.prey_capacity) - h * at
+    assert most == pytest.approx(pop.area_km2 * yield_at / p.kills_per_leopard)
+    d = p.required_density
+    assert kept == pytest.approx(pop.area_km2 * (p.growth_rate * d * (1 - d / pop.prey_capacity) - h * d) / p.kills_per_leopard)
+    assert kept < most
+    assert any(line.startswith("prey of russia") and f"at most {most:.0f}" in line for line in derived_lines(sc))
+    assert prey_ceilings(resolve_scenario("nonspatial-vortex").scenario) == []  # no predation modelled

@@ -116,6 +116,35 @@ def schedule_lines(sc: Scenario) -> list[str]:
     return out
 
 
+def prey_ceilings(sc: Scenario) -> list[tuple[str, float, float, float | None]]:
+    """Per population with prey: (name, the most adult-female equivalents its prey production
+    can feed, the prey density at which it does, how many it feeds with prey held at the
+    required density — None when that density is not sustainable), from the logistic prey model
+    under the baseline conditions (human offtake reduced by the baseline patrols, no hunting
+    ban): the largest sustainable predation is area · K (r − h)² / (4 r) at prey K (r − h)/(2 r)."""
+    p = sc.prey
+    po = sc.threats.poaching
+    out = []
+    for name, pop in sc.populations.items():
+        e = pop.patrol_effort
+        h = p.offtake * pop.human_access * (1.0 - po.prey_patrol_max_effect * e / (e + po.patrol_half_effort)) if e + po.patrol_half_effort > 0 else 0.0
+        r, K = p.growth_rate, pop.prey_capacity
+        if p.kills_per_leopard <= 0:
+            continue  # leopards do not eat prey in this scenario: no ceiling from prey
+        if r <= h:
+            out.append((name, 0.0, 0.0, None))
+            continue
+        most = pop.area_km2 * K * (r - h) ** 2 / (4.0 * r) / p.kills_per_leopard
+        at = K * (r - h) / (2.0 * r)
+        need = p.required_density
+        kept = None
+        if 0.0 < need < K:
+            surplus = r * need * (1.0 - need / K) - h * need
+            kept = pop.area_km2 * surplus / p.kills_per_leopard if surplus > 0 else None
+        out.append((name, most, at, kept))
+    return out
+
+
 def derived_lines(sc: Scenario) -> list[str]:
     lt = life_table(sc)
     nat = natural_survival(sc)
@@ -123,6 +152,13 @@ def derived_lines(sc: Scenario) -> list[str]:
         f"deterministic growth (life table, no stochasticity): λ = {lt.lam:.4f}, r = {lt.r:.4f},"
         f" R0 = {lt.R0:.3f}, generation time = {lt.generation_time:.2f} years",
     ]
+    for name, most, at, kept in prey_ceilings(sc):
+        pop = sc.populations[name]
+        held = f"; with prey held at the required {sc.prey.required_density:g}/km², {kept:.0f}" if kept is not None else ""
+        lines.append(
+            f"prey of {name} (logistic, baseline hunting): its production feeds at most {most:.0f} adult-female equivalents"
+            f" (prey then at {at:.2g}/km²){held}; carrying capacity {pop.carrying_capacity}"
+        )
     if sc.demography.survival.basis == "all_causes":
         for i, sex in enumerate(("female", "male")):
             lines.append(
