@@ -432,7 +432,7 @@ def calibrate(
     param: list[str] = typer.Option([], "--param", "-p", help="add or re-range a parameter: KEY (its source's range) or KEY=LO:HI; repeat for more"),
     particles: int = typer.Option(300, "--particles", help="particles per generation"),
     generations: int = typer.Option(10, "--generations", help="at most this many generations"),
-    tolerance: float = typer.Option(0.0, "--tolerance", help="stop when ε (largest log-scale miss of a count's interval) is at most this"),
+    tolerance: float = typer.Option(0.0, "--tolerance", help="stop when ε (the summed log-scale misses of the counts' intervals) is at most this; 0: every count inside"),
     min_acceptance: float = typer.Option(0.03, "--min-acceptance", help="stop when a generation accepts fewer than this share of its simulations"),
     max_simulations: int = typer.Option(200_000, "--max-simulations", help="stop after this many simulations"),
     predictive_n: int = typer.Option(200, "--predictive", help="replicates of the posterior predictive (figure and coverage; 0: none)"),
