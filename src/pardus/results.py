@@ -191,6 +191,34 @@ def currency(ds: xr.Dataset) -> str:
     return found.pop() if len(found) == 1 else "currency units"
 
 
+def _deterministic(ds: xr.Dataset, sc):
+    """The life table's λ, r, R0 and generation time of a scenario; for a run with
+    ``--posterior`` their mean over the replicates' drawn parameter sets (each set's own life
+    table), since the scenario's own values are not what was simulated."""
+    if "posterior_particle" not in ds or "calibration" not in ds.attrs:
+        return life_table(sc)
+    from types import SimpleNamespace
+
+    members = json.loads(json.loads(ds.attrs["calibration"])["members"])
+    cal_keys = [str(k) for k in ds["calibration_parameter"].values]
+    used = [str(k) for k in ds["posterior_parameter"].values]
+    draw = ds["posterior_particle"].values
+    values = ds["posterior_value"].values
+    tables = []
+    for j in np.unique(draw):
+        row = values[np.flatnonzero(draw == j)[0]]
+        over = {}
+        for key, v in zip(used, row):
+            i = cal_keys.index(key)
+            integer = bool(ds["calibration_integer"].values[i]) if "calibration_integer" in ds else False
+            for k in members[i]:
+                over[k] = int(round(float(v))) if integer else float(v)
+        tables.append((int((draw == j).sum()), life_table(sc.replace(over))))
+    n = sum(c for c, _ in tables)
+    mean = lambda attr: sum(c * getattr(t, attr) for c, t in tables) / n  # noqa: E731
+    return SimpleNamespace(lam=mean("lam"), r=mean("r"), R0=mean("R0"), generation_time=mean("generation_time"))
+
+
 def save_results(ds: xr.Dataset, path: str | Path) -> Path:
     """Write atomically (a temporary file in the same folder, renamed when complete), every
     variable byte-shuffled and zlib-compressed (the count arrays are mostly zeros: about 5×
@@ -315,7 +343,7 @@ def summarize(ds: xr.Dataset) -> pd.DataFrame:
         gd = ds["gene_diversity"].sel(scenario=s).values
         gd_final = gd[extant_now, -1] if extant_now.any() else np.array([np.nan])
         nmin = N.sel(scenario=s).values[:, 1:].min(axis=1)
-        lt = life_table(scs[name])
+        lt = _deterministic(ds, scs[name])
         rows.append(
             {
                 "scenario": name,

@@ -197,3 +197,24 @@ def test_calibration_on_a_dask_cluster_gives_the_local_posterior(tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         remote = calibrate(res, rec, params, Settings(scheduler=cluster.scheduler_address, **st))
     assert np.array_equal(local.theta, remote.theta) and np.array_equal(local.weights, remote.weights)
+
+
+def test_summary_of_a_posterior_run_averages_the_drawn_life_tables(tmp_path):
+    from pardus.calibration import add_posterior_draws
+    from pardus.population.lifetable import life_table
+    from pardus.results import build_dataset, summarize
+
+    res = small()
+    rec = record(tmp_path / "r.csv", [(2004, 20, 45, "main"), (2012, 20, 80, "main")])
+    result = calibrate(res, rec, ["demography.survival.*.adult=0.75:0.95"], Settings(particles=20, generations=1, workers=1, seed=4))
+    path = tmp_path / "post.nc"
+    write_posterior(to_dataset(result, res, rec), path)
+    post = read_posterior(path)
+    sc = res.scenario
+    runs, assignment, origin, draw, used = posterior_scenarios([sc], post, 10, seed=1)
+    names, parts = run_ensemble(runs, replicates=10, seed=1, workers=1, assignment=assignment)
+    ds = add_posterior_draws(build_dataset([sc], names, merge_projection(parts, assignment, origin, 1, 10), 1), post, draw, used[0])
+    lam = np.mean([life_table(sc.replace({k: float(post.values[j, 0]) for k in post.members[0]})).lam for j in draw])
+    row = summarize(ds).iloc[0]
+    assert row["lambda_det"] == pytest.approx(lam, rel=1e-12)
+    assert row["lambda_det"] != pytest.approx(life_table(sc).lam, rel=1e-6)  # not the scenario's own
