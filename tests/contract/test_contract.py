@@ -36,6 +36,7 @@ def _scenario():
         "tunnel": {"type": "crossing", "population": "russia", "start": 2016, "road_reduction": 0.8, "dispersal_mortality_reduction": 0.5},
         "release": {"type": "release", "population": "lazovsky", "start": 2016, "every": 1, "females": 2, "males": 2, "unit_cost": 1.0},
         "move": {"type": "translocation", "source": "russia", "population": "lazovsky", "start": 2017, "females": 1, "males": 1, "mortality": 0.3},
+        "loss": {"type": "habitat_change", "population": "china", "start": 2016, "carrying_capacity_factor": 0.9, "prey_capacity_factor": 0.95, "human_access": 0.6, "yearly": True},
     }
     return scenario_from_dict(raw)
 
@@ -114,3 +115,42 @@ def test_no_process_writes_anything_it_did_not_declare(replicate):
     # the test really exercised the processes: each wrote something in some year
     for name, keys in seen_writes.items():
         assert keys, f"{name} never changed anything in {sc.run.years} years"
+
+
+class _Reads(dict):
+    """Cell layers that note which ones a process looks up."""
+
+    def __init__(self, layers):
+        super().__init__(layers)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_no_process_reads_a_layer_it_did_not_declare(replicate):
+    """Every cell layer a process (or one of its hazards) looks up is among its declared reads
+    or writes — the other half of the contract: a process whose inputs are declared can be
+    checked against a landscape that lacks one."""
+    sc = replicate.prep.scenario
+    rep = Replicate(prepare(_scenario()), seed=12, replicate=0)
+    state = State(year=sc.run.start_year, t=0, pop=rep.pop, layers=rep.layers, tally={}, is_lethal=rep._lethal)
+    seen: dict[str, set] = {p.name: set() for p in rep.schedule}
+    for t in range(1, sc.run.years + 1):
+        state.year, state.t = sc.run.start_year + t, t
+        state.tally = new_tally(state.n_cells)
+        for proc in rep.schedule:
+            state.is_lethal = rep._lethal
+            tracked = _Reads(state.layers)
+            state.layers = tracked
+            proc.step(state, rep.rngs[proc.name])
+            state.layers = dict(tracked)
+            seen[proc.name] |= tracked.read
+    for proc in rep.schedule:
+        declared = {f.name for f in (*proc.reads, *proc.writes) if f.where == "cell"}
+        for h in getattr(proc, "hazards", []):
+            declared |= {f.name for f in h.reads if f.where == "cell"}
+        undeclared = seen[proc.name] - declared
+        assert not undeclared, f"{proc.name} reads the layer(s) {sorted(undeclared)} without declaring them"
+

@@ -52,7 +52,9 @@ class State:
 
     @property
     def n_cells(self) -> int:
-        return len(self.layers["carrying_capacity"])
+        # every layer has one value per cell; looked up without reading a named layer, which
+        # is no input of the process that asks
+        return len(next(iter(self.layers.values())))
 
     def per_rep(self, value) -> np.ndarray:
         """A per-replicate value (a scalar set by hand counts for every replicate) as (n_reps, …)."""
