@@ -263,6 +263,7 @@ class Settings:
     seed: int = 1
     workers: int | None = None
     scheduler: str | None = None
+    stable: float = 0.0  # stop when every median moved less than this share of its prior range, twice running (0: off)
 
 
 @dataclass
@@ -288,6 +289,30 @@ class Result:
             return np.full(len(self.prob.keys), np.nan)
         width = np.array([b - a for a, b in self.prob.bounds])
         return np.abs(self.medians[-1] - self.medians[-2]) / width
+
+
+def _stable_abc(pyabc):
+    """pyabc's ABCSMC with one more stopping rule: the posterior is stable when the weighted
+    median of every parameter moved less than ``stable`` of its prior range over each of the
+    last two generations."""
+
+    class StableABCSMC(pyabc.ABCSMC):
+        def check_terminate(self, t: int, acceptance_rate: float) -> bool:
+            if super().check_terminate(t=t, acceptance_rate=acceptance_rate):
+                return True
+            if self.stable <= 0:
+                return False
+            df, w = self.history.get_distribution(m=0, t=t)
+            x = df[[f"p{i}" for i in range(len(self.widths))]].to_numpy(dtype=float)
+            w = np.asarray(w, dtype=float) / np.sum(w)
+            self.medians_seen.append(np.array([weighted_quantiles(x[:, j], w, [0.5])[0] for j in range(x.shape[1])]))
+            m = self.medians_seen
+            if len(m) >= 3 and max(np.max(np.abs(m[-1] - m[-2]) / self.widths), np.max(np.abs(m[-2] - m[-3]) / self.widths)) < self.stable:
+                self.stopped_stable = True
+                return True
+            return False
+
+    return StableABCSMC
 
 
 def setup(res: Resolved, record: str, params: list[str] | None = None) -> tuple[Problem, list[Count], int]:
@@ -336,7 +361,8 @@ def calibrate(res: Resolved, record: str, params: list[str] | None = None, setti
     np.random.seed(st.seed % (2**32))  # what pyabc draws outside the tasks (population sizes, KDE bandwidths) is seeded too
     random.seed(st.seed)
     sampler = cls(st.seed, map_, progress)
-    abc = pyabc.ABCSMC(sim, prior, Distance(lo, hi), population_size=st.particles, sampler=sampler, eps=pyabc.MedianEpsilon())
+    abc = _stable_abc(pyabc)(sim, prior, Distance(lo, hi), population_size=st.particles, sampler=sampler, eps=pyabc.MedianEpsilon())
+    abc.stable, abc.widths, abc.medians_seen, abc.stopped_stable = st.stable, np.array([b - a for a, b in prob.bounds]), [], False
     tmp = tempfile.mkdtemp(prefix="pardus-abc-")
     db = Path(tmp) / "abc.db"
     try:
@@ -371,7 +397,9 @@ def calibrate(res: Resolved, record: str, params: list[str] | None = None, setti
     eps = [float(e) for e in pops.epsilon]
     acc = [float(p) / float(s) if s else 0.0 for p, s in zip(pops.particles, pops.samples)]
     nsim = [int(s) for s in pops.samples]
-    if eps[-1] <= st.tolerance:
+    if abc.stopped_stable:
+        stopped = f"posterior stable (every median moved less than {st.stable:g} of its prior range in each of the last two generations)"
+    elif eps[-1] <= st.tolerance:
         stopped = f"tolerance reached (ε = {eps[-1]:.3g} ≤ {st.tolerance:g})"
     elif acc[-1] < st.min_acceptance:
         stopped = f"acceptance rate {acc[-1]:.3%} below {st.min_acceptance:.1%}"
@@ -436,7 +464,8 @@ def to_dataset(result: Result, res: Resolved, record: str):
             "observation_model": "a count is an interval (range or confidence interval); distance = sum over the counts of the simulated count's miss of its interval on the log scale of count + 1/2",
             "seed": st.seed,
             "particles": st.particles,
-            "stopping_rule": f"ε ≤ {st.tolerance:g}, or acceptance rate < {st.min_acceptance:g}, or {st.generations} generations, or {st.max_simulations} simulations",
+            "stopping_rule": f"ε ≤ {st.tolerance:g}, or acceptance rate < {st.min_acceptance:g}, or {st.generations} generations, or {st.max_simulations} simulations"
+            + (f", or every median moving less than {st.stable:g} of its prior range in each of two generations" if st.stable > 0 else ""),
             "stopped": result.stopped,
             "effective_sample_size": float(1.0 / np.sum(result.weights**2)),
             "simulated_years": result.years,

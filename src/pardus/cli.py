@@ -435,6 +435,7 @@ def calibrate(
     tolerance: float = typer.Option(0.0, "--tolerance", help="stop when ε (the summed log-scale misses of the counts' intervals) is at most this; 0: every count inside"),
     min_acceptance: float = typer.Option(0.03, "--min-acceptance", help="stop when a generation accepts fewer than this share of its simulations"),
     max_simulations: int = typer.Option(200_000, "--max-simulations", help="stop after this many simulations"),
+    stable: float = typer.Option(0.0, "--stable", help="stop when every parameter's posterior median moved less than this share of its prior range in each of the last two generations (e.g. 0.02; 0: off)"),
     predictive_n: int = typer.Option(200, "--predictive", help="replicates of the posterior predictive (figure and coverage; 0: none)"),
     seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
@@ -453,6 +454,8 @@ def calibrate(
             problems.append(f"{name} {value}: give a whole number ≥ {low}")
     if not 0.0 <= min_acceptance < 1.0:
         problems.append(f"--min-acceptance {min_acceptance}: give a share from 0 to below 1, e.g. 0.02")
+    if not 0.0 <= stable < 1.0:
+        problems.append(f"--stable {stable}: give a share of the prior range from 0 (off) to below 1, e.g. 0.02")
     if tolerance < 0.0:
         problems.append(f"--tolerance {tolerance}: give ε ≥ 0 (0: every count inside its interval)")
     if problems:
@@ -477,7 +480,7 @@ def calibrate(
         spent[0] += n
         err.print(f"generation {call}: {n} simulations ({spent[0]} in all)", highlight=False)
 
-    settings = Settings(particles, generations, tolerance, min_acceptance, max_simulations, seed, workers, scheduler)
+    settings = Settings(particles, generations, tolerance, min_acceptance, max_simulations, seed, workers, scheduler, stable)
     try:
         result = run_abc(res, record, param, settings, progress=generation)
     except CalibrationError as exc:

@@ -218,3 +218,13 @@ def test_summary_of_a_posterior_run_averages_the_drawn_life_tables(tmp_path):
     row = summarize(ds).iloc[0]
     assert row["lambda_det"] == pytest.approx(lam, rel=1e-12)
     assert row["lambda_det"] != pytest.approx(life_table(sc).lam, rel=1e-6)  # not the scenario's own
+
+
+def test_the_stability_rule_stops_when_the_medians_settle(tmp_path):
+    res = small()
+    rec = record(tmp_path / "r.csv", [(2004, 33, 33, "main"), (2008, 37, 37, "main"), (2012, 41, 41, "main")])  # exact counts: ε stays above 0
+    params = ["demography.p_breed=0.3:0.9"]
+    r = calibrate(res, rec, params, Settings(particles=20, generations=8, min_acceptance=0.0, workers=1, seed=3, stable=0.999))
+    assert r.stopped.startswith("posterior stable") and len(r.epsilons) == 3  # the first generation it can be judged
+    off = calibrate(res, rec, params, Settings(particles=20, generations=4, min_acceptance=0.0, workers=1, seed=3))
+    assert off.stopped == "4 generations done" and np.array_equal(off.medians[:3], r.medians)
