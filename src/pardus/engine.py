@@ -307,6 +307,24 @@ def dependent_litters(scenario: Scenario, lt, natural: np.ndarray) -> tuple[np.n
     return sizes, alive
 
 
+class MissingLayerError(ValueError):
+    """A process reads a cell layer the landscape does not have."""
+
+
+def check_layers(schedule, layers: dict) -> None:
+    """Every cell layer a process (or one of its hazards) declares as a read must exist: a
+    missing one is named with the process that needs it, before anything runs."""
+    missing = []
+    for proc in schedule:
+        fields = list(proc.reads) + [f for h in getattr(proc, "hazards", []) for f in h.reads]
+        written = {f.name for f in proc.writes if f.where == "cell"}
+        for f in fields:
+            if f.where == "cell" and f.name not in layers and f.name not in written:
+                missing.append(f"process '{proc.name}' reads the cell layer '{f.name}', which the landscape does not have — add the layer (or leave out what needs it)")
+    if missing:
+        raise MissingLayerError("; ".join(dict.fromkeys(missing)))
+
+
 class Batch:
     """Replicates of a prepared scenario advanced together, year by year.
 
@@ -345,6 +363,7 @@ class Batch:
             pools.append(AllelePool(sc.captive.founders, sc.captive.gene_diversity, self.pop, n_neutral, prep.n_lethal, prep.frac_last, self._grow_lethal, init_rng))
         self.captive = CaptiveSource(pools)
         self.schedule = build_schedule(sc, prep.names, prep.natural, self.baseline, self.captive)
+        check_layers(self.schedule, self.layers)
         self.rngs = {proc.name: Streams.from_seeds([process_seed(seq, proc.name) for seq in self.seqs]) for proc in self.schedule}
 
     def _layers_union(self) -> dict[str, np.ndarray]:

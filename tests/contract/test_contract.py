@@ -154,3 +154,12 @@ def test_no_process_reads_a_layer_it_did_not_declare(replicate):
         undeclared = seen[proc.name] - declared
         assert not undeclared, f"{proc.name} reads the layer(s) {sorted(undeclared)} without declaring them"
 
+
+
+def test_a_missing_layer_is_named_with_the_process_that_reads_it(replicate):
+    from pardus.engine import MissingLayerError, check_layers
+
+    check_layers(replicate.schedule, replicate.layers)  # the real landscape has every layer
+    layers = {k: v for k, v in replicate.layers.items() if k != "road_exposure"}
+    with pytest.raises(MissingLayerError, match=r"process '\w+' reads the cell layer 'road_exposure', which the landscape does not have"):
+        check_layers(replicate.schedule, layers)
