@@ -67,6 +67,8 @@ posterior: install
 .PHONY: docs
 docs: install
 	$(PY) docs/regenerate.py
+	$(VENV)/bin/pardus landscape show default -o docs/figures/default-landscape.png > /dev/null
+	$(VENV)/bin/pardus landscape fire -n 8 --years 30 -s 1 -o docs/figures/fire-burn-probability.png > /dev/null
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build src/*.egg-info

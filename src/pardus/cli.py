@@ -666,6 +666,133 @@ def presets() -> None:
         out.print(f"{name}: {resolve_scenario(name).scenario.description}", highlight=False, markup=False)
 
 
+landscape_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Look at a landscape and write its layers as GeoTIFF.")
+app.add_typer(landscape_app, name="landscape")
+H_LANDSCAPE = "`default` (the embedded schematic of southwest Primorye) or a folder of GeoTIFF layers (<layer>.tif, region_<name>.tif)"
+
+
+def _landscape(source: str, seed: int):
+    from .landscape.default import default_landscape
+    from .landscape.io import LandscapeError, read_landscape
+
+    if source == "default":
+        return default_landscape(seed=seed)
+    try:
+        return read_landscape(source)
+    except LandscapeError as exc:
+        raise UserError(str(exc).split("; ")) from None
+
+
+@landscape_app.command("show")
+def landscape_show(
+    source: str = typer.Argument("default", help=H_LANDSCAPE),
+    output: Path = typer.Option(Path("landscape.png"), "--output", "-o", help="the map figure (PNG, SVG or PDF by its suffix)"),
+    layer: Optional[list[str]] = typer.Option(None, "--layer", "-l", help="numeric layer to draw beside the cover map (repeat; default: human access, prey capacity, elevation)"),
+    seed: int = typer.Option(2015, "--seed", "-s", help="seed of the default landscape"),
+) -> None:
+    """Draw a landscape's layers as a map figure, and list them."""
+    from .landscape.layers import LAYERS
+    from .landscape.maps import plot_landscape
+
+    land = _landscape(source, seed)
+    unknown = [n for n in (layer or []) if n not in land.layers]
+    if unknown:
+        raise UserError([f"--layer {n}: the landscape has no such layer; it has {', '.join(land.layers)}" for n in unknown])
+    if output.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UserError([f"{output}: give a .png, .svg or .pdf file"])
+    if output.parent and not output.parent.exists():
+        raise UserError([f"{output}: the folder {output.parent} does not exist"])
+    plot_landscape(land, output, layers=layer, title=f"{source} landscape: {land.grid.describe()}")
+    t = Table(box=None)
+    for col in ("layer", "units", "min", "mean", "max"):
+        t.add_column(col, justify="left" if col in ("layer", "units") else "right")
+    for name, v in land.layers.items():
+        spec = LAYERS.get(name)
+        vf = v.astype(float)
+        t.add_row(name, spec.units if spec else "", f"{vf.min():.3g}", f"{vf.mean():.3g}", f"{vf.max():.3g}")
+    for name, reg in land.regions.items():
+        counts = ", ".join(f"{n} {int((reg.codes == i).sum())}" for i, n in enumerate(reg.names))
+        t.add_row(f"region {name}", "cells", "", counts, "")
+    out.print(t)
+    err.print(f"wrote {output}", highlight=False)
+
+
+@landscape_app.command("fire")
+def landscape_fire(
+    source: str = typer.Argument("default", help=H_LANDSCAPE),
+    replicates: int = typer.Option(8, "--replicates", "-n", min=1, help="independent fire histories"),
+    years: int = typer.Option(30, "--years", min=1, help="years of each history (cover held fixed)"),
+    seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="map of the yearly burn probability per cell (PNG)"),
+    landscape_seed: int = typer.Option(2015, "--landscape-seed", help="seed of the default landscape"),
+    succession: bool = typer.Option(False, "--succession", help="let the cover change after the fires (succession, MODEL.md §4.3) instead of holding it fixed; prints the cover at the start and the end"),
+) -> None:
+    """The fire regime of a landscape under the default fire parameters: the share that burns a
+    year, region-wide and in the park core, with its spread, and a burn-probability map."""
+    import numpy as np
+
+    from .landscape.maps import plot_cell_map
+    from .processes.fire import simulate_fire
+
+    land = _landscape(source, landscape_seed)
+    missing = [n for n in ("cover", "human_access", "firebreak", "years_since_fire", "zone") if n not in land.layers]
+    if missing:
+        raise UserError([f"{source}: the landscape has no layer '{n}', which fire needs" for n in missing])
+    if output is not None and output.suffix.lower() != ".png":
+        raise UserError([f"{output}: give a .png file"])
+    from .processes.succession import SuccessionParams
+
+    r = simulate_fire(land, years=years, replicates=replicates, seed=seed, succession=SuccessionParams() if succession else None)
+    t = Table(box=None)
+    for col in ("burned a year", "mean", "SD over years", "5 %", "95 %"):
+        t.add_column(col, justify="left" if col == "burned a year" else "right")
+    once = (r["burn_count"] > 0)
+    for label, x in (("share of the land", r["burned_share"]), ("share of the park core", r["burned_share_zone"])):
+        t.add_row(label, f"{x.mean():.3f}", f"{x.std():.3f}", f"{np.quantile(x, 0.05):.3f}", f"{np.quantile(x, 0.95):.3f}")
+    t.add_row("fires a year", f"{r['fires'].mean():.1f}", f"{r['fires'].std():.1f}", f"{np.quantile(r['fires'], 0.05):.0f}", f"{np.quantile(r['fires'], 0.95):.0f}")
+    out.print(t)
+    land_cells = land.layers["cover"] != 0
+    out.print(f"burned at least once in {years} years: {once[:, land_cells].mean():.2f} of the land ({replicates} replicates)", highlight=False, markup=False)
+    if succession:
+        from .landscape.layers import COVER_CODES
+
+        c = Table(box=None, title="share of the land by cover (mean over replicates)")
+        c.add_column("cover")
+        for label in ("start", f"year {years}"):
+            c.add_column(label, justify="right")
+        start = np.array([(land.layers["cover"][land_cells] == k).mean() for k in sorted(COVER_CODES)])
+        end = r["cover_share"][:, -1].mean(axis=0)
+        for k in sorted(COVER_CODES):
+            if k and (start[k] > 0 or end[k] > 0):
+                c.add_row(COVER_CODES[k], f"{start[k]:.3f}", f"{end[k]:.3f}")
+        out.print(c)
+        first, last = r["burned_share"][:, : min(10, years)].mean(), r["burned_share"][:, -min(10, years) :].mean()
+        out.print(f"burned a year: {first:.3f} in the first 10 years, {last:.3f} in the last 10", highlight=False, markup=False)
+    if output is not None:
+        prob = r["burn_count"].mean(axis=0) / years
+        plot_cell_map(land, prob, output, f"yearly burn probability ({replicates} × {years} years)", "probability a year")
+        err.print(f"wrote {output}", highlight=False)
+
+
+@landscape_app.command("export")
+def landscape_export(
+    source: str = typer.Argument("default", help=H_LANDSCAPE),
+    output: Path = typer.Option(Path("landscape"), "--output", "-o", help="folder for the GeoTIFF files (created if needed)"),
+    seed: int = typer.Option(2015, "--seed", "-s", help="seed of the default landscape"),
+) -> None:
+    """Write every layer and region layer as a GeoTIFF (one band each, aligned to one grid)."""
+    from .landscape.io import LandscapeError, write_landscape
+
+    land = _landscape(source, seed)
+    if output.exists() and not output.is_dir():
+        raise UserError([f"{output}: is a file — give a folder for the GeoTIFF layers"])
+    try:
+        paths = write_landscape(land, output)
+    except LandscapeError as exc:
+        raise UserError([str(exc)]) from None
+    err.print(f"wrote {len(paths)} GeoTIFF files to {output}", highlight=False)
+
+
 def _load_results(path: Path):
     from .results import ResultsError, load_results
 

@@ -23,34 +23,17 @@ from numba import njit
 from .population.breeders import FLOAT32_ABOVE as BREEDER_FLOAT32_ABOVE
 from .population.genetics import _NO_STREAMS, AllelePool, births, founder_genotypes, lethal_layout
 from .population.lifetable import life_table, natural_survival
-from .population.table import ALIVE, FEMALE, KIN_FLOAT32_ABOVE, MALE, Population
-from .processes.base import State
+from .population.table import ALIVE, DEPENDENT, FEMALE, KIN_FLOAT32_ABOVE, MALE, NO_RANGE, RESIDENT, Population
+from .processes.base import Fields, State
+from .landscape import Landscape, aggregate
 from .processes.management import MANAGED_LAYERS, CaptiveSource
 from .scenario.schema import CAUSES, Scenario
 from .rng import Streams
 from .schedule import build_schedule
 
 def build_layers(scenario: Scenario, names: list[str]) -> dict[str, np.ndarray]:
-    """Per-cell layers of the non-spatial landscape: one cell per population."""
-    pops = [scenario.populations[n] for n in names]
-
-    def col(attr: str) -> np.ndarray:
-        return np.array([float(getattr(p, attr)) for p in pops])
-
-    layers = {
-        "carrying_capacity": col("carrying_capacity"),
-        "area_km2": col("area_km2"),
-        "prey": col("initial_prey"),
-        "prey_capacity": col("prey_capacity"),
-        "human_access": col("human_access"),
-        "deer_farm_exposure": col("deer_farm_exposure"),
-        "road_exposure": col("road_exposure"),
-        "patrol_effort": col("patrol_effort"),
-        "outbreak": np.zeros(len(pops), dtype=bool),
-    }
-    for name in MANAGED_LAYERS:
-        layers.setdefault(name, np.zeros(len(pops)))
-    return layers
+    """Per-cell layers of the non-spatial landscape: one cell per population of ``names``."""
+    return Landscape.nonspatial(scenario, names).layers
 
 
 def new_tally(n_cells: int, n_reps: int = 1) -> dict[str, np.ndarray]:
@@ -308,19 +291,35 @@ def dependent_litters(scenario: Scenario, lt, natural: np.ndarray) -> tuple[np.n
 
 
 class MissingLayerError(ValueError):
-    """A process reads a cell layer the landscape does not have."""
+    """A process reads a cell layer the landscape does not have, or a field of the year that no
+    earlier process writes."""
+
+
+TALLIES = tuple(new_tally(1))  # year values the engine provides (zeroed each year)
+
+
+def declared_fields(schedule) -> set[str]:
+    """The year fields the schedule's processes write (``state.fields`` accepts only these)."""
+    return {f.name for proc in schedule for f in proc.writes if f.where == "year" and f.name not in TALLIES}
 
 
 def check_layers(schedule, layers: dict) -> None:
-    """Every cell layer a process (or one of its hazards) declares as a read must exist: a
-    missing one is named with the process that needs it, before anything runs."""
+    """Every cell layer a process (or one of its hazards) declares as a read must exist, and
+    every field of the year it reads must be written by an earlier process: a missing one is
+    named with the process that needs it, before anything runs."""
     missing = []
+    written_before: set[str] = set()
     for proc in schedule:
         fields = list(proc.reads) + [f for h in getattr(proc, "hazards", []) for f in h.reads]
         written = {f.name for f in proc.writes if f.where == "cell"}
         for f in fields:
             if f.where == "cell" and f.name not in layers and f.name not in written:
                 missing.append(f"process '{proc.name}' reads the cell layer '{f.name}', which the landscape does not have — add the layer (or leave out what needs it)")
+            if f.where == "year" and f.name not in TALLIES and f.name not in written_before:
+                writers = [p.name for p in schedule if any(w.name == f.name and w.where == "year" for w in p.writes)]
+                fix = f"the process that writes it ('{writers[0]}') runs after it — reorder the schedule" if writers else "no process of the schedule writes it — add the process that does"
+                missing.append(f"process '{proc.name}' reads the field '{f.name}' of the year, but {fix}")
+        written_before |= {f.name for f in proc.writes if f.where == "year"}
     if missing:
         raise MissingLayerError("; ".join(dict.fromkeys(missing)))
 
@@ -352,8 +351,9 @@ class Batch:
             breeders=store, breeder_dtype=dtype, breeder_capacity=max(64, int(breeder_store_slots(sc))),
         )  # fmt: skip (the store's pages are touched only as it fills)
         self._lethal = np.zeros(1024, dtype=bool)
-        one = build_layers(sc, prep.names) if set(prep.names) == set(sc.populations) else self._layers_union()
-        self.layers = {key: np.tile(arr, R) for key, arr in one.items()}
+        self.landscape = Landscape.nonspatial(sc, prep.names)
+        self.layers = self.landscape.batch_layers(R)
+        self._report_codes = self.landscape.reporting().batch_codes(R)
         self.baseline = {k: self.layers[k].copy() for k in MANAGED_LAYERS}  # what management resets each year
         n_neutral = sc.genetics.neutral_loci
         pools = []
@@ -365,23 +365,9 @@ class Batch:
         self.schedule = build_schedule(sc, prep.names, prep.natural, self.baseline, self.captive)
         check_layers(self.schedule, self.layers)
         self.rngs = {proc.name: Streams.from_seeds([process_seed(seq, proc.name) for seq in self.seqs]) for proc in self.schedule}
-
-    def _layers_union(self) -> dict[str, np.ndarray]:
-        """Layers when the run's population list is a union over scenarios (absent = K 0)."""
-        sc = self.prep.scenario
-        present = [n for n in self.prep.names if n in sc.populations]
-        own = build_layers(sc, present)
-        k = len(self.prep.names)
-        out = {}
-        for key, arr in own.items():
-            full = np.zeros(k, dtype=arr.dtype)
-            if key in ("area_km2", "prey_capacity"):
-                full[:] = 1.0
-            for i, n in enumerate(self.prep.names):
-                if n in present:
-                    full[i] = arr[present.index(n)]
-            out[key] = full
-        return out
+        for proc in self.schedule:
+            if proc.substreams:
+                proc.bind_streams({name: Streams.from_seeds([process_seed(seq, name) for seq in self.seqs]) for name in proc.substreams})
 
     def _grow_lethal(self, ids: np.ndarray, flags: np.ndarray) -> None:
         need = int(ids.max()) + 1 if ids.size else 0
@@ -431,6 +417,8 @@ class Batch:
             pop.F[rows] = fk
             pop.origin[rows] = 0
             pop.captive_share[rows] = 0.0
+            pop.range_id[rows] = NO_RANGE
+            pop.status[rows] = np.where(pop.age[rows] < self.prep.scenario.demography.dependence_years, DEPENDENT, RESIDENT)
             if pop.dense:
                 slots = pop.assign_slots(rows)
                 kin = pop.kin3[r]
@@ -503,6 +491,8 @@ class Batch:
         pop.origin[new] = 0
         pop.protected[new] = False
         pop.captive_share[new] = 0.0
+        pop.range_id[new] = NO_RANGE
+        pop.status[new] = DEPENDENT  # younger than dependence_years: with their mother
         if pop.dense:
             pop.assign_slots(new)
         else:
@@ -522,7 +512,7 @@ class Batch:
         given, collects the seconds spent in each process (for the benchmarks)."""
         sc = self.prep.scenario
         T = sc.run.years
-        k = len(self.prep.names)
+        k = self.landscape.reporting().n_regions  # results are reported by region
         R = self.n_reps
         rec = {
             "N": np.zeros((R, T + 1, k, 2, 3), np.int32),
@@ -533,16 +523,20 @@ class Batch:
             "released": np.zeros((R, T + 1, k), np.int32),
             "prey": np.zeros((R, T + 1, k)),
             "cost": np.zeros((R, T + 1)),
+            # per-cell results are running sums over the years, never a copy per year
+            "occupied_years": np.zeros((R, self.landscape.n_cells), np.int32),
         }
         for v in GENETIC_RECORDS:
             rec[v] = np.full((R, T + 1), np.nan)
         census = next(p for p in self.schedule if p.name == "census")
+        declared = declared_fields(self.schedule)
         state = State(year=sc.run.start_year, t=0, pop=self.pop, layers=self.layers, tally={}, is_lethal=self._lethal, n_reps=R)
         self._record(rec, 0, census.measure(state, age_offset=1), state, initial=True)
         for t in range(1, T + 1):
             state.year = sc.run.start_year + t
             state.t = t
-            state.tally = new_tally(k * R, R)
+            state.tally = new_tally(self.landscape.n_cells * R, R)
+            state.fields = Fields(declared)  # what the processes compute this year for each other
             if timings is None:
                 for proc in self.schedule:
                     state.is_lethal = self._lethal
@@ -553,21 +547,34 @@ class Batch:
                     t0 = perf_counter()
                     proc.step(state, self.rngs[proc.name])
                     timings[proc.name] = timings.get(proc.name, 0.0) + perf_counter() - t0
-            self._record(rec, t, state.extra["census"], state)
+            self._record(rec, t, state.fields["census"], state)
         return rec
 
+    def _by_region(self, per_cell: np.ndarray) -> np.ndarray:
+        """Per-cell values of the batch summed by reporting region: (replicates, regions, …)."""
+        reg = self.landscape.reporting()
+        return aggregate(per_cell, self._report_codes, self.n_reps * reg.n_regions).reshape((self.n_reps, reg.n_regions) + per_cell.shape[1:])
+
+    def _region_mean(self, per_cell: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """A density layer averaged over each reporting region's cells, weighted (by area)."""
+        reg = self.landscape.reporting()
+        if reg.identity:
+            return per_cell.reshape(self.n_reps, reg.n_regions)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self._by_region(per_cell * weight) / self._by_region(weight)
+
     def _record(self, rec: dict, t: int, m: dict, state: State, initial: bool = False) -> None:
-        R, k = self.n_reps, len(self.prep.names)
-        rec["N"][:, t] = m["N"].reshape(R, k, 2, 3)
+        if not initial:  # a cell holds animals at the end of this simulated year
+            rec["occupied_years"] += (m["N"].reshape(m["N"].shape[0], -1).sum(axis=1) > 0).reshape(self.n_reps, -1)
+        rec["N"][:, t] = self._by_region(m["N"])
         for v in GENETIC_RECORDS:
             rec[v][:, t] = m[v]
-        rec["prey"][:, t] = state.layers["prey"].reshape(R, k)
+        rec["prey"][:, t] = self._region_mean(state.layers["prey"], state.layers["area_km2"])
         if initial:
-            rec["N_before_truncation"][:, t] = m["N"].reshape(R, k, 6).sum(axis=2)
+            rec["N_before_truncation"][:, t] = self._by_region(m["N"].reshape(m["N"].shape[0], 6).sum(axis=1))
             return
-        for v in ("births", "breeding_females", "released", "N_before_truncation"):
-            rec[v][:, t] = state.tally[v].reshape(R, k)
-        rec["deaths"][:, t] = state.tally["deaths"].reshape(R, k, len(CAUSES))
+        for v in ("births", "breeding_females", "released", "N_before_truncation", "deaths"):
+            rec[v][:, t] = self._by_region(state.tally[v])
         rec["cost"][:, t] = state.tally["cost"]
 
 

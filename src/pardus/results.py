@@ -34,6 +34,7 @@ UNITS = {
     "founder_genome_equivalents": "founders",
     "prey": "roe-deer equivalents per km2",
     "cost": "currency units",  # replaced by the run's currency (run.currency) in build_dataset
+    "occupied_years": "years",
 }
 DIMS = {
     "N": ("year", "population", "sex", "stage"),
@@ -44,6 +45,7 @@ DIMS = {
     "released": ("year", "population"),
     "prey": ("year", "population"),
     "cost": ("year",),
+    "occupied_years": ("cell",),  # a running sum over the simulated years, per cell of the landscape
 }
 
 
@@ -87,6 +89,7 @@ def build_dataset(
             "replicate": np.arange(n_rep),
             "year": np.arange(y0, y0 + T + 1),
             "population": names,
+            "cell": names,  # the non-spatial landscape: one cell per population
             "sex": list(SEXES),
             "stage": list(STAGES),
             "cause": list(CAUSES),

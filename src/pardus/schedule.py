@@ -5,10 +5,12 @@
 4. prey — prey dynamics per population
 5. environment, mortality of the independent animals — natural (with EV), starvation,
    poaching, conflict, road, disease: deaths are marked, not removed
-6. reproduction — mating, litters, pedigree, gene drop, lethal homozygotes;
-   then first-year mortality of the newborn cubs (same hazards plus inbreeding depression)
+6. density dependence (non-spatial only: Vortex's P(N)), reproduction — mating, litters,
+   pedigree, gene drop, lethal homozygotes; then first-year mortality of the newborn cubs
+   (same hazards plus inbreeding depression)
 7. dispersal — between populations, dispersal deaths
-8. resolve — deaths removed and tallied, ageing, senescence, carrying-capacity truncation
+8. ageing (senescence, birthdays, independence), the ceiling (non-spatial only: Vortex's K
+   truncation), resolve (the year's dead tallied and removed together)
 9. census
 """
 
@@ -17,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from .processes.base import Field, Process
-from .processes.census import Census, ResolveAndAge
+from .processes.ceiling import Ageing, Ceiling, DensityDependence, Resolve
+from .processes.census import Census
 from .processes.conflict import Conflict
 from .processes.disease import Disease
 from .processes.dispersal import Dispersal
@@ -47,17 +50,25 @@ class DiseaseDraw(Process):
 
 
 def build_schedule(scenario: Scenario, names: list[str], natural: np.ndarray, baseline: dict, captive) -> list[Process]:
-    disease = Disease(scenario)
-    hazards = [NaturalMortality(scenario), Starvation(scenario), Poaching(scenario), Conflict(scenario), Road(scenario), disease]
+    """The yearly schedule of the non-spatial model. Every process and hazard is built from its
+    own parameters (``Params.from_scenario``), never from the whole scenario."""
+    sc = scenario
+    disease = Disease.from_scenario(sc)
+    hazards = [NaturalMortality.from_scenario(sc), Starvation.from_scenario(sc), Poaching.from_scenario(sc), Conflict.from_scenario(sc), Road.from_scenario(sc), disease]
+    adult_age = sc.demography.adult_age
+    density = [DensityDependence.from_scenario(sc)] if sc.demography.density_dependence.enabled else []
     return [
-        Management(scenario, names, baseline, captive),
-        PreyDynamics(scenario),
-        Environment(natural, scenario),
+        Management.from_scenario(sc, names, baseline, captive),
+        PreyDynamics.from_scenario(sc),
+        Environment(Environment.Params.from_scenario(sc, natural)),
         DiseaseDraw(disease),
-        Mortality(hazards, cohort="independent", adult_age=scenario.demography.adult_age),
-        Reproduction(scenario, disease),
-        Mortality(hazards + [InbreedingDepression(scenario)], cohort="newborn", adult_age=scenario.demography.adult_age),
-        Dispersal(scenario, names),
-        ResolveAndAge(scenario),
-        Census(scenario),
+        Mortality(hazards, cohort="independent", adult_age=adult_age),
+        *density,
+        Reproduction.from_scenario(sc, disease),
+        Mortality(hazards + [InbreedingDepression.from_scenario(sc)], cohort="newborn", adult_age=adult_age),
+        Dispersal.from_scenario(sc, names),
+        Ageing.from_scenario(sc),
+        Ceiling(),
+        Resolve(),
+        Census.from_scenario(sc),
     ]

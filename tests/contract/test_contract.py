@@ -28,6 +28,9 @@ def _scenario():
     raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
     raw["run"]["years"] = 6
     raw["threats"]["disease"]["probability"] = 0.5  # outbreaks happen in a short run
+    # the non-spatial ceiling acts (China above its K at once) and Vortex density dependence is on
+    raw["populations"]["china"]["carrying_capacity"] = 12
+    raw["demography"]["density_dependence"] = {"enabled": True, "p_breed_at_k": 0.3, "steepness_b": 2.0}
     raw["interventions"] = {
         "patrols": {"type": "anti_poaching", "population": "russia", "start": 2016, "effort": 2.0, "unit_cost": 1.0},
         "prey": {"type": "prey_recovery", "population": "china", "start": 2016, "hunting_ban": 0.5, "capacity_factor": 1.2, "feeding": 0.1},
@@ -82,7 +85,7 @@ def _snapshot(state: State) -> dict:
         snap[("cell", k)] = np.array(v, copy=True)
     for k, v in state.tally.items():
         snap[("year", k)] = np.array(v, copy=True)
-    for k, v in state.extra.items():
+    for k, v in state.fields.items():
         if k != "hazard_tables":  # a cache shared by the two mortality steps
             snap[("year", k)] = copy.deepcopy(v)
     return snap
@@ -163,3 +166,27 @@ def test_a_missing_layer_is_named_with_the_process_that_reads_it(replicate):
     layers = {k: v for k, v in replicate.layers.items() if k != "road_exposure"}
     with pytest.raises(MissingLayerError, match=r"process '\w+' reads the cell layer 'road_exposure', which the landscape does not have"):
         check_layers(replicate.schedule, layers)
+
+
+def test_every_process_owns_frozen_parameters_and_reads_registered_layers(replicate):
+    """Each process and hazard is built from its own frozen Params (never the whole scenario),
+    and every cell layer any process declares — the spatial ones included — is a layer of the
+    registry (pardus.landscape.layers), so its type, units and codes are defined once."""
+    import dataclasses
+
+    from pardus.landscape.layers import LAYERS
+    from pardus.processes.fire import Fire
+    from pardus.processes.prey_cells import CellPrey
+    from pardus.processes.succession import Succession
+
+    parts = list(replicate.schedule) + [h for p in replicate.schedule for h in getattr(p, "hazards", [])]
+    for obj in parts:
+        params = type(obj).Params
+        assert dataclasses.is_dataclass(params) and params.__dataclass_params__.frozen, type(obj).__name__
+        if hasattr(obj, "params"):
+            assert isinstance(obj.params, params)
+    spatial = [Fire, Succession, CellPrey]
+    for cls in [type(p) for p in replicate.schedule] + spatial:
+        for f in (*cls.reads, *cls.writes):
+            if f.where == "cell":
+                assert f.name in LAYERS, f"{cls.__name__} declares the cell layer '{f.name}', which the layer registry does not define"

@@ -70,6 +70,7 @@ DOC_DIMS = {
     "founder_genome_equivalents": ("scenario", "replicate", "year"),
     "prey": ("scenario", "replicate", "year", "population"),
     "cost": ("scenario", "replicate", "year"),
+    "occupied_years": ("scenario", "replicate", "cell"),
 }
 CAUSES = [
     "natural", "starvation", "poaching", "conflict", "road", "disease", "dispersal",
@@ -389,6 +390,9 @@ def test_results_file_follows_docs_outputs(runs, work):
     assert list(ds.replicate.values) == list(range(N_REP))
     assert list(ds.year.values) == list(range(0, 16))  # start_year 0 (nonspatial-vortex), 15 years
     assert list(ds.population.values) == ["main"]
+    assert list(ds.cell.values) == ["main"]  # the non-spatial landscape: one cell per population
+    n_alive = ds["N"].isel(year=slice(1, None)).sum(("population", "sex", "stage")) > 0
+    np.testing.assert_array_equal(ds["occupied_years"].sum("cell"), n_alive.sum("year"))
     assert list(ds.sex.values) == ["female", "male"]
     assert list(ds.stage.values) == ["cub", "subadult", "adult"]
     assert list(ds.cause.values) == CAUSES
@@ -693,12 +697,16 @@ def test_every_option_of_every_command_has_help_text():
 
     group = typer.main.get_command(app)
     missing = []
-    for name, cmd in group.commands.items():
+    commands = dict(group.commands)
+    for sub in ("landscape",):  # command groups: their commands too
+        commands.update({f"{sub} {n}": c for n, c in group.commands[sub].commands.items()})
+    for name, cmd in commands.items():
         for param in cmd.params:
             if isinstance(param, click.Option) and not (param.help or "").strip():
                 missing.append(f"{name} {param.opts[0]}")
     assert not missing, f"options without help text: {missing}"
-    assert sorted(group.commands) == ["calibrate", "check", "compare", "explain", "presets", "report", "run", "sensitivity", "summary", "validate"]
+    assert sorted(group.commands) == ["calibrate", "check", "compare", "explain", "landscape", "presets", "report", "run", "sensitivity", "summary", "validate"]
+    assert sorted(group.commands["landscape"].commands) == ["export", "fire", "show"]
 
 
 def test_version_option_prints_the_package_version(work):

@@ -92,7 +92,7 @@ def _build(sc):
     tally = new_tally(2)
     layers = build_layers(sc, list(sc.populations))
     state = State(year=1, t=1, pop=pop, layers=layers, tally=tally, is_lethal=np.zeros(pop.next_allele + 1, bool))
-    state.extra["breeding_deviate"] = 0.5
+    state.fields["breeding_deviate"] = 0.5
     groups = {}
     for r, (g, *_rest) in enumerate(rows):
         groups.setdefault(g, []).append(r)
@@ -107,7 +107,7 @@ def rounds():
     out = []
     for i in range(ROUNDS):
         state, groups, n0 = _build(sc)
-        proc = Reproduction(sc, Disease(sc))
+        proc = Reproduction.from_scenario(sc, Disease.from_scenario(sc))
         proc.step(state, np.random.default_rng([2024, i]))
         pop = state.pop
         new = np.arange(n0, pop.n)

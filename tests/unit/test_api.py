@@ -22,7 +22,7 @@ def test_simulate_accepts_presets_and_scenarios_and_is_deterministic():
     a = pardus.simulate(sc, replicates=6, seed=4, workers=1)
     b = pardus.simulate(sc, replicates=6, seed=4, workers=2)
     c = pardus.simulate(sc, replicates=6, seed=5, workers=1)
-    assert a.sizes == {"scenario": 1, "replicate": 6, "year": 9, "population": 1, "sex": 2, "stage": 3, "cause": 11}
+    assert a.sizes == {"scenario": 1, "replicate": 6, "year": 9, "population": 1, "cell": 1, "sex": 2, "stage": 3, "cause": 11}
     for var in a.data_vars:
         np.testing.assert_array_equal(a[var].values, b[var].values, err_msg=var)
     assert not np.array_equal(a["N"].values, c["N"].values)

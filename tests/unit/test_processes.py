@@ -29,11 +29,12 @@ import pytest
 from scipy import stats
 from scipy.special import ndtr
 
-from pardus.rng import Streams
+from pardus.rng import as_streams, Streams
 from pardus.engine import Replicate, build_layers, new_tally, prepare
 from pardus.population.table import ALIVE, FEMALE, MALE, ORIGIN_BORN, ORIGIN_FOUNDER, ORIGIN_RELEASED, Population
 from pardus.processes.base import CAUSE_INDEX, Hazard, State, patrol_effect, stage_of_age
-from pardus.processes.census import Census, ResolveAndAge
+from pardus.processes.ceiling import Ageing, Ceiling, DensityDependence, Resolve
+from pardus.processes.census import Census
 from pardus.processes.conflict import Conflict
 from pardus.processes.disease import Disease
 from pardus.processes.dispersal import Dispersal
@@ -356,15 +357,15 @@ def _ev_scenario(sd=EV_SD, rho=0.5, breeding_sd=0.1):
 
 
 def _ev_years(sc, years, seed, mean=EV_MEAN):
-    env = Environment(mean, sc)
+    env = Environment(Environment.Params.from_scenario(sc, mean))
     state = make_state(make_pop(FEMALE, 1, 0), hand_layers(1))
     rng = np.random.default_rng(seed)
     surv = np.empty((years, 2, 3))
     breed = np.empty(years)
     for y in range(years):
         env.step(state, rng)
-        surv[y] = state.extra["natural_survival"][0]  # (replicates, sex, stage): one replicate
-        breed[y] = state.extra["breeding_deviate"][0]
+        surv[y] = state.fields["natural_survival"][0]  # (replicates, sex, stage): one replicate
+        breed[y] = state.fields["breeding_deviate"][0]
     return surv, breed
 
 
@@ -512,19 +513,35 @@ def test_beta_quantile_tables_for_u_and_j_shaped_betas_keep_1e6():
     """BetaQuantile (the yearly breeding deviate) interpolates each tail of a U- or J-shaped
     beta on its log scale, checked within 1e-6 when the table is built: here against scipy at
     17 001 grid and 5 000 off-grid deviates over the whole table range, both tails included."""
-    from pardus.processes.environment import BetaQuantile
+    from pardus.processes.environment import _Z_FINE, BetaQuantile, _LazyTails
 
     rng = np.random.default_rng(1)
     z = np.r_[np.linspace(-8.5, 8.5, 17_001), rng.uniform(-8.5, 8.5, 5_000)]
     for a, b in _SKEWED:
         q = BetaQuantile(a, b)
         assert q.tails is not None, (a, b)
+        got = q.many(z)
+        err = np.abs(got - _exact_beta_quantile_z(z, a, b))
+        assert err.max() < 1e-6, (a, b, float(err.max()), float(z[err.argmax()]))
+        q = BetaQuantile(a, b)
         got = np.array([q(float(x)) for x in z])
         err = np.abs(got - _exact_beta_quantile_z(z, a, b))
         assert err.max() < 1e-6, (a, b, float(err.max()), float(z[err.argmax()]))
+    # the extreme U shape a = b = 0.03: where an interval's midpoint check fails, that interval
+    # is evaluated exactly, so the whole range still keeps 1e-6
     extreme = BetaQuantile(0.03, 0.03)
-    assert extreme.tails is None  # the check refused the table: exact quantiles instead
-    assert extreme(0.3) == pytest.approx(float(_exact_beta_quantile_z(np.array(0.3), 0.03, 0.03)), abs=1e-12)
+    err = np.abs(extreme.many(z) - _exact_beta_quantile_z(z, 0.03, 0.03))
+    assert err.max() < 1e-6, float(err.max())
+    refused = np.flatnonzero(extreme.tails.verdict == 2)
+    assert refused.size > 0  # some intervals could not be interpolated
+    x = 0.5 * (_Z_FINE[refused[0]] + _Z_FINE[refused[0] + 1]) + 1e-4
+    assert extreme(x) == pytest.approx(float(_exact_beta_quantile_z(np.array(x), 0.03, 0.03)), abs=1e-15)
+    # each interval's verdict and nodes are its own: the same values whichever deviates came first
+    zs = rng.uniform(-8.5, 8.5, 2_000)
+    for a, b in _SKEWED[:3] + [(0.03, 0.03)]:
+        first, second = _LazyTails(a, b), _LazyTails(a, b)
+        one_by_one = np.array([first.values(np.array([x]))[0] for x in zs])
+        np.testing.assert_array_equal(second.values(zs), one_by_one)
 
 
 # ------------------------------------------------------------------------------------------
@@ -573,8 +590,9 @@ def test_density_dependent_breeding_probability_per_population():
     pop = make_pop(np.arange(cell.size) % 2, 5, cell, cause=dead)
     layers = hand_layers(3, carrying_capacity=K, prey=[1.5, 6.0, 3.0], outbreak=[False, False, True])
     state = make_state(pop, layers)
-    state.extra["breeding_deviate"] = 0.0
-    p = Reproduction(sc, Disease(sc)).breeding_probability(state)
+    state.fields["breeding_deviate"] = 0.0
+    DensityDependence(DensityDependence.Params.from_scenario(sc)).step(state, None)
+    p = Reproduction.from_scenario(sc, Disease.from_scenario(sc)).breeding_probability(state)
     n_living = np.array([10.0, 95.0, 10.0])
     p0 = vortex_breeding(0.8, 0.3, 3.0, 4.0, n_living, K)
     expect = p0 * np.array([0.5**2, 1.0, 1.0]) * np.array([1.0, 1.0, 0.6])
@@ -583,8 +601,9 @@ def test_density_dependent_breeding_probability_per_population():
     layers = hand_layers(2, carrying_capacity=100.0, prey=10.0)
     pop = make_pop(np.arange(105) % 2, 5, np.repeat([0, 1], [10, 95]))
     state = make_state(pop, layers)
-    state.extra["breeding_deviate"] = 0.0
-    p = Reproduction(sc, Disease(sc)).breeding_probability(state)
+    state.fields["breeding_deviate"] = 0.0
+    DensityDependence(DensityDependence.Params.from_scenario(sc)).step(state, None)
+    p = Reproduction.from_scenario(sc, Disease.from_scenario(sc)).breeding_probability(state)
     assert p[1] < p[0], p
     np.testing.assert_allclose(p, vortex_breeding(0.8, 0.3, 3.0, 4.0, np.array([10.0, 95.0]), np.array([100.0, 100.0])), rtol=1e-12)
 
@@ -597,12 +616,14 @@ def test_breeding_probability_moves_with_the_breeding_deviate(dd):
         sc = _dd_scenario(sd_b=0.12)
     else:
         sc = scenario(lambda raw: raw["demography"].update(p_breed=0.8, environmental_variation={"breeding_sd": 0.12}))
-    repro = Reproduction(sc, Disease(sc))
+    repro = Reproduction.from_scenario(sc, Disease.from_scenario(sc))
     pop = make_pop(np.arange(40) % 2, 5, np.repeat([0, 1], [10, 30]))
     state = make_state(pop, hand_layers(2, carrying_capacity=60.0, prey=10.0))
     p0 = vortex_breeding(0.8, 0.3, 3.0, 4.0, np.array([10.0, 30.0]), np.array([60.0, 60.0])) if dd else np.array([0.8, 0.8])
     for z in (-2.5, -1.0, 0.0, 0.4, 1.7):
-        state.extra["breeding_deviate"] = z
+        state.fields["breeding_deviate"] = z
+        if dd:
+            DensityDependence(DensityDependence.Params.from_scenario(sc)).step(state, None)
         p = repro.breeding_probability(state)
         expect = [stats.beta.ppf(ndtr(z), *_beta_ab(m, 0.12)) for m in p0]
         np.testing.assert_allclose(p, expect, rtol=0, atol=1e-5, err_msg=f"z = {z}")
@@ -684,13 +705,13 @@ def test_poaching_table():
         dog = 0.04 * (1 - L["hunting_ban"][c]) if st > 0 else 0.0
         return min(L["human_access"][c] * (1 - e) * (h[st] + dog), 1.0)
 
-    hz = Poaching(sc)
+    hz = Poaching.from_scenario(sc)
     np.testing.assert_allclose(hz.table(state), _expect_table(f), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(patrol_effect(np.array([0.0, 1.5, 3.0]), 0.8, 1.5), [0.0, 0.4, 0.8 * 2 / 3])
     _check_probability_matches_table(hz, state)
     # capped at 1
     sc = _threat_scenario(**{"threats.poaching.hazard": {"cub": 0.9, "subadult": 0.9, "adult": 0.9}, "threats.poaching.dogs": 0.5})
-    t = Poaching(sc).table(make_state(make_pop(0, 1), hand_layers(1, human_access=1.0)))
+    t = Poaching.from_scenario(sc).table(make_state(make_pop(0, 1), hand_layers(1, human_access=1.0)))
     np.testing.assert_allclose(t[0, :, :], [[0.9, 1.0, 1.0]] * 2)
 
 
@@ -706,7 +727,7 @@ def test_conflict_table():
         scarcity = min(max(1 - L["prey"][c] / L["prey_capacity"][c], 0.0), 1.0) ** 2
         return min(0.3 * L["deer_farm_exposure"][c] * scarcity * (1 - L["conflict_mitigation"][c]), 1.0)
 
-    hz = Conflict(sc)
+    hz = Conflict.from_scenario(sc)
     table = hz.table(state)
     np.testing.assert_allclose(table, _expect_table(f), rtol=1e-12, atol=1e-15)
     assert table[3, :, :].max() == 0.0  # prey above capacity: no scarcity
@@ -721,7 +742,7 @@ def test_road_table():
     state = _threat_state()
     L = THREAT_LAYERS
     h = (0.01, 0.06, 0.03)
-    hz = Road(sc)
+    hz = Road.from_scenario(sc)
     np.testing.assert_allclose(hz.table(state), _expect_table(lambda c, st: L["road_exposure"][c] * (1 - L["road_reduction"][c]) * h[st]), rtol=1e-12)
     _check_probability_matches_table(hz, state)
 
@@ -730,11 +751,11 @@ def test_starvation_table():
     """MODEL.md §4.5: S_max·max(1 − P/P_req, 0), every stage; 0 when S_max = 0 or P_req = 0."""
     state = _threat_state()
     L = THREAT_LAYERS
-    t = Starvation(_threat_scenario()).table(state)
+    t = Starvation.from_scenario(_threat_scenario()).table(state)
     np.testing.assert_allclose(t, _expect_table(lambda c, st: 0.2 * max(1 - L["prey"][c] / 3.0, 0.0)), rtol=1e-12)
     np.testing.assert_allclose(t[:, 0, 0], [0.0, 0.1, 0.2, 0.0, 0.2 * (1 - 2.9 / 3)], rtol=1e-12)
-    assert np.all(Starvation(_threat_scenario(**{"threats.starvation.max_hazard": 0.0})).table(state) == 0)
-    assert np.all(Starvation(_threat_scenario(**{"prey.required_density": 0.0})).table(state) == 0)
+    assert np.all(Starvation.from_scenario(_threat_scenario(**{"threats.starvation.max_hazard": 0.0})).table(state) == 0)
+    assert np.all(Starvation.from_scenario(_threat_scenario(**{"prey.required_density": 0.0})).table(state) == 0)
 
 
 def test_disease_table_only_in_outbreak_populations():
@@ -743,7 +764,7 @@ def test_disease_table_only_in_outbreak_populations():
     sc = _threat_scenario()
     state = _threat_state()
     state.layers["outbreak"][:] = [True, False, True, False, False]
-    hz = Disease(sc)
+    hz = Disease.from_scenario(sc)
     np.testing.assert_allclose(hz.table(state), _expect_table(lambda c, st: 0.3 if c in (0, 2) else 0.0), rtol=1e-12)
     np.testing.assert_allclose(hz.breeding_factor(state.layers), [0.6, 1, 0.6, 1, 1])
     assert hz.modifier == "unprotected"
@@ -755,7 +776,7 @@ def test_disease_draw_outbreaks_and_vaccine_protection():
     outbreak share 0.3 ± 4·0.0072; 600 animals per coverage level: protected share
     v·0.9 ± 4·√(q(1−q)/600)."""
     sc = _threat_scenario()
-    hz = Disease(sc)
+    hz = Disease.from_scenario(sc)
     n_cells = 4000
     state = make_state(make_pop(0, 1, 0), hand_layers(n_cells))
     hz.prepare(state, np.random.default_rng(8))
@@ -763,7 +784,7 @@ def test_disease_draw_outbreaks_and_vaccine_protection():
     assert ok, msg
     for p, expect in ((1.0, True), (0.0, False)):
         state = make_state(make_pop(0, 1, 0), hand_layers(7))
-        Disease(_threat_scenario(**{"threats.disease.probability": p})).prepare(state, np.random.default_rng(1))
+        Disease.from_scenario(_threat_scenario(**{"threats.disease.probability": p})).prepare(state, np.random.default_rng(1))
         assert np.all(state.layers["outbreak"] == expect)
 
     cov = [0.0, 0.5, 1.0]
@@ -791,11 +812,11 @@ def test_natural_and_inbreeding_depression_tables():
     sc = scenario(lambda raw: raw["genetics"].update(lethal_equivalents=6.0, lethal_share=0.3))
     state = _threat_state()
     surv = np.array([[0.6, 0.7, 0.8], [0.5, 0.65, 0.9]])
-    state.extra["natural_survival"] = surv
-    t = NaturalMortality(sc).table(state)
+    state.fields["natural_survival"] = surv
+    t = NaturalMortality.from_scenario(sc).table(state)
     np.testing.assert_allclose(t, np.broadcast_to(1 - surv, (5, 2, 3)), rtol=1e-15)
-    _check_probability_matches_table(NaturalMortality(sc), state)
-    ib = InbreedingDepression(sc)
+    _check_probability_matches_table(NaturalMortality.from_scenario(sc), state)
+    ib = InbreedingDepression.from_scenario(sc)
     assert ib.modifier == "inbreeding"
     np.testing.assert_allclose(ib.table(state), np.broadcast_to([3.0 * 0.7, 0.0, 0.0], (5, 2, 3)), rtol=1e-12)
 
@@ -856,7 +877,7 @@ def test_prey_step_is_the_documented_update():
     age = np.concatenate([[a] * k for _c, a, _d, k in groups])
     cause = np.concatenate([[d] * k for _c, _a, d, k in groups])
     state = lite_state(LitePop(np.arange(cell.size) % 2, age, cell, cause), hand_layers(4, **L))
-    PreyDynamics(_prey_scenario()).step(state, np.random.default_rng(0))
+    PreyDynamics.from_scenario(_prey_scenario()).step(state, np.random.default_rng(0))
     leopards = np.array([34.0, 10.0, 5.0, 0.0])
     P, K = np.array(L["prey"]), np.array(L["prey_capacity"])
     E = np.array(L["patrol_effort"])
@@ -884,7 +905,7 @@ def test_prey_eaten_follows_each_animals_need_by_sex_and_stage():
     sex = np.concatenate([[x] * k for x, _a, k in groups])
     age = np.concatenate([[a] * k for _x, a, k in groups])
     state = lite_state(LitePop(sex, age, np.zeros(sex.size, int), np.full(sex.size, ALIVE)), hand_layers(1, prey=10.0, prey_capacity=10.0, area_km2=1000.0))
-    PreyDynamics(sc).step(state, np.random.default_rng(0))
+    PreyDynamics.from_scenario(sc).step(state, np.random.default_rng(0))
     equivalents = 10 * 1.0 + 6 * 1.25 + (4 * 0.8 if A - 1 >= 1 else 0.0) + (3 * 0.9 if A - 1 >= 1 else 0.0)
     np.testing.assert_allclose(state.layers["prey"], [10.0 - 50.0 * equivalents / 1000.0], rtol=1e-12)
 
@@ -896,7 +917,7 @@ def test_prey_growth_noise_is_lognormal_with_mean_one():
     n, sigma = 20_000, 0.3
     layers = hand_layers(n, prey=5.0, prey_capacity=10.0)
     state = lite_state(LitePop(0, 1, 0, cause=CAUSE_INDEX["natural"]), layers)
-    PreyDynamics(_prey_scenario(sd=sigma)).step(state, np.random.default_rng(12))
+    PreyDynamics.from_scenario(_prey_scenario(sd=sigma)).step(state, np.random.default_rng(12))
     factor = (state.layers["prey"] - 5.0) / (0.4 * 5.0 * 0.5)
     sd = math.sqrt(math.exp(sigma**2) - 1)
     assert abs(factor.mean() - 1) <= Z * sd / math.sqrt(n), factor.mean()
@@ -938,7 +959,7 @@ def test_dispersal_deaths_destinations_and_who_moves():
     pop = _dispersal_pop()
     before = {k: getattr(pop, k).copy() for k in ("cell", "cause", "age")}
     state = lite_state(pop, hand_layers(4))
-    Dispersal(_dispersal_scenario(), ["a", "b", "c", "d"]).step(state, np.random.default_rng(21))
+    Dispersal.from_scenario(_dispersal_scenario(), ["a", "b", "c", "d"]).step(state, np.random.default_rng(21))
     cand = (before["cause"] == ALIVE) & (before["age"] >= 1) & (before["age"] <= 3) & (before["cell"] != 2)
     died = pop.cause == CAUSE_INDEX["dispersal"]
     assert not np.any(died & ~cand)
@@ -963,7 +984,7 @@ def test_dispersal_mortality_reduced_by_crossings():
     pop = _dispersal_pop()
     before = {k: getattr(pop, k).copy() for k in ("cell", "cause", "age")}
     state = lite_state(pop, hand_layers(4, dispersal_mortality_reduction=[0.5, 0.0, 0.0, 0.0]))
-    Dispersal(_dispersal_scenario(), ["a", "b", "c", "d"]).step(state, np.random.default_rng(22))
+    Dispersal.from_scenario(_dispersal_scenario(), ["a", "b", "c", "d"]).step(state, np.random.default_rng(22))
     cand = (before["cause"] == ALIVE) & (before["age"] >= 1) & (before["age"] <= 3)
     died = pop.cause == CAUSE_INDEX["dispersal"]
     for src, p in ((0, 0.15), (1, 0.3)):
@@ -978,7 +999,7 @@ def test_dispersal_leave_probability_by_sex_and_streams():
     pop = _dispersal_pop()
     before = {k: getattr(pop, k).copy() for k in ("cell", "cause", "age", "sex")}
     rng = Streams.from_seeds([np.random.SeedSequence(23)])
-    Dispersal(_dispersal_scenario(female=0.2, male=0.6, mortality=0.0), ["a", "b", "c", "d"]).step(lite_state(pop, hand_layers(4)), rng)
+    Dispersal.from_scenario(_dispersal_scenario(female=0.2, male=0.6, mortality=0.0), ["a", "b", "c", "d"]).step(lite_state(pop, hand_layers(4)), rng)
     cand = (before["cause"] == ALIVE) & (before["age"] >= 1) & (before["age"] <= 3) & (before["cell"] != 2)
     assert not np.any(pop.cause == CAUSE_INDEX["dispersal"])
     left = pop.cell != before["cell"]
@@ -1231,13 +1252,14 @@ def _transloc_setup(iv, per=10):
         cause[np.flatnonzero((sex == s) & (age == 2))[0]] = CAUSE_INDEX["poaching"]
     pop = LitePop(sex, age, 0, cause)
     sc = _mgmt_scenario({"t": {"type": "translocation", "source": "a", "population": "c", **iv}})
-    mgmt = Management(sc, NAMES, _baseline(sc), releaser=None)
+    mgmt = Management.from_scenario(sc, NAMES, _baseline(sc), None)
     return pop, mgmt, sc
 
 
 def _transloc_year(pop, mgmt, sc, year, rng):
     layers = build_layers(sc, NAMES)
     state = lite_state(pop, layers, year=year)
+    mgmt.bind_streams({name: as_streams(rng, 1) for name in mgmt.substreams})  # the translocation's own stream
     mgmt.step(state, rng)
     return state
 
@@ -1319,6 +1341,13 @@ def _resolve_scenario():
     return scenario(lambda raw: (raw["demography"].update(max_age=15, adult_age=2), raw["genetics"].update(neutral_loci=2)))
 
 
+def end_of_year(sc, state, rng) -> None:
+    """The year's end as the schedule runs it: ageing, the non-spatial ceiling, resolve."""
+    Ageing(Ageing.Params.from_scenario(sc)).step(state, None)
+    Ceiling().step(state, rng)
+    Resolve().step(state, None)
+
+
 def test_resolve_tallies_deaths_removes_the_dead_ages_and_applies_senescence():
     """MODEL.md §4.8: animals of age ≥ max_age die of senescence; all deaths counted by
     (population, cause) and removed with their kinship rows; the others age by one;
@@ -1336,7 +1365,7 @@ def test_resolve_tallies_deaths_removes_the_dead_ages_and_applies_senescence():
     pop.set_kinship(np.arange(n), np.arange(n)[:, None] * 1000.0 + np.arange(n)[None, :])
     ids = pop.id[:n].copy()
     state = make_state(pop, hand_layers(3, carrying_capacity=[100.0, 6.0, 5.0]))
-    ResolveAndAge(_resolve_scenario()).step(state, np.random.default_rng(0))
+    end_of_year(_resolve_scenario(), state, np.random.default_rng(0))
 
     expect = np.zeros((3, N_CAUSES), dtype=int)
     for c, a, d in rows:
@@ -1369,7 +1398,7 @@ def test_carrying_capacity_truncation():
     sex0 = pop.sex[: pop.n].copy()
     ids0 = pop.id[: pop.n].copy()
     state = make_state(pop, hand_layers(2, carrying_capacity=[500.0, 40.0]))
-    ResolveAndAge(_resolve_scenario()).step(state, np.random.default_rng(31))
+    end_of_year(_resolve_scenario(), state, np.random.default_rng(31))
     np.testing.assert_array_equal(state.tally["N_before_truncation"], [n_over, 40])
     kept = np.isin(ids0, pop.id[: pop.n])
     k0 = int(kept[:n_over].sum())
@@ -1407,10 +1436,10 @@ def test_census_counts_by_population_sex_and_stage_of_the_year():
     pop.geno[:n, 0, :] = [1, 2]
     pop.geno[:n, 1, :] = [3, 3]
     state = make_state(pop, hand_layers(2))
-    ResolveAndAge(sc).step(state, np.random.default_rng(0))
-    census = Census(sc)
+    end_of_year(sc, state, np.random.default_rng(0))
+    census = Census.from_scenario(sc)
     census.step(state, np.random.default_rng(0))
-    m = state.extra["census"]
+    m = state.fields["census"]
     N = np.zeros((2, 2, 3), dtype=int)
     for (c, s, a), k in spec.items():
         N[c, s, 0 if a == 0 else (1 if a < 2 else 2)] += k

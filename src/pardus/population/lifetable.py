@@ -82,10 +82,10 @@ def human_survival(scenario: Scenario, include_disease: bool = False) -> np.ndar
 
     state, rows = _initial_state(scenario)
     surv = np.ones(rows.size)
-    for h in (Poaching(scenario), Conflict(scenario), Road(scenario), Starvation(scenario)):
+    for h in (Poaching.from_scenario(scenario), Conflict.from_scenario(scenario), Road.from_scenario(scenario), Starvation.from_scenario(scenario)):
         surv *= 1.0 - h.probability(state, rows)
     if include_disease:
-        d = Disease(scenario)
+        d = Disease.from_scenario(scenario)
         surv *= 1.0 - d.p * (1.0 - d.survival) * (1.0 - state.layers["vaccination"][state.pop.cell[rows]] * d.efficacy)
     return surv.reshape(len(scenario.populations), 2, 3)
 

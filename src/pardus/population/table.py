@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..landscape.ranges import DEPENDENT, NO_RANGE, RESIDENT, TRANSIENT  # noqa: F401 (the range_id and status columns)
 from .breeders import BreederStore
 from .pedigree import Pedigree
 
@@ -43,6 +44,8 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "protected": ("bool", "-", "vaccinated and protected against disease this year"),
     "captive_share": ("float64", "-", "expected share of the genome from captive founders"),
     "slot": ("int32", "-", "index of the animal in its replicate's kinship store (reused after its death)"),
+    "range_id": ("int32", "-", "the animal's home range in the landscape's range table, -1 none (non-spatial model, cubs, transients)"),
+    "status": ("int8", "-", "0 resident, 1 dependent on its mother, 2 transient (looking for a range)"),
     "rep": ("int32", "-", "replicate of the batch the animal belongs to"),
 }
 KIN_FLOAT32_ABOVE = 4096  # slots
@@ -257,6 +260,7 @@ class Population:
         for name, (dtype, _u, _m) in COLUMNS.items():
             setattr(self, name, np.zeros(cap, dtype=dtype))
         self.cause[:] = ALIVE
+        self.range_id[:] = NO_RANGE
         self.slot[:] = np.arange(cap)  # rows set up by hand (tests) use the slot of their row
         self.geno = np.zeros((cap, self.n_loci, 2), dtype=np.int32)
 

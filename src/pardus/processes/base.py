@@ -14,13 +14,43 @@ from ..scenario.schema import CAUSES
 CAUSE_INDEX = {c: i for i, c in enumerate(CAUSES)}
 
 
+WHERE = ("cell", "individual", "year")
+
+
 @dataclass(frozen=True)
 class Field:
-    """A layer (per cell) or a column (per individual) that a process reads or writes."""
+    """A layer (``where`` "cell"), a column of the individual table ("individual") or a value
+    of the current year ("year": a tally or a field another process reads) that a process
+    reads or writes."""
 
     name: str
-    where: str  # "cell", "individual" or "year" (a per-year tally)
+    where: str
     units: str = "-"
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.where not in WHERE:
+            raise ValueError(f"Field '{self.name}': where must be one of {', '.join(WHERE)}, not {self.where!r}")
+
+
+class Fields(dict):
+    """The values of the current year that one process writes for others (``state.fields``).
+
+    Only declared fields may be written (``declared``: the year fields the schedule's processes
+    declare in their writes; None for a state built by hand), and reading one that no process
+    has written this year names it, instead of handing on a stale or missing value."""
+
+    def __init__(self, declared: set[str] | None = None):
+        super().__init__()
+        self.declared = declared
+
+    def __setitem__(self, key: str, value) -> None:
+        if self.declared is not None and key not in self.declared:
+            raise KeyError(f"'{key}' is no declared field of this schedule — the process that writes it must list Field('{key}', 'year') in its writes")
+        super().__setitem__(key, value)
+
+    def __missing__(self, key: str):
+        raise KeyError(f"field '{key}' was not written this year — the process that writes it must run earlier in the schedule")
 
 
 @dataclass
@@ -32,7 +62,8 @@ class State:
     population), so a process that works cell by cell needs to know nothing about replicates.
     ``pop`` is the individual table of the whole batch (its ``rep`` column says whose an animal
     is); ``tally`` collects this year's counts for the census (per cell, ``cost`` per
-    replicate). A state built by hand is a batch of one replicate.
+    replicate); ``fields`` holds what one process computes this year for another (declared
+    ``Field(…, "year")`` writes). A state built by hand is a batch of one replicate.
     """
 
     year: int
@@ -42,8 +73,9 @@ class State:
     tally: dict[str, np.ndarray]
     is_lethal: np.ndarray  # per allele id: True if the allele is a recessive lethal
     hazard: np.ndarray = field(default_factory=lambda: np.zeros((0, len(CAUSES))))
-    extra: dict[str, object] = field(default_factory=dict)
+    fields: Fields = field(default_factory=Fields)
     n_reps: int = 1
+    ranges: object = None  # the batch's home ranges (pardus.landscape.RangeTable); None: nobody has one
 
     def __post_init__(self) -> None:
         k = self.n_cells // self.n_reps
@@ -72,18 +104,45 @@ class State:
         self.pop.cause[rows] = CAUSE_INDEX[cause]
 
 
-class Process:
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of a process that has none."""
+
+    @classmethod
+    def from_scenario(cls, scenario) -> "NoParams":
+        return cls()
+
+
+class Parameterised:
+    """A process or hazard owns its parameters: ``Params`` is a frozen dataclass of exactly the
+    values it uses, taken from a scenario by ``Params.from_scenario``; the object is built from
+    them (and from the other processes it works with), never from the whole scenario."""
+
+    Params: ClassVar[type] = NoParams
+
+    @classmethod
+    def from_scenario(cls, scenario, *deps):
+        return cls(cls.Params.from_scenario(scenario), *deps)
+
+
+class Process(Parameterised):
     """A unit of the yearly schedule: declared inputs/outputs and one verb, ``step``."""
 
     name: ClassVar[str]
     reads: ClassVar[tuple[Field, ...]] = ()
     writes: ClassVar[tuple[Field, ...]] = ()
+    # streams beside the process's own that parts of it draw from (e.g. each intervention's),
+    # named; the engine seeds them per replicate like any process stream and binds them
+    substreams: tuple[str, ...] = ()
+
+    def bind_streams(self, streams: dict) -> None:
+        """Receive the streams named in ``substreams`` (default: there are none)."""
 
     def step(self, state: State, rng: np.random.Generator) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-class Hazard:
+class Hazard(Parameterised):
     """A cause of death: each animal's probability of dying of it this year.
 
     A hazard gives a table by (cell, sex, stage) — cheap to compute once a year — and a

@@ -1,72 +1,18 @@
-"""End of the year (MODEL.md §8, steps 8–9): resolve deaths, age everyone, senescence,
-carrying-capacity truncation (non-spatial mode), census.
-
-Deaths of the year are tallied by population and cause from the marks the processes left,
-then removed together. Carrying-capacity truncation is Vortex's: when a population exceeds K,
-each animal survives with probability K/N. ``N_before_truncation`` is recorded before it so that
-the stochastic growth rate is not biased by the ceiling.
-"""
+"""The census (MODEL.md §8, step 9): counts by cell, sex and stage, and per replicate the
+genetic summaries; the engine reports the counts by region (:mod:`pardus.landscape.regions`).
+Ageing, the non-spatial ceiling and the removal of the dead are in
+:mod:`pardus.processes.ceiling`."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from ..population.genetics import diversity_by_rep
-from ..population.table import ALIVE, COLUMNS
-from ..rng import as_streams
-from ..scenario.schema import CAUSES, Scenario
-from .base import CAUSE_INDEX, Field, Process, State
-
-N_CAUSES = len(CAUSES)
-
-
-@njit(cache=True)
-def _count_deaths(n, cause, cell, deaths):
-    for r in range(n):
-        if cause[r] >= 0:
-            deaths[cell[r], cause[r]] += 1
-
-
-def tally_deaths(state: State) -> None:
-    """Count the marked deaths by (cell, cause), then remove the dead from the table."""
-    pop = state.pop
-    _count_deaths(pop.n, pop.cause, pop.cell, state.tally["deaths"])
-    pop.remove_dead()
-
-
-class ResolveAndAge(Process):
-    name = "resolve"
-    reads = (Field("cause", "individual"), Field("rep", "individual"), Field("carrying_capacity", "cell", "individuals"))
-    # removing the dead moves every column (and genotype and kinship) of the survivors
-    writes = tuple(Field(n, "individual") for n in (*COLUMNS, "genotype", "kinship")) + (
-        Field("deaths", "year", "individuals"),
-        Field("N_before_truncation", "year", "individuals"),
-    )
-
-    def __init__(self, scenario: Scenario):
-        self.max_age = scenario.demography.max_age
-
-    def step(self, state: State, rng) -> None:
-        pop = state.pop
-        n = pop.n
-        alive = pop.cause[:n] == ALIVE
-        # animals that would pass the maximum age die of senescence at the birthday
-        old = alive & (pop.age[:n] >= self.max_age)
-        pop.cause[:n][old] = CAUSE_INDEX["senescence"]
-        rows = np.flatnonzero(alive & ~old)  # the survivors of the year, in row order
-        pop.age[rows] += 1
-        cell = pop.cell[rows]
-        counts = np.bincount(cell, minlength=state.n_cells)
-        state.tally["N_before_truncation"][:] = counts
-        K = state.layers["carrying_capacity"]
-        u = as_streams(rng, state.n_reps).by_item(pop.rep[rows])[:, 0]  # one per survivor, always
-        over = counts > K
-        if over.any():
-            keep_p = np.where(over, K / np.maximum(counts, 1), 1.0)
-            pop.cause[rows[u >= keep_p[cell]]] = CAUSE_INDEX["carrying_capacity"]
-        tally_deaths(state)  # the year's dead, senescence and the ceiling's included, leave together
-
+from ..scenario.schema import Scenario
+from .base import Field, Process, State
 
 @njit(cache=True)
 def _count(n, cell, sex, age, F, rep, age_offset, adult_age, N, sum_f, n_rep):
@@ -90,9 +36,19 @@ class Census(Process):
     )
     writes = (Field("census", "year", "individuals"),)
 
-    def __init__(self, scenario: Scenario):
-        self.adult_age = scenario.demography.adult_age
-        self.n_neutral = scenario.genetics.neutral_loci
+    @dataclass(frozen=True)
+    class Params:
+        adult_age: int
+        neutral_loci: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "Census.Params":
+            return cls(sc.demography.adult_age, sc.genetics.neutral_loci)
+
+    def __init__(self, params: "Census.Params"):
+        self.params = params
+        self.adult_age = params.adult_age
+        self.n_neutral = params.neutral_loci
         self._counts = np.zeros(1, dtype=np.int32)  # scratch of diversity_by_rep, kept zero
         self._touched = np.empty(1, dtype=np.int64)
 
@@ -127,4 +83,4 @@ class Census(Process):
         }
 
     def step(self, state: State, rng) -> None:
-        state.extra["census"] = self.measure(state)
+        state.fields["census"] = self.measure(state)

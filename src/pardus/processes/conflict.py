@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
@@ -20,10 +22,22 @@ class Conflict(Hazard):
         Field("conflict_mitigation", "cell"),
     )
 
-    def __init__(self, scenario: Scenario):
-        self.adult_age = scenario.demography.adult_age
-        self.h = scenario.threats.conflict.hazard
-        self.gamma = scenario.threats.conflict.gamma
+    @dataclass(frozen=True)
+    class Params:
+        hazard: float
+        gamma: float
+        adult_age: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "Conflict.Params":
+            c = sc.threats.conflict
+            return cls(c.hazard, c.gamma, sc.demography.adult_age)
+
+    def __init__(self, params: "Conflict.Params"):
+        self.params = params
+        self.adult_age = params.adult_age
+        self.h = params.hazard
+        self.gamma = params.gamma
 
     def cell_hazard(self, layers: dict[str, np.ndarray]) -> np.ndarray:
         scarcity = np.clip(1.0 - layers["prey"] / layers["prey_capacity"], 0.0, 1.0) ** self.gamma

@@ -5,6 +5,8 @@ animal with probability coverage × efficacy."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..scenario.schema import Scenario
@@ -22,10 +24,23 @@ class Disease(Hazard):
         Field("protected", "individual"),
     )
 
-    def __init__(self, scenario: Scenario):
-        self.adult_age = scenario.demography.adult_age
-        d = scenario.threats.disease
-        self.p, self.survival, self.breeding, self.efficacy = d.probability, d.survival, d.breeding, d.vaccine_efficacy
+    @dataclass(frozen=True)
+    class Params:
+        probability: float
+        survival: float
+        breeding: float
+        vaccine_efficacy: float
+        adult_age: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "Disease.Params":
+            d = sc.threats.disease
+            return cls(d.probability, d.survival, d.breeding, d.vaccine_efficacy, sc.demography.adult_age)
+
+    def __init__(self, params: "Disease.Params"):
+        self.params = params
+        self.adult_age = params.adult_age
+        self.p, self.survival, self.breeding, self.efficacy = params.probability, params.survival, params.breeding, params.vaccine_efficacy
         self.ones = np.ones(3)
 
     def prepare(self, state: State, rng) -> None:

@@ -9,6 +9,8 @@ the animal left.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
@@ -27,16 +29,30 @@ class Dispersal(Process):
     )
     writes = (Field("cell", "individual"), Field("cause", "individual"))
 
-    def __init__(self, scenario: Scenario, names: list[str]):
-        d = scenario.dispersal
+    @dataclass(frozen=True)
+    class Params:
+        min_age: int
+        max_age: int
+        female: float  # yearly probability that an animal of dispersal age leaves, by sex
+        male: float
+        mortality: float
+        destinations: tuple[tuple[str, str, float], ...]  # (from, to, weight)
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "Dispersal.Params":
+            d = sc.dispersal
+            dest = tuple((src, dst, float(w)) for src, row in d.destinations.items() for dst, w in row.items())
+            return cls(d.min_age, d.max_age, d.female, d.male, d.mortality, dest)
+
+    def __init__(self, params: "Dispersal.Params", names: list[str]):
+        d = self.params = params
         self.lo, self.hi = d.min_age, d.max_age
         self.p_sex = np.array([d.female, d.male])
         self.mortality = d.mortality
         k = len(names)
         w = np.zeros((k, k))
-        for src, row in d.destinations.items():
-            for dst, weight in row.items():
-                w[names.index(src), names.index(dst)] = weight
+        for src, dst, weight in d.destinations:
+            w[names.index(src), names.index(dst)] = weight
         tot = w.sum(axis=1, keepdims=True)
         self.has_dest = tot[:, 0] > 0
         self.cum = np.cumsum(np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 0.0), axis=1)

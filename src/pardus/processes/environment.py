@@ -8,7 +8,8 @@ the reproduction process to its (density-dependent) breeding probability the sam
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+
 from functools import lru_cache
 
 import numpy as np
@@ -98,99 +99,104 @@ _Z_FINE = np.linspace(-8.5, 8.5, 17001)
 TABLE_TOLERANCE = 1e-6
 
 
-@lru_cache(maxsize=64)
-def _tail_table(a: float, b: float) -> tuple[list, list, list] | None:
-    """For a U- or J-shaped Beta(a, b): log q and log(1 − q) at Φ(z) on a z grid of step 0.001.
+class _LazyTails:
+    """For a U- or J-shaped Beta(a, b): q, log q and log(1 − q) at Φ(z) on a z grid of step
+    0.001, each node computed the first time a deviate falls next to it, then kept.
 
     Such a quantile function runs into 0 or 1 like a power of Φ(z), which is a straight line in
-    log q; interpolating each tail on its own log scale keeps the precision there. The table is
-    checked against the exact quantile halfway between its nodes when it is built, and None is
-    returned (the caller stays exact) if it is off by more than ``TABLE_TOLERANCE`` anywhere.
+    log q; interpolating each tail on its own log scale keeps the precision there. Each grid
+    interval is checked against the exact quantile at its midpoint when it is first used; one
+    off by more than ``TABLE_TOLERANCE`` is evaluated exactly from then on. What a deviate gets
+    depends only on its own interval, so the values are the same whichever deviates came first
+    — and a new (a, b), as every particle of a calibration brings, costs a few evaluations per
+    deviate, not a table of 50,000.
     """
-    q = _exact_quantile(a, b, _Z_FINE)
-    with np.errstate(divide="ignore"):  # q = 0 or 1 at the grid's ends: log −745 ≈ exp⁻¹(0)
-        tables = (np.maximum(np.log(q), -745.0), np.maximum(np.log1p(-q), -745.0))
-    mid = 0.5 * (_Z_FINE[1:] + _Z_FINE[:-1])
-    if np.max(np.abs(_from_tails(tables, q, mid) - _exact_quantile(a, b, mid))) > TABLE_TOLERANCE:
-        return None
-    # plain lists: a scalar lookup on a uniform grid is then a few float operations in Python
-    return tables[0].tolist(), tables[1].tolist(), q.tolist()  # type: ignore[return-value]
+
+    __slots__ = ("a", "b", "q", "lq", "l1q", "done", "verdict")
+
+    def __init__(self, a: float, b: float):
+        self.a, self.b = float(a), float(b)
+        n = _Z_FINE.size
+        self.q, self.lq, self.l1q = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.done = np.zeros(n, dtype=bool)
+        self.verdict = np.zeros(n - 1, dtype=np.int8)  # 0 unchecked, 1 table, 2 exact
+
+    def _nodes(self, i: np.ndarray) -> None:
+        i = i[~self.done[i]]
+        if i.size:
+            q = _exact_quantile(self.a, self.b, _Z_FINE[i])
+            with np.errstate(divide="ignore"):  # q = 0 or 1 at the grid's ends: log −745 ≈ exp⁻¹(0)
+                self.lq[i] = np.maximum(np.log(q), -745.0)
+                self.l1q[i] = np.maximum(np.log1p(-q), -745.0)
+            self.q[i] = q
+            self.done[i] = True
+
+    def _interp(self, i: np.ndarray, f: np.ndarray) -> np.ndarray:
+        low = self.q[i] + f * (self.q[i + 1] - self.q[i]) < 0.5
+        return np.where(
+            low,
+            np.exp(self.lq[i] + f * (self.lq[i + 1] - self.lq[i])),
+            -np.expm1(self.l1q[i] + f * (self.l1q[i + 1] - self.l1q[i])),
+        )
+
+    def values(self, z: np.ndarray) -> np.ndarray:
+        """Quantiles at deviates z, all within the grid (|z| ≤ 8.5)."""
+        x = (z + 8.5) * 1000.0  # position on _Z_FINE (from −8.5, step 0.001)
+        i = np.minimum(x.astype(np.int64), _Z_FINE.size - 2)
+        f = x - i
+        new = np.unique(i[self.verdict[i] == 0])
+        if new.size:
+            self._nodes(np.unique(np.r_[new, new + 1]))
+            mid = 0.5 * (_Z_FINE[new] + _Z_FINE[new + 1])
+            err = np.abs(self._interp(new, np.full(new.size, 0.5)) - _exact_quantile(self.a, self.b, mid))
+            self.verdict[new] = np.where(err <= TABLE_TOLERANCE, 1, 2)
+        out = self._interp(i, f)
+        exact = self.verdict[i] == 2
+        if exact.any():
+            out[exact] = _exact_quantile(self.a, self.b, z[exact])
+        return out
 
 
-def _from_tails(tables, q: np.ndarray, z):
-    log_q, log_1mq = tables
-    lower = np.exp(np.interp(z, _Z_FINE, log_q))
-    upper = -np.expm1(np.interp(z, _Z_FINE, log_1mq))
-    return np.where(np.interp(z, _Z_FINE, q) < 0.5, lower, upper)
+@lru_cache(maxsize=256)
+def _tails(a: float, b: float) -> _LazyTails:
+    return _LazyTails(a, b)
 
 
 class BetaQuantile:
     """z ↦ quantile Φ(z) of one Beta(a, b) from a table: linear interpolation for bell-shaped
-    betas (error < 1e-5), each tail on its log scale for U- and J-shaped ones (checked to be
-    within 1e-6 when built); the exact (slower) quantile where no table is good enough or z is
+    betas (error < 1e-5), each tail on its log scale for U- and J-shaped ones (each interval
+    checked to be within 1e-6 when first used, exact where it is not); the exact quantile
     beyond the grid."""
 
     def __init__(self, a: float, b: float):
         self.a, self.b = float(a), float(b)
         self.column = _column(self.a, self.b) if min(self.a, self.b) >= 1.0 else None
-        self.tails = _tail_table(self.a, self.b) if self.column is None else None
-        self._tail_arrays = None if self.tails is None else tuple(np.asarray(t) for t in self.tails)
+        self.tails = _tails(self.a, self.b) if self.column is None else None
 
     def __call__(self, z: float) -> float:
-        if abs(z) <= _Z_GRID[-1]:
-            if self.column is not None:
-                return float(self.column.interp(np.array([z]))[0])
-            if self.tails is not None:
-                log_q, log_1mq, q = self.tails
-                x = (z + 8.5) * 1000.0  # position on _Z_FINE (from −8.5, step 0.001)
-                i = min(int(x), len(q) - 2)
-                f = x - i
-                if q[i] + f * (q[i + 1] - q[i]) < 0.5:
-                    return math.exp(log_q[i] + f * (log_q[i + 1] - log_q[i]))
-                return -math.expm1(log_1mq[i] + f * (log_1mq[i + 1] - log_1mq[i]))
-        return float(_exact_quantile(self.a, self.b, z))
-
+        return float(self.many(np.array([z]))[0])
 
     def many(self, z: np.ndarray) -> np.ndarray:
         """The quantiles at Φ(z) for an array of deviates (the same values as calling one by one)."""
         z = np.asarray(z, dtype=float)
         out = np.empty(z.shape)
         inside = np.abs(z) <= _Z_GRID[-1]
-        if self.column is not None:
-            out[inside] = self.column.interp(z[inside])
-        elif self.tails is not None:
-            log_q, log_1mq, q = self._tail_arrays
-            x = (z[inside] + 8.5) * 1000.0
-            i = np.minimum(x.astype(np.int64), q.size - 2)
-            f = x - i
-            low = q[i] + f * (q[i + 1] - q[i]) < 0.5
-            out[inside] = np.where(
-                low, np.exp(log_q[i] + f * (log_q[i + 1] - log_q[i])), -np.expm1(log_1mq[i] + f * (log_1mq[i + 1] - log_1mq[i]))
-            )
-        else:
-            inside[:] = False
+        table = self.column.interp if self.column is not None else self.tails.values
+        out[inside] = table(z[inside])
         if not inside.all():
             out[~inside] = _exact_quantile(self.a, self.b, z[~inside])
         return out
 
 
 def beta_quantile_z(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Quantiles Φ(z) of Beta(a, b) for a vector of deviates z: shape (len(z), len(a)).
-
-    U-shaped or J-shaped betas (a or b < 1: an SD large for its mean) are evaluated exactly:
-    their quantile function is too curved near the ends for the interpolation table.
-    """
+    """Quantiles Φ(z) of Beta(a, b) for a vector of deviates z: shape (len(z), len(a)), each
+    column from its class's table (``BetaQuantile``)."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     z = np.asarray(z, dtype=float)
     out = np.empty((z.size, a.size))
-    inside = np.abs(z) <= _Z_GRID[-1]
     for j in range(a.size):
-        if min(a[j], b[j]) < 1.0:
-            out[:, j] = _exact_quantile(a[j], b[j], z)
-        else:
-            out[inside, j] = _column(float(a[j]), float(b[j])).interp(z[inside])
-            out[~inside, j] = _exact_quantile(a[j], b[j], z[~inside])
+        out[:, j] = BetaQuantile(a[j], b[j]).many(z)
     return out
 
 
@@ -201,12 +207,30 @@ class Environment(Process):
         Field("breeding_deviate", "year", "standard normal"),
     )
 
-    def __init__(self, natural: np.ndarray, scenario: Scenario):
-        ev = scenario.demography.environmental_variation
-        self.mean = np.asarray(natural, dtype=float)  # (sex, stage)
-        sd = np.broadcast_to([ev.survival_sd.cub, ev.survival_sd.subadult, ev.survival_sd.adult], self.mean.shape)
+    @dataclass(frozen=True)
+    class Params:
+        natural_survival: tuple[tuple[float, float, float], tuple[float, float, float]]  # mean by (sex, stage)
+        survival_sd: tuple[float, float, float]  # by stage
+        correlation: float  # of the breeding deviate with the survival deviate
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario, natural: np.ndarray | None = None) -> "Environment.Params":
+            """``natural``: the natural survival by (sex, stage) if already derived (else from the
+            scenario's life table)."""
+            if natural is None:
+                from ..population.lifetable import natural_survival
+
+                natural = natural_survival(sc)
+            ev = sc.demography.environmental_variation
+            sd = (ev.survival_sd.cub, ev.survival_sd.subadult, ev.survival_sd.adult)
+            return cls(tuple(tuple(float(x) for x in row) for row in np.asarray(natural)), sd, ev.correlation)
+
+    def __init__(self, params: "Environment.Params"):
+        self.params = params
+        self.mean = np.asarray(params.natural_survival, dtype=float)  # (sex, stage)
+        sd = np.broadcast_to(params.survival_sd, self.mean.shape)
         self.a, self.b, self.varies = beta_parameters(self.mean.ravel(), sd.ravel())
-        self.rho = ev.correlation
+        self.rho = params.correlation
         self.has_ev = bool(self.varies.any())
 
     BLOCK = 64
@@ -230,6 +254,6 @@ class Environment(Process):
         if getattr(self, "_next", self.BLOCK) >= self.BLOCK:
             self._draw_block(as_streams(rng, state.n_reps))
         # (replicates, sex, stage) survival and one standard-normal breeding deviate per replicate
-        state.extra["natural_survival"] = self._surv[:, self._next]
-        state.extra["breeding_deviate"] = self._breed[:, self._next]
+        state.fields["natural_survival"] = self._surv[:, self._next]
+        state.fields["breeding_deviate"] = self._breed[:, self._next]
         self._next += 1

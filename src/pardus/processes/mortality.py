@@ -100,7 +100,8 @@ class Mortality(Process):
     survival), so every animal meets the year's risks exactly once.
     """
 
-    writes = (Field("cause", "individual"),)
+    # the hazard tables of the year, computed by the first mortality step and reused by the second
+    writes = (Field("cause", "individual"), Field("hazard_tables", "year"))
 
     def __init__(self, hazards: list[Hazard], cohort: str, adult_age: int):
         self.hazards = hazards
@@ -115,12 +116,12 @@ class Mortality(Process):
     def tables(self, state: State) -> np.ndarray:
         """(hazards, cells, sex, stage) tables; computed once a year and shared by both cohorts
         (nothing a hazard table reads changes between the two mortality steps)."""
-        cache = state.extra.get("hazard_tables")
+        cache = state.fields.get("hazard_tables")
         if cache is not None and cache[0] == state.year:
             known = cache[1]
         else:
             known = {}
-            state.extra["hazard_tables"] = (state.year, known)
+            state.fields["hazard_tables"] = (state.year, known)
         out = np.empty((len(self.hazards), state.n_cells, 2, 3))
         for j, h in enumerate(self.hazards):
             t = known.get(h.cause)

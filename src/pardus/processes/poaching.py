@@ -3,6 +3,8 @@ scaled by human access and reduced by anti-poaching patrols with a saturating ef
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
@@ -20,12 +22,25 @@ class Poaching(Hazard):
         Field("hunting_ban", "cell"),
     )
 
-    def __init__(self, scenario: Scenario):
-        p = scenario.threats.poaching
-        self.by_stage = np.array([p.hazard.cub, p.hazard.subadult, p.hazard.adult])
-        self.dogs = p.dogs
-        self.max_effect, self.half = p.patrol_max_effect, p.patrol_half_effort
-        self.adult_age = scenario.demography.adult_age
+    @dataclass(frozen=True)
+    class Params:
+        by_stage: tuple[float, float, float]  # snare hazard of cubs, subadults, adults at full access
+        dogs: float
+        patrol_max_effect: float
+        patrol_half_effort: float
+        adult_age: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "Poaching.Params":
+            p = sc.threats.poaching
+            return cls((p.hazard.cub, p.hazard.subadult, p.hazard.adult), p.dogs, p.patrol_max_effect, p.patrol_half_effort, sc.demography.adult_age)
+
+    def __init__(self, params: "Poaching.Params"):
+        self.params = params
+        self.by_stage = np.array(params.by_stage)
+        self.dogs = params.dogs
+        self.max_effect, self.half = params.patrol_max_effect, params.patrol_half_effort
+        self.adult_age = params.adult_age
 
     def cell_pressure(self, layers: dict[str, np.ndarray]) -> np.ndarray:
         """Human access × (1 − patrol effect) per cell."""

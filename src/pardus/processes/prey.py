@@ -5,6 +5,8 @@ minus leopard predation (by sex and stage), plus supplemental feeding. Densities
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 from scipy.special import ndtri
@@ -29,15 +31,31 @@ class PreyDynamics(Process):
     )
     writes = (Field("prey", "cell", "roe-deer eq./km²"),)
 
-    def __init__(self, scenario: Scenario):
-        p = scenario.prey
-        self.r, self.sd, self.offtake, self.kills = p.growth_rate, p.growth_sd, p.offtake, p.kills_per_leopard
-        self.adult_age = scenario.demography.adult_age
-        # need[sex, stage] relative to an adult female; stage 0 (cubs of the year) is not alive at
+    @dataclass(frozen=True)
+    class Params:
+        growth_rate: float
+        growth_sd: float
+        offtake: float
+        kills_per_leopard: float
+        # need[sex][stage] relative to an adult female; stage 0 (cubs of the year) is not alive at
         # this step (cubs are born later in the year and eat within their mother's share)
-        self.need = np.array([[0.0, p.need.female.subadult, p.need.female.adult], [0.0, p.need.male.subadult, p.need.male.adult]])
-        po = scenario.threats.poaching
-        self.max_effect, self.half = po.prey_patrol_max_effect, po.patrol_half_effort
+        need: tuple[tuple[float, float, float], tuple[float, float, float]]
+        patrol_max_effect: float  # on human prey offtake
+        patrol_half_effort: float
+        adult_age: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "PreyDynamics.Params":
+            p, po = sc.prey, sc.threats.poaching
+            need = ((0.0, p.need.female.subadult, p.need.female.adult), (0.0, p.need.male.subadult, p.need.male.adult))
+            return cls(p.growth_rate, p.growth_sd, p.offtake, p.kills_per_leopard, need, po.prey_patrol_max_effect, po.patrol_half_effort, sc.demography.adult_age)
+
+    def __init__(self, params: "PreyDynamics.Params"):
+        p = self.params = params
+        self.r, self.sd, self.offtake, self.kills = p.growth_rate, p.growth_sd, p.offtake, p.kills_per_leopard
+        self.adult_age = p.adult_age
+        self.need = np.array(p.need)
+        self.max_effect, self.half = p.patrol_max_effect, p.patrol_half_effort
 
     def step(self, state: State, rng: np.random.Generator) -> None:
         L = state.layers

@@ -15,6 +15,8 @@ Litter size follows the given distribution; each cub is male with probability ``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from numba import njit
@@ -27,16 +29,8 @@ from ..rng import as_streams, uniform
 from ..scenario.schema import Scenario
 from .base import CAUSE_INDEX, Field, Process, State
 from .disease import Disease
+from .ceiling import vortex_breeding  # noqa: F401 (the formula, where it is used)
 from .environment import BetaQuantile, beta_parameters, beta_quantile
-
-
-def vortex_breeding(p0: float, pk: float, b: float, a: float, n: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Vortex density-dependent breeding: [P(0) − (P(0) − P(K))·(N/K)^B] · N/(N + A)."""
-    n = np.asarray(n, dtype=float)
-    ratio = np.where(k > 0, n / np.maximum(k, 1e-12), 0.0)
-    p = p0 - (p0 - pk) * ratio**b
-    allee = np.where(n + a > 0, n / (n + a), 0.0) if a > 0 else 1.0
-    return np.clip(p * allee, 0.0, 1.0)
 
 
 @njit(cache=True)
@@ -132,7 +126,6 @@ class Reproduction(Process):
         Field("mother", "individual"),
         Field("F", "individual"),
         Field("prey", "cell", "roe-deer eq./km²"),
-        Field("carrying_capacity", "cell", "individuals"),
         Field("outbreak", "cell"),
         Field("breeding_deviate", "year", "standard normal"),
     )
@@ -152,39 +145,69 @@ class Reproduction(Process):
         Field("kinship", "individual"),
         Field("slot", "individual"),
         Field("rep", "individual"),
+        Field("range_id", "individual"),
+        Field("status", "individual"),
         Field("births", "year", "individuals"),
         Field("breeding_females", "year", "individuals"),
     )
 
-    def __init__(self, scenario: Scenario, disease: Disease):
-        d = scenario.demography
-        self.fba, self.mba = d.female_breeding_age, d.male_breeding_age
-        self.last = d.female_last_breeding_age if d.female_last_breeding_age is not None else d.max_age
-        self.dep = d.dependence_years
-        self.p0 = d.p_breed
-        self.dd = d.density_dependence
-        self.sd_b = d.environmental_variation.breeding_sd
+    @dataclass(frozen=True)
+    class Params:
+        female_breeding_age: int
+        female_last_breeding_age: int
+        male_breeding_age: int
+        dependence_years: int
+        p_breed: float
+        density_dependence: bool  # Vortex's P(N) from the density_dependence process
+        breeding_sd: float
+        litter_size: tuple[float, ...]
+        sex_ratio: float
+        male_breeding_pool: float
+        avoid_kinship_above: float | None
+        fertility_b: float
+        required_prey: float
+        prey_breeding_exponent: float
+        neutral_loci: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "Reproduction.Params":
+            d = sc.demography
+            last = d.female_last_breeding_age if d.female_last_breeding_age is not None else d.max_age
+            return cls(
+                d.female_breeding_age, last, d.male_breeding_age, d.dependence_years, d.p_breed, d.density_dependence.enabled,
+                d.environmental_variation.breeding_sd, tuple(d.litter_size), d.sex_ratio, d.male_breeding_pool, d.avoid_kinship_above,
+                sc.genetics.fertility_b, sc.prey.required_density, sc.prey.breeding_exponent, sc.genetics.neutral_loci,
+            )  # fmt: skip
+
+    def __init__(self, params: "Reproduction.Params", disease: Disease):
+        p = self.params = params
+        self.fba, self.mba = p.female_breeding_age, p.male_breeding_age
+        self.last = p.female_last_breeding_age
+        self.dep = p.dependence_years
+        self.p0 = p.p_breed
+        self.density_dependence = p.density_dependence
+        if p.density_dependence:  # Vortex's P(N), from the density_dependence process
+            self.reads = type(self).reads + (Field("density_breeding", "year", "probability"),)
+        self.sd_b = p.breeding_sd
         a, b, varies = beta_parameters(np.array([self.p0]), np.array([self.sd_b]))
         self._quantile = BetaQuantile(a[0], b[0]) if varies[0] else None
-        self.litter_cum = np.cumsum(d.litter_size)
+        self.litter_cum = np.cumsum(p.litter_size)
         self.litter_cum[-1] = 1.0
-        self.sex_ratio = d.sex_ratio
-        self.pool = d.male_breeding_pool
-        self.avoid = -1.0 if d.avoid_kinship_above is None else d.avoid_kinship_above
-        self.b_fert = scenario.genetics.fertility_b
-        self.required = scenario.prey.required_density
-        self.prey_exp = scenario.prey.breeding_exponent
-        self.n_neutral = scenario.genetics.neutral_loci
+        self.sex_ratio = p.sex_ratio
+        self.pool = p.male_breeding_pool
+        self.avoid = -1.0 if p.avoid_kinship_above is None else p.avoid_kinship_above
+        self.b_fert = p.fertility_b
+        self.required = p.required_prey
+        self.prey_exp = p.prey_breeding_exponent
+        self.n_neutral = p.neutral_loci
         self.disease = disease
 
-    def breeding_probability(self, state: State, n_cell: np.ndarray | None = None) -> np.ndarray:
+    def breeding_probability(self, state: State) -> np.ndarray:
         """Per-cell breeding probability of an eligible, non-inbred female this year."""
         L = state.layers
-        z = state.per_rep(state.extra["breeding_deviate"])  # one deviate per replicate
-        if self.dd.enabled:
-            if n_cell is None:
-                n_cell = np.bincount(state.pop.cell[: state.pop.n][state.living_rows()], minlength=state.n_cells)
-            p = vortex_breeding(self.p0, self.dd.p_breed_at_k, self.dd.steepness_b, self.dd.allee_a, n_cell, L["carrying_capacity"])
+        z = state.per_rep(state.fields["breeding_deviate"])  # one deviate per replicate
+        if self.density_dependence:  # the density_dependence process's P(N) of each population
+            p = state.fields["density_breeding"]
             if self.sd_b > 0:
                 p = beta_quantile(p, np.full_like(p, self.sd_b), ndtr(z)[state.rep_of_cell])
         elif self._quantile is not None:
@@ -220,7 +243,7 @@ class Reproduction(Process):
         n0 = pop.n
         _append_cubs(
             n0, pop.next_id, mothers_rows, fathers_rows, cub_sex, pop.id, pop.sex, pop.age, pop.cause, pop.mother, pop.father,
-            pop.cell, pop.rep, pop.origin, pop.protected, pop.captive_share, ORIGIN_BORN, state.tally["births"],
+            pop.cell, pop.rep, pop.origin, pop.protected, pop.captive_share, pop.range_id, pop.status, ORIGIN_BORN, state.tally["births"],
         )  # fmt: skip
         pop.next_id += total
         if pop.dense:
@@ -244,7 +267,7 @@ _NO_PEDIGREE = (_I0, _I0, _F0, _F0, _F0, _F0, _I0, _I0, _I0, _F0, _F0)
 
 
 @njit(cache=True)
-def _append_cubs(n0, first_id, mothers, fathers, cub_sex, ids, sex, age, cause, mother, father, cell, rep, origin, protected, captive_share, born, births):
+def _append_cubs(n0, first_id, mothers, fathers, cub_sex, ids, sex, age, cause, mother, father, cell, rep, origin, protected, captive_share, range_id, status, born, births):
     """Write the table rows of newborn cubs n0 … and count births per cell."""
     for i in range(mothers.shape[0]):
         r = n0 + i
@@ -261,4 +284,6 @@ def _append_cubs(n0, first_id, mothers, fathers, cub_sex, ids, sex, age, cause, 
         origin[r] = born
         protected[r] = False
         captive_share[r] = 0.5 * (captive_share[m] + captive_share[f])
+        range_id[r] = -1  # no range of its own: it lives with its mother
+        status[r] = 1  # dependent
         births[cell[m]] += 1

@@ -3,6 +3,8 @@ population's exposure to roads and reduced by crossings/tunnels."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..scenario.schema import Scenario
@@ -18,10 +20,20 @@ class Road(Hazard):
         Field("road_reduction", "cell"),
     )
 
-    def __init__(self, scenario: Scenario):
-        h = scenario.threats.road.hazard
-        self.by_stage = np.array([h.cub, h.subadult, h.adult])
-        self.adult_age = scenario.demography.adult_age
+    @dataclass(frozen=True)
+    class Params:
+        by_stage: tuple[float, float, float]  # hazard of cubs, subadults, adults at full exposure
+        adult_age: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "Road.Params":
+            h = sc.threats.road.hazard
+            return cls((h.cub, h.subadult, h.adult), sc.demography.adult_age)
+
+    def __init__(self, params: "Road.Params"):
+        self.params = params
+        self.by_stage = np.array(params.by_stage)
+        self.adult_age = params.adult_age
 
     def table(self, state: State) -> np.ndarray:
         per_cell = state.layers["road_exposure"] * (1.0 - state.layers["road_reduction"])

@@ -8,6 +8,8 @@ with the first, moves breeding.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..scenario.schema import Scenario
@@ -22,11 +24,20 @@ class NaturalMortality(Hazard):
         Field("natural_survival", "year", "probability"),
     )
 
-    def __init__(self, scenario: Scenario):
-        self.adult_age = scenario.demography.adult_age
+    @dataclass(frozen=True)
+    class Params:
+        adult_age: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "NaturalMortality.Params":
+            return cls(sc.demography.adult_age)
+
+    def __init__(self, params: "NaturalMortality.Params"):
+        self.params = params
+        self.adult_age = params.adult_age
 
     def table(self, state: State) -> np.ndarray:
-        surv = state.per_rep(state.extra["natural_survival"])  # (replicates, sex, stage) this year
+        surv = state.per_rep(state.fields["natural_survival"])  # (replicates, sex, stage) this year
         return 1.0 - surv[state.rep_of_cell]
 
 
@@ -38,10 +49,20 @@ class InbreedingDepression(Hazard):
     reads = (Field("age", "individual", "years"), Field("F", "individual"))
     modifier = "inbreeding"
 
-    def __init__(self, scenario: Scenario):
-        g = scenario.genetics
-        self.adult_age = scenario.demography.adult_age
-        self.b = 0.5 * g.lethal_equivalents * (1.0 - g.lethal_share)
+    @dataclass(frozen=True)
+    class Params:
+        lethal_equivalents: float
+        lethal_share: float
+        adult_age: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "InbreedingDepression.Params":
+            return cls(sc.genetics.lethal_equivalents, sc.genetics.lethal_share, sc.demography.adult_age)
+
+    def __init__(self, params: "InbreedingDepression.Params"):
+        self.params = params
+        self.adult_age = params.adult_age
+        self.b = 0.5 * params.lethal_equivalents * (1.0 - params.lethal_share)
         self._table: np.ndarray | None = None
 
     def table(self, state: State) -> np.ndarray:
@@ -56,10 +77,21 @@ class Starvation(Hazard):
     cause = "starvation"
     reads = (Field("cell", "individual"), Field("prey", "cell", "roe-deer eq./km²"))
 
-    def __init__(self, scenario: Scenario):
-        self.adult_age = scenario.demography.adult_age
-        self.max_hazard = scenario.threats.starvation.max_hazard
-        self.required = scenario.prey.required_density
+    @dataclass(frozen=True)
+    class Params:
+        max_hazard: float
+        required_density: float
+        adult_age: int
+
+        @classmethod
+        def from_scenario(cls, sc: Scenario) -> "Starvation.Params":
+            return cls(sc.threats.starvation.max_hazard, sc.prey.required_density, sc.demography.adult_age)
+
+    def __init__(self, params: "Starvation.Params"):
+        self.params = params
+        self.adult_age = params.adult_age
+        self.max_hazard = params.max_hazard
+        self.required = params.required_density
         self.ones = np.ones(3)
 
     def table(self, state: State) -> np.ndarray:

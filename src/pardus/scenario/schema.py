@@ -8,7 +8,7 @@ cross-references (a release into a population that does not exist) are checked i
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import get_args, Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -344,16 +344,8 @@ Intervention = Annotated[
     Field(discriminator="type"),
 ]
 
-INTERVENTION_TYPES = (
-    "anti_poaching",
-    "prey_recovery",
-    "conflict_mitigation",
-    "vaccination",
-    "crossing",
-    "habitat_change",
-    "release",
-    "translocation",
-)
+# the type names, from the union above (the one list; pardus.processes.interventions has a class for each)
+INTERVENTION_TYPES = tuple(m.model_fields["type"].annotation.__args__[0] for m in get_args(get_args(Intervention)[0]))
 
 
 class Calibration(Strict):

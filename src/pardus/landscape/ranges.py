@@ -1,0 +1,119 @@
+"""Home ranges: the cells an animal uses, and the one operator that reads a layer for an animal.
+
+A range is a set of cells with weights (the share of the animal's use of each, summing to 1),
+stored sparse (CSR: ranges × cells). An animal's ``range_id`` column names its range (−1: none
+— a cub, a transient, or every animal of the non-spatial model); its ``cell`` is where it is.
+:func:`exposure` reads a layer for animals: the weighted mean over the range where an animal has
+one, the value at its cell where it has none — so a process never chooses how to look a layer
+up, and the non-spatial model (no ranges) reads exactly its cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+NO_RANGE = -1
+
+# the ``status`` column: what an animal is doing with space
+STATUS_CODES = {0: "resident", 1: "dependent", 2: "transient"}
+RESIDENT, DEPENDENT, TRANSIENT = 0, 1, 2
+
+
+class RangeTable:
+    """Ranges × cells, sparse: range i uses cells ``cells[start[i]:start[i + 1]]`` with
+    ``weight[...]`` (non-negative, summing to 1 per range). Ranges are added and freed as
+    animals settle and die; a freed id is reused."""
+
+    def __init__(self) -> None:
+        self.start = np.zeros(1, dtype=np.int64)
+        self.cells = np.zeros(0, dtype=np.int64)
+        self.weight = np.zeros(0, dtype=np.float64)
+        self.free: list[int] = []
+        self.alive = np.zeros(0, dtype=bool)
+
+    @property
+    def n_ranges(self) -> int:
+        return self.start.size - 1
+
+    def add(self, cells, weights=None) -> int:
+        """A new range over ``cells`` (equal use unless ``weights`` are given); its id."""
+        cells = np.asarray(cells, dtype=np.int64).ravel()
+        if cells.size == 0:
+            raise ValueError("a range needs at least one cell")
+        w = np.full(cells.size, 1.0 / cells.size) if weights is None else np.asarray(weights, dtype=float).ravel()
+        if w.shape != cells.shape or (w < 0).any() or not w.sum() > 0:
+            raise ValueError("range weights must be one non-negative value per cell, not all zero")
+        w = w / w.sum()
+        if self.free:  # rebuild with the freed id's cells replaced
+            rid = self.free.pop()
+            self._replace(rid, cells, w)
+        else:
+            rid = self.n_ranges
+            self.cells = np.r_[self.cells, cells]
+            self.weight = np.r_[self.weight, w]
+            self.start = np.r_[self.start, self.cells.size]
+            self.alive = np.r_[self.alive, True]
+        self.alive[rid] = True
+        return rid
+
+    def _replace(self, rid: int, cells: np.ndarray, w: np.ndarray) -> None:
+        a, b = self.start[rid], self.start[rid + 1]
+        self.cells = np.r_[self.cells[:a], cells, self.cells[b:]]
+        self.weight = np.r_[self.weight[:a], w, self.weight[b:]]
+        self.start[rid + 1 :] += cells.size - (b - a)
+
+    def release(self, rid: int) -> None:
+        """The range is no longer anyone's (its animal died or left); its id may be reused."""
+        if not (0 <= rid < self.n_ranges) or not self.alive[rid]:
+            raise ValueError(f"range {rid} is not in use")
+        self.alive[rid] = False
+        self.free.append(rid)
+
+    def cells_of(self, rid: int) -> tuple[np.ndarray, np.ndarray]:
+        a, b = self.start[rid], self.start[rid + 1]
+        return self.cells[a:b], self.weight[a:b]
+
+    def use(self, n_cells: int, rids=None) -> np.ndarray:
+        """Per cell, the summed use of the given ranges (default: all in use): e.g. the number of
+        residents a cell's prey feeds."""
+        out = np.zeros(n_cells)
+        ids = np.flatnonzero(self.alive) if rids is None else np.asarray(rids, dtype=np.int64)
+        return _use(self.start, self.cells, self.weight, ids, out)
+
+
+@njit(cache=True)
+def _use(start, cells, weight, ids, out):
+    for k in range(ids.shape[0]):
+        r = ids[k]
+        for j in range(start[r], start[r + 1]):
+            out[cells[j]] += weight[j]
+    return out
+
+
+@njit(cache=True)
+def _exposure(layer, cell, range_id, rows, start, cells, weight, out):
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        r = range_id[i]
+        if r < 0:
+            out[k] = layer[cell[i]]
+        else:
+            v = 0.0
+            for j in range(start[r], start[r + 1]):
+                v += weight[j] * layer[cells[j]]
+            out[k] = v
+    return out
+
+
+_EMPTY = RangeTable()
+
+
+def exposure(layer: np.ndarray, cell: np.ndarray, range_id: np.ndarray, rows: np.ndarray, ranges: RangeTable | None = None) -> np.ndarray:
+    """A layer as each animal of ``rows`` meets it: the use-weighted mean over its home range
+    where it has one (``range_id`` ≥ 0), else the layer at its cell."""
+    rows = np.asarray(rows, dtype=np.int64)
+    t = _EMPTY if ranges is None else ranges
+    if ranges is None and rows.size and (range_id[rows] >= 0).any():
+        raise ValueError("animals have home ranges but no range table was given")
+    return _exposure(np.asarray(layer, dtype=np.float64), cell, range_id, rows, t.start, t.cells, t.weight, np.empty(rows.size))

@@ -1,0 +1,50 @@
+"""`pardus landscape show` and `pardus landscape export`, run as a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from test_cli import pardus_cmd
+
+
+def test_show_draws_the_default_landscape_and_lists_its_layers(tmp_path: Path):
+    res = pardus_cmd("landscape", "show", "default", "-o", "map.png", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    png = (tmp_path / "map.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    for name in ("cover", "human_access", "prey_capacity", "region country", "region zone"):
+        assert name in res.stdout
+    res = pardus_cmd("landscape", "show", "-l", "rainfall", "-o", "x.png", cwd=tmp_path)
+    assert res.returncode == 2 and "--layer rainfall: the landscape has no such layer" in res.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_export_writes_geotiffs_that_show_reads_back(tmp_path: Path):
+    import rasterio
+
+    res = pardus_cmd("landscape", "export", "-o", "layers", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    files = sorted(p.name for p in (tmp_path / "layers").iterdir())
+    assert "cover.tif" in files and "region_country.tif" in files and len(files) >= 12
+    with rasterio.open(tmp_path / "layers" / "cover.tif") as src:
+        assert src.crs.to_string() == "EPSG:32652" and (src.width, src.height) == (100, 120) and src.res == (1000.0, 1000.0)
+        assert set(np.unique(src.read(1))) <= set(range(8))
+    res = pardus_cmd("landscape", "show", "layers", "-o", "again.png", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    (tmp_path / "layers" / "prey.tif").write_bytes(b"broken")
+    res = pardus_cmd("landscape", "show", "layers", "-o", "broken.png", cwd=tmp_path)
+    assert res.returncode == 2 and "prey.tif: cannot be read as a GeoTIFF" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_fire_prints_the_regime_and_draws_the_burn_probability(tmp_path: Path):
+    res = pardus_cmd("landscape", "fire", "-n", "2", "--years", "3", "-o", "burn.png", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "share of the land" in res.stdout and "share of the park core" in res.stdout and "fires a year" in res.stdout
+    assert (tmp_path / "burn.png").read_bytes()[:4] == b"\x89PNG"
+    res = pardus_cmd("landscape", "fire", "-n", "2", "--years", "3", "--succession", cwd=tmp_path)
+    assert res.returncode == 0 and "share of the land by cover" in res.stdout and "grassland" in res.stdout
+    res = pardus_cmd("landscape", "fire", "-n", "2", "--years", "3", "-o", "burn.jpg", cwd=tmp_path)
+    assert res.returncode == 2 and "give a .png file" in res.stderr and not (tmp_path / "burn.jpg").exists()
