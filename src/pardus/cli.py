@@ -774,6 +774,52 @@ def landscape_fire(
         err.print(f"wrote {output}", highlight=False)
 
 
+@landscape_app.command("run")
+def landscape_run(
+    scenario: str = typer.Argument(..., help="scenario file or preset whose populations are regions of the landscape (russia, china on the default one), without interventions"),
+    source: str = typer.Option("default", "--landscape", help=H_LANDSCAPE),
+    replicates: int = typer.Option(8, "--replicates", "-n", min=1, help="replicates"),
+    years: Optional[int] = typer.Option(None, "--years", min=1, help="years (default: the scenario's run.years)"),
+    seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
+    landscape_seed: int = typer.Option(2015, "--landscape-seed", help="seed of the default landscape"),
+) -> None:
+    """The first spatial form: the scenario's population on the map (territories, mates from
+    overlapping ranges, dispersal over roads, fire, succession, prey per cell). Prints N by
+    population every ten years, adults per 100 km² and the deaths by cause. Uncalibrated."""
+    import numpy as np
+
+    from .scenario.schema import CAUSES
+    from .spatial import simulate_spatial
+
+    land = _landscape(source, landscape_seed)
+    resolved = _load_all([scenario])
+    if len(resolved) != 1:
+        raise UserError([f"{scenario}: holds {len(resolved)} scenarios — give one"])
+    sc_resolved = resolved[0].scenario
+    try:
+        rec = simulate_spatial(sc_resolved, land=land, replicates=replicates, seed=seed, years=years)
+    except ValueError as exc:
+        raise UserError([f"{scenario}: {exc}"]) from None
+    names = list(rec["names"])
+    N = rec["N"].sum(axis=(3, 4))  # (replicates, years, populations)
+    T = N.shape[1] - 1
+    t = Table(box=None, title=f"mean N over {replicates} replicates (spatial, uncalibrated)")
+    t.add_column("year", justify="right")
+    for name in names:
+        t.add_column(name, justify="right")
+    t.add_column("adults / 100 km² (russia, china)", justify="right")
+    y0 = sc_resolved.run.start_year
+    for yr in sorted(set(list(range(0, T + 1, 10)) + [T])):
+        dens = rec["adults_per_100km2"][:, yr]
+        t.add_row(str(y0 + yr), *[f"{N[:, yr, i].mean():.1f}" for i in range(len(names))], ", ".join(f"{np.nanmean(dens[:, names.index(n)]):.2f}" for n in ("russia", "china") if n in names))
+    out.print(t)
+    d = rec["deaths"][:, 1:].sum(axis=(0, 1, 2))
+    total = max(int(d.sum()), 1)
+    out.print("deaths by cause: " + ", ".join(f"{c} {100 * v / total:.0f} %" for c, v in zip(CAUSES, d) if v), highlight=False, markup=False)
+    ext = (N[:, -1].sum(axis=1) == 0).mean()
+    out.print(f"no animal left after {T} years: {ext:.2f} of the replicates", highlight=False, markup=False)
+
+
 @landscape_app.command("export")
 def landscape_export(
     source: str = typer.Argument("default", help=H_LANDSCAPE),

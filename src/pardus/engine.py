@@ -530,7 +530,7 @@ class Batch:
             rec[v] = np.full((R, T + 1), np.nan)
         census = next(p for p in self.schedule if p.name == "census")
         declared = declared_fields(self.schedule)
-        state = State(year=sc.run.start_year, t=0, pop=self.pop, layers=self.layers, tally={}, is_lethal=self._lethal, n_reps=R)
+        state = State(year=sc.run.start_year, t=0, pop=self.pop, layers=self.layers, tally={}, is_lethal=self._lethal, n_reps=R, ranges=getattr(self, "ranges", None))
         self._record(rec, 0, census.measure(state, age_offset=1), state, initial=True)
         for t in range(1, T + 1):
             state.year = sc.run.start_year + t

@@ -145,9 +145,15 @@ def kernels_compiled() -> bool:
 
     from numba.core.registry import CPUDispatcher
 
-    modules = ["pardus.engine", "pardus.rng", "pardus.population.genetics", "pardus.population.table", "pardus.population.pedigree", "pardus.population.breeders"] + [
-        f"pardus.processes.{m}" for m in ("base", "census", "conflict", "dispersal", "mortality", "poaching", "prey", "reproduction")
-    ]
+    modules = [
+        "pardus.engine", "pardus.rng", "pardus.population.genetics", "pardus.population.table", "pardus.population.pedigree", "pardus.population.breeders",
+        "pardus.landscape.regions", "pardus.landscape.ranges",
+    ] + [
+        f"pardus.processes.{m}" for m in (
+            "base", "census", "ceiling", "conflict", "dispersal", "mortality", "poaching", "prey", "reproduction",
+            "fire", "succession", "prey_cells", "territories", "map_dispersal",
+        )
+    ]  # fmt: skip
     for mod in modules:
         for obj in vars(import_module(mod)).values():
             inlined = isinstance(obj, CPUDispatcher) and obj.targetoptions.get("inline") == "always"  # compiled into callers

@@ -37,6 +37,19 @@ def compile_kernels() -> float:
 
     exercise(np.float32)  # the store's entries of populations of thousands
     exercise(np.float64)
+    # the processes on the map: fire, succession, prey per cell, territories, mating, dispersal
+    from .landscape.default import default_landscape
+    from .landscape.regions import RegionLayer, aggregate
+    from .spatial import simulate_spatial
+
+    simulate_spatial("amur-2015", land=default_landscape(rows=30, cols=25), replicates=1, years=3)
+    aggregate(np.ones((4, 2), np.int64), RegionLayer("r", np.array([0, 0, 1, 1]), ("a", "b")).codes, 2)
+    from .landscape.ranges import RangeTable, exposure
+
+    ranges = RangeTable()
+    rid = ranges.add([0, 1])
+    ranges.use(4)
+    exposure(np.ones(4), np.array([0, 2], np.int32), np.array([rid, -1], np.int32), np.arange(2), ranges)
     return time.perf_counter() - t0
 
 

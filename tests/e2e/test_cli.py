@@ -706,7 +706,7 @@ def test_every_option_of_every_command_has_help_text():
                 missing.append(f"{name} {param.opts[0]}")
     assert not missing, f"options without help text: {missing}"
     assert sorted(group.commands) == ["calibrate", "check", "compare", "explain", "landscape", "presets", "report", "run", "sensitivity", "summary", "validate"]
-    assert sorted(group.commands["landscape"].commands) == ["export", "fire", "show"]
+    assert sorted(group.commands["landscape"].commands) == ["export", "fire", "run", "show"]
 
 
 def test_version_option_prints_the_package_version(work):

@@ -48,3 +48,11 @@ def test_fire_prints_the_regime_and_draws_the_burn_probability(tmp_path: Path):
     assert res.returncode == 0 and "share of the land by cover" in res.stdout and "grassland" in res.stdout
     res = pardus_cmd("landscape", "fire", "-n", "2", "--years", "3", "-o", "burn.jpg", cwd=tmp_path)
     assert res.returncode == 2 and "give a .png file" in res.stderr and not (tmp_path / "burn.jpg").exists()
+
+
+def test_run_puts_a_scenario_on_the_map_and_refuses_interventions(tmp_path: Path):
+    res = pardus_cmd("landscape", "run", "amur-2015", "-n", "2", "--years", "4", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "russia" in res.stdout and "adults / 100 km²" in res.stdout and "deaths by cause" in res.stdout
+    res = pardus_cmd("landscape", "run", "examples/amur-2015-anti-poaching.toml", "-n", "1", "--years", "10", cwd=Path(__file__).resolve().parents[2])
+    assert res.returncode == 2 and "interventions on the map are not implemented yet" in res.stderr

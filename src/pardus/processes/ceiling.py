@@ -60,6 +60,9 @@ class Ageing(Process):
     class Params:
         max_age: int
         dependence_years: int
+        # what a young animal becomes at independence: resident where it is (the non-spatial
+        # model), or a transient that must find a range of its own (on the map)
+        independent_status: int = RESIDENT
 
         @classmethod
         def from_scenario(cls, sc: Scenario) -> "Ageing.Params":
@@ -86,7 +89,7 @@ class Ageing(Process):
         rows = np.flatnonzero(alive & ~old)  # the survivors of the year, in row order
         pop.age[rows] += 1
         grown = rows[(pop.status[rows] == DEPENDENT) & (pop.age[rows] >= self.p.dependence_years)]
-        pop.status[grown] = RESIDENT
+        pop.status[grown] = self.p.independent_status
         state.tally["N_before_truncation"][:] = np.bincount(pop.cell[rows], minlength=state.n_cells)
 
 

@@ -54,7 +54,7 @@ class Conflict(Hazard):
 @njit(cache=True)
 def _conflict_table(h, gamma, exposure, prey, capacity, mitigation, out):
     for c in range(exposure.shape[0]):
-        scarcity = min(max(1.0 - prey[c] / capacity[c], 0.0), 1.0) ** gamma
+        scarcity = min(max(1.0 - prey[c] / capacity[c], 0.0), 1.0) ** gamma if capacity[c] > 0.0 else 0.0  # no prey to miss where none can live
         v = min(h * exposure[c] * scarcity * (1.0 - mitigation[c]), 1.0)
         for sex in range(2):
             out[c, sex, 0] = 0.0  # cubs stay with their mother and are not shot at farms

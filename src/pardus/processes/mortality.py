@@ -92,6 +92,21 @@ def mark_deaths(cause, cell, sex, age, F, protected, rows, rates, modifiers, cau
         cause[r] = cause_ids[pick]
 
 
+SUBSET_ABOVE_CELLS = 4096  # more cells than this (a map): hazard tables for the occupied cells only
+
+
+class _CellSubset(State):
+    """A view of a state on some of its cells (sorted global numbers): the layers at those cells,
+    each cell's replicate kept; what a hazard table needs."""
+
+    def __init__(self, state: State, cells: np.ndarray):
+        per = state.cells_per_rep
+        super().__init__(year=state.year, t=state.t, pop=state.pop, layers={k: v[cells] for k, v in state.layers.items()}, tally={},
+                         is_lethal=state.is_lethal, fields=state.fields, n_reps=state.n_reps, ranges=state.ranges)  # fmt: skip
+        self.rep_of_cell = cells // per
+        self.cells_per_rep = per
+
+
 class Mortality(Process):
     """Marks deaths among the living animals of the chosen cohort.
 
@@ -113,10 +128,10 @@ class Mortality(Process):
         reads = {f for h in hazards for f in h.reads} | {Field("age", "individual", "years"), Field("origin", "individual")}
         self.reads = tuple(sorted(reads, key=lambda f: (f.where, f.name)))
 
-    def tables(self, state: State) -> np.ndarray:
+    def tables(self, state: State, cache: bool = True) -> np.ndarray:
         """(hazards, cells, sex, stage) tables; computed once a year and shared by both cohorts
         (nothing a hazard table reads changes between the two mortality steps)."""
-        cache = state.fields.get("hazard_tables")
+        cache = state.fields.get("hazard_tables") if cache else (state.year, {})
         if cache is not None and cache[0] == state.year:
             known = cache[1]
         else:
@@ -142,6 +157,16 @@ class Mortality(Process):
         # the random numbers of other animals (common random numbers between scenarios)
         u = as_streams(rng, state.n_reps).by_item(pop.rep[rows], 2)
         if rows.size == 0:
+            return
+        if state.n_cells > SUBSET_ABOVE_CELLS:
+            # a map: the tables only for the cells where animals of this cohort live (the same
+            # values, a fraction of the work), indexed through a remapped cell column
+            cells = np.unique(pop.cell[rows])
+            sub = _CellSubset(state, cells)
+            rates = hazard_rates(self.tables(sub, cache=False), self.modifiers)
+            where = np.zeros(n, dtype=np.int64)
+            where[rows] = np.searchsorted(cells, pop.cell[rows])
+            mark_deaths(pop.cause, where, pop.sex, pop.age, pop.F, pop.protected, rows, rates, self.modifiers, self.cause_ids, self.adult_age, u)
             return
         rates = hazard_rates(self.tables(state), self.modifiers)
         mark_deaths(pop.cause, pop.cell, pop.sex, pop.age, pop.F, pop.protected, rows, rates, self.modifiers, self.cause_ids, self.adult_age, u)

@@ -97,7 +97,8 @@ class CellPrey(Process):
         Field("sex", "individual"),
         Field("range_id", "individual"),
     )
-    writes = (Field("prey", "cell", "roe-deer eq./km²"),)
+    # prey_capacity: this year's K of every cell (for the processes that compare prey with it)
+    writes = (Field("prey", "cell", "roe-deer eq./km²"), Field("prey_capacity", "cell", "roe-deer eq./km²"))
 
     def __init__(self, params: CellPreyParams, cells_per_rep: int):
         self.p = params
@@ -120,7 +121,9 @@ class CellPrey(Process):
             t = state.ranges
             start, cells, weight = (t.start, t.cells, t.weight) if t is not None else (np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0))
             leopard_demand(pop.n, pop.cause, pop.age, pop.sex, pop.cell, pop.range_id, self._need, p.adult_age, start, cells, weight, demand)
+        K = self.capacity(L)
+        L["prey_capacity"] = K
         L["prey"] = prey_cells_step(
-            L["prey"], self.capacity(L), L["human_access"], L["patrol_effort"], L["hunting_ban"], L["feeding"], L["area_km2"], noise, demand,
+            L["prey"], K, L["human_access"], L["patrol_effort"], L["hunting_ban"], L["feeding"], L["area_km2"], noise, demand,
             p.growth_rate, p.growth_sd, p.offtake, p.kills_per_leopard, p.patrol_max_effect, p.patrol_half_effort,
         )  # fmt: skip

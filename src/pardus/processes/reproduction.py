@@ -85,36 +85,109 @@ def mate(s, n, ids, cause, age, sex, cell, mother, rep, F, kin, slot, n_cells, f
         f = breeders[i]
         c = cell[f]
         per_cell[c] += 1
-        k = start[c + 1] - start[c]
-        sires = pool_rows[start[c] : start[c + 1]]
-        if avoid >= 0.0 and k > 1:
-            k2 = 0
-            dense = ped[0].shape[0] == 0
-            kf = kin[rep[f], slot[f]] if dense else kin[0, 0]
-            for j in range(k):
-                if dense:
-                    fk = kf[slot[sires[j]]]
-                else:  # only the candidate pairs are computed, from the pedigree
-                    sire_, dam_, D_, gamma_, La, Lb, ta, tb, heap, ma, mb = ped
-                    fk = pair_kinship(slot[f], slot[sires[j]], sire_, dam_, D_, gamma_, La, Lb, ta, tb, heap, ma, mb)
-                if fk <= avoid:
-                    cand[k2] = sires[j]
-                    k2 += 1
-            if k2 > 0:  # else every sire is too close: she takes one anyway
-                sires = cand[:k2]
-                k = k2
-        rf = rep[f]
-        sire = sires[min(int(uniform(s, rf) * k), k - 1)]
-        u = uniform(s, rf)
-        size = 1
-        while size < max_litter and u >= litter_cum[size - 1]:
-            size += 1
-        for j in range(size):
-            mothers[total] = f
-            fathers[total] = sire
-            cub_sex[total] = 1 if uniform(s, rf) < sex_ratio else 0
-            total += 1
+        total = _litter(s, f, pool_rows[start[c] : start[c + 1]], avoid, kin, slot, rep, ped, cand, litter_cum, sex_ratio, mothers, fathers, cub_sex, total)
     return mothers[:total], fathers[:total], cub_sex[:total], per_cell
+
+
+@njit(cache=True)
+def _litter(s, f, sires, avoid, kin, slot, rep, ped, cand, litter_cum, sex_ratio, mothers, fathers, cub_sex, total):
+    """Female row f's litter: a sire drawn uniformly among ``sires`` (rows; those related above
+    ``avoid`` left out unless all are), the litter size and each cub's sex, from her replicate's
+    stream; the cubs are written from index ``total`` on; returns the new total."""
+    k = sires.shape[0]
+    if avoid >= 0.0 and k > 1:
+        k2 = 0
+        dense = ped[0].shape[0] == 0
+        kf = kin[rep[f], slot[f]] if dense else kin[0, 0]
+        for j in range(k):
+            if dense:
+                fk = kf[slot[sires[j]]]
+            else:  # only the candidate pairs are computed, from the pedigree
+                sire_, dam_, D_, gamma_, La, Lb, ta, tb, heap, ma, mb = ped
+                fk = pair_kinship(slot[f], slot[sires[j]], sire_, dam_, D_, gamma_, La, Lb, ta, tb, heap, ma, mb)
+            if fk <= avoid:
+                cand[k2] = sires[j]
+                k2 += 1
+        if k2 > 0:  # else every sire is too close: she takes one anyway
+            sires = cand[:k2]
+            k = k2
+    rf = rep[f]
+    sire = sires[min(int(uniform(s, rf) * k), k - 1)]
+    u = uniform(s, rf)
+    size = 1
+    max_litter = litter_cum.shape[0]
+    while size < max_litter and u >= litter_cum[size - 1]:
+        size += 1
+    for j in range(size):
+        mothers[total] = f
+        fathers[total] = sire
+        cub_sex[total] = 1 if uniform(s, rf) < sex_ratio else 0
+        total += 1
+    return total
+
+
+@njit(cache=True)
+def _overlapping_sires(rid, range_start, range_cells, male_owner, row_of_range, out):
+    """The rows of the pool males whose ranges share a cell with female range ``rid``, each once
+    (in ``out``); returns how many."""
+    k = 0
+    for j in range(range_start[rid], range_start[rid + 1]):
+        m = male_owner[range_cells[j]]
+        if m >= 0 and row_of_range[m] >= 0:
+            row = row_of_range[m]
+            new = True
+            for q in range(k):
+                if out[q] == row:
+                    new = False
+                    break
+            if new:
+                out[k] = row
+                k += 1
+    return k
+
+
+@njit(cache=True)
+def mate_on_map(s, n, ids, cause, age, sex, mother, rep, F, kin, slot, range_id, status, fba, last, dep, mba, pool_share, p_row, b_fert, avoid,
+                litter_cum, sex_ratio, ped, range_start, range_cells, male_owner):  # fmt: skip
+    """:func:`mate` on the map: a resident female (her own range) of breeding age without
+    dependent cubs breeds with probability ``p_row[f]`` × exp(−b_fert·F); her sire is drawn
+    among the resident males of breeding age in the year's breeding pool whose ranges overlap
+    hers (``male_owner``: male range id per global cell; candidates in row order). The draws
+    follow :func:`mate`'s order (pool membership of every adult male, one uniform per eligible
+    female, then per breeder the sire, litter size and cub sexes). Returns (mother rows, father
+    rows, cub sexes, breeder rows)."""
+    blocked = np.zeros(n, dtype=np.bool_)
+    for r in range(n):
+        if cause[r] == -1 and age[r] < dep and mother[r] >= 0:
+            m = np.searchsorted(ids[:n], mother[r])
+            if m < n and ids[m] == mother[r]:
+                blocked[m] = True
+    n_ranges = range_start.shape[0] - 1
+    row_of_range = np.full(max(n_ranges, 1), -1, dtype=np.int64)
+    for r in range(n):
+        if cause[r] == -1 and sex[r] == 1 and age[r] >= mba:
+            if uniform(s, rep[r]) < pool_share and range_id[r] >= 0 and status[r] == 0:
+                row_of_range[range_id[r]] = r
+    breeders = np.empty(n, dtype=np.int64)
+    nb = 0
+    sires = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        if cause[r] == -1 and sex[r] == 0 and age[r] >= fba and age[r] <= last and not blocked[r] and range_id[r] >= 0 and status[r] == 0:
+            u = uniform(s, rep[r])
+            if _overlapping_sires(range_id[r], range_start, range_cells, male_owner, row_of_range, sires) > 0 and u < p_row[r] * np.exp(-b_fert * F[r]):
+                breeders[nb] = r
+                nb += 1
+    cand = np.empty(n, dtype=np.int64)
+    max_litter = litter_cum.shape[0]
+    mothers = np.empty(nb * max_litter, dtype=np.int64)
+    fathers = np.empty(nb * max_litter, dtype=np.int64)
+    cub_sex = np.empty(nb * max_litter, dtype=np.int8)
+    total = 0
+    for i in range(nb):
+        f = breeders[i]
+        k = _overlapping_sires(range_id[f], range_start, range_cells, male_owner, row_of_range, sires)
+        total = _litter(s, f, np.sort(sires[:k]), avoid, kin, slot, rep, ped, cand, litter_cum, sex_ratio, mothers, fathers, cub_sex, total)
+    return mothers[:total], fathers[:total], cub_sex[:total], breeders[:nb]
 
 
 class Reproduction(Process):
@@ -230,12 +303,24 @@ class Reproduction(Process):
             age, cause = pop.age[:n], pop.cause[:n]
             pop.enter_breeders(np.flatnonzero((cause == ALIVE) & (age >= min(self.fba, self.mba))))
             kin, slot, ped = pop.breeders.K, pop.breeders.pos[pop.slot[:n]], _NO_PEDIGREE
+        mothers_rows, fathers_rows, cub_sex = self.choose(state, streams, p_cell, kin, slot, ped)
+        self.give_birth(state, streams, mothers_rows, fathers_rows, cub_sex)
+
+    def choose(self, state: State, streams, p_cell, kin, slot, ped):
+        """The year's breeding females, their sires and litters (:func:`mate`: mates in one
+        cell); the breeding females are tallied per cell."""
+        pop = state.pop
         mothers_rows, fathers_rows, cub_sex, per_cell = mate(
-            streams.s, n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.rep, pop.F, kin, slot,
+            streams.s, pop.n, pop.id, pop.cause, pop.age, pop.sex, pop.cell, pop.mother, pop.rep, pop.F, kin, slot,
             state.n_cells, self.fba, self.last, self.dep, self.mba, self.pool, p_cell, self.b_fert, self.avoid, self.litter_cum,
             self.sex_ratio, ped,
         )  # fmt: skip
         state.tally["breeding_females"] += per_cell
+        return mothers_rows, fathers_rows, cub_sex
+
+    def give_birth(self, state: State, streams, mothers_rows, fathers_rows, cub_sex) -> None:
+        """Rows for the cubs, with their kinship, F and genotypes; lethal homozygotes marked."""
+        pop = state.pop
         total = mothers_rows.size
         if total == 0:
             return

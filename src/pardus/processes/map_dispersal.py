@@ -1,0 +1,168 @@
+"""Dispersal on the map (MODEL.md §4.7): a walk over a resistance surface with road deaths and
+barriers, crossings, and settlement in a vacant suitable range.
+
+A disperser takes up to ``max_steps`` steps a year from cell to neighbouring cell. Each step
+goes to a neighbour chosen with weight ``exp(−resistance(neighbour))``, times ``persistence``
+for the neighbour that continues its last direction (a correlated random walk biased toward
+low resistance); water cannot be entered. Resistance comes from cover, the road class and human
+access (``resistance_by_cover``, ``resistance_by_road``, ``resistance_access``).
+
+Entering a road cell: the road refuses the step with probability ``barrier(road)`` (the animal
+stays and tries again next step) and kills it with probability ``road_death(road)``; on a cell
+with a ``crossing`` (a tunnel or overpass) both are multiplied by ``1 − crossing_effect``.
+Deaths are cause ``road``. After each step the disperser tries to settle there (the caller's
+settle function, :class:`pardus.processes.territories.Territories`) every ``settle_every``
+steps; one that has not settled at the year's end is a transient and walks on next year.
+
+Draws per disperser from its replicate's stream, in row order, step by step: the neighbour
+choice, then the barrier and the death uniform for a road cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ..landscape.layers import COVER_CODES, ROAD_CODES
+from ..rng import uniform
+
+DEFAULT_COVER_RESISTANCE = {"mixed_forest": 0.0, "oak_forest": 0.0, "shrubland": 0.5, "grassland": 1.5, "agriculture": 2.0, "settlement": 4.0, "mine": 3.0}
+DEFAULT_ROAD_RESISTANCE = {"track": 0.0, "road": 0.5, "highway": 1.5, "railway": 1.0}
+DEFAULT_ROAD_DEATH = {"track": 0.0, "road": 0.005, "highway": 0.03, "railway": 0.01}
+DEFAULT_BARRIER = {"track": 0.0, "road": 0.2, "highway": 0.6, "railway": 0.4}
+
+
+def _table(names: dict[int, str], values: dict[str, float], what: str) -> tuple[float, ...]:
+    unknown = set(values) - set(names.values())
+    if unknown:
+        raise ValueError(f"{what}: unknown class(es) {sorted(unknown)}; the classes are {', '.join(names.values())}")
+    return tuple(float(values.get(names[k], 0.0)) for k in sorted(names))
+
+
+@dataclass(frozen=True)
+class MapDispersalParams:
+    max_steps: int = 60  # cells a year (assumption, range 20–150: dispersers move tens of km)
+    settle_every: int = 5  # steps between settlement attempts (assumption)
+    persistence: float = 3.0  # weight of going on in the same direction (assumption, range 1–10)
+    resistance_by_cover: tuple[float, ...] = _table(COVER_CODES, DEFAULT_COVER_RESISTANCE, "resistance_by_cover")  # assumption
+    resistance_by_road: tuple[float, ...] = _table(ROAD_CODES, DEFAULT_ROAD_RESISTANCE, "resistance_by_road")  # assumption
+    resistance_access: float = 1.0  # added per unit human access (assumption)
+    road_death: tuple[float, ...] = _table(ROAD_CODES, DEFAULT_ROAD_DEATH, "road_death")  # per entry of a road cell (assumption: two road kills in 2015–16)
+    barrier: tuple[float, ...] = _table(ROAD_CODES, DEFAULT_BARRIER, "barrier")  # probability a road refuses a step (assumption)
+    crossing_effect: float = 0.9  # share of road death and barrier a crossing cancels (assumption, range 0.7–1)
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 0 or self.settle_every < 1 or self.persistence <= 0:
+            raise ValueError("max_steps ≥ 0, settle_every ≥ 1 and persistence > 0")
+        for name in ("road_death", "barrier"):
+            if any(not 0.0 <= v <= 1.0 for v in getattr(self, name)):
+                raise ValueError(f"{name} are probabilities (0–1)")
+        if not 0.0 <= self.crossing_effect <= 1.0:
+            raise ValueError("crossing_effect is a share (0–1)")
+
+    @classmethod
+    def with_tables(cls, cover=None, road=None, road_death=None, barrier=None, **kw) -> "MapDispersalParams":
+        return cls(
+            resistance_by_cover=_table(COVER_CODES, DEFAULT_COVER_RESISTANCE if cover is None else cover, "resistance_by_cover"),
+            resistance_by_road=_table(ROAD_CODES, DEFAULT_ROAD_RESISTANCE if road is None else road, "resistance_by_road"),
+            road_death=_table(ROAD_CODES, DEFAULT_ROAD_DEATH if road_death is None else road_death, "road_death"),
+            barrier=_table(ROAD_CODES, DEFAULT_BARRIER if barrier is None else barrier, "barrier"),
+            **kw,
+        )
+
+    def resistance(self, cover: np.ndarray, road: np.ndarray, access: np.ndarray) -> np.ndarray:
+        """Resistance per cell (inf for water)."""
+        res = np.asarray(self.resistance_by_cover)[cover.astype(np.int64)] + np.asarray(self.resistance_by_road)[road.astype(np.int64)] + self.resistance_access * access
+        return np.where(cover == 0, np.inf, res)
+
+
+@njit(cache=True)
+def walk(s, r, start, last_dir, base, weight_of, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect, n_steps):
+    """``n_steps`` steps of one disperser of replicate r from local cell ``start``. ``weight_of``
+    = exp(−resistance) per global cell (0 for water). Returns (cell, direction, died on a road,
+    steps taken)."""
+    n_nb = neighbours.shape[1]
+    c = start
+    d = last_dir
+    w = np.empty(n_nb)
+    for step in range(n_steps):
+        tot = 0.0
+        for j in range(n_nb):
+            nb = neighbours[c, j]
+            v = 0.0
+            if nb >= 0:
+                v = weight_of[base + nb]
+                if j == d:
+                    v *= persistence
+            w[j] = v
+            tot += v
+        if tot <= 0.0:
+            return c, d, False, step  # boxed in
+        target = uniform(s, r) * tot
+        j = 0
+        acc = w[0]
+        while acc <= target and j < n_nb - 1:
+            j += 1
+            acc += w[j]
+        nb = neighbours[c, j]
+        rc = road[base + nb]
+        if rc > 0:
+            factor = 1.0 - crossing_effect if crossing[base + nb] else 1.0
+            refused = uniform(s, r) < barrier[rc] * factor
+            dies = uniform(s, r) < road_death[rc] * factor
+            if dies:
+                return nb, j, True, step + 1
+            if refused:
+                continue
+        c = nb
+        d = dir_of[j]
+    return c, d, False, n_steps
+
+
+def direction_index(neighbours: int) -> np.ndarray:
+    """For each neighbour slot j the slot that continues the same direction (itself)."""
+    return np.arange(neighbours, dtype=np.int64)
+
+
+class MapDispersal:
+    """Moves dispersers over a batch's landscape and settles them (:class:`Territories`)."""
+
+    def __init__(self, params: MapDispersalParams, neighbours: np.ndarray, cells_per_rep: int):
+        self.p = params
+        self.neighbours = np.asarray(neighbours, dtype=np.int64)
+        self.C = cells_per_rep
+        self.dir_of = direction_index(self.neighbours.shape[1])
+
+    def move(self, streams, pop, rows: np.ndarray, layers: dict, territories=None) -> tuple[np.ndarray, np.ndarray]:
+        """Walk each animal of ``rows`` (in order) for up to ``max_steps`` steps, trying to settle
+        every ``settle_every`` steps; returns (died on a road, settled) per row. Cells are
+        updated in ``pop.cell``; the dead are not marked here (the caller marks cause road)."""
+        p = self.p
+        res = p.resistance(layers["cover"], layers["road"], layers["human_access"])
+        weight = np.where(np.isfinite(res), np.exp(-np.where(np.isfinite(res), res, 0.0)), 0.0)
+        road = layers["road"].astype(np.int64)
+        crossing = layers["crossing"].astype(np.bool_)
+        death, barrier = np.asarray(p.road_death), np.asarray(p.barrier)
+        died = np.zeros(len(rows), dtype=bool)
+        settled = np.zeros(len(rows), dtype=bool)
+        suit = territories.suitability(layers) if territories is not None else None
+        for k, i in enumerate(rows):
+            r = int(pop.rep[i])
+            base = r * self.C
+            c = int(pop.cell[i]) - base
+            d = -1
+            left = p.max_steps
+            while left > 0:
+                n = min(p.settle_every, left)
+                c, d, dead, took = walk(streams.s, r, c, d, base, weight, road, crossing, self.neighbours, self.dir_of, p.persistence, death, barrier, p.crossing_effect, n)
+                left -= n
+                pop.cell[i] = base + c
+                if dead:
+                    died[k] = True
+                    break
+                if territories is not None and territories.settle(pop, np.array([i]), layers, suit) == 1:
+                    settled[k] = True
+                    break
+        return died, settled

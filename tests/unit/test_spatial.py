@@ -1,0 +1,78 @@
+"""The first end-to-end spatial form (pardus.spatial): a scenario's population on a landscape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pardus.engine import prepare
+from pardus.landscape.default import default_landscape
+from pardus.landscape.layers import LAYERS
+from pardus.population.table import RESIDENT
+from pardus.scenario import load_scenario
+from pardus.spatial import SpatialBatch, SpatialParams, simulate_spatial
+
+
+@pytest.fixture(scope="module")
+def small():
+    return default_landscape(rows=60, cols=50)
+
+
+def _prep(years=6):
+    return prepare(load_scenario("amur-2015").replace({"run.years": years}))
+
+
+def test_a_spatial_run_is_reproducible_and_a_replicate_does_not_depend_on_its_batch(small):
+    prep, params = _prep(), SpatialParams()
+    a = SpatialBatch(prep, 3, range(3), small, params).run()
+    b = SpatialBatch(prep, 3, range(3), small, params).run()
+    alone = SpatialBatch(prep, 3, [2], small, params).run()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        np.testing.assert_array_equal(a[k][2], alone[k][0], err_msg=k)
+    assert a["N"][:, 0].sum() > 0 and a["births"].sum() > 0
+
+
+def test_animals_live_on_land_in_exclusive_ranges_and_are_counted_by_their_country(small):
+    b = SpatialBatch(_prep(), 5, range(2), small, SpatialParams())
+    rec = b.run()
+    pop, t, C = b.pop, b.territories, small.n_cells
+    n = pop.n
+    local = pop.cell[:n] - C * pop.rep[:n]
+    assert (small.layers["cover"][local] != LAYERS["cover"].code("water")).all()
+    residents = np.flatnonzero(pop.range_id[:n] >= 0)
+    assert (pop.status[residents] == RESIDENT).all()
+    ok = t.p.acceptable(np.tile(small.layers["cover"], 2))
+    for sex in (0, 1):
+        cells = [t.table.cells_of(int(pop.range_id[i]))[0] for i in residents if pop.sex[i] == sex]
+        if cells:
+            allc = np.concatenate(cells)
+            assert allc.size == np.unique(allc).size and ok[allc].all()
+            np.testing.assert_array_equal(np.sort(np.flatnonzero(t.owner[sex] >= 0)), np.sort(allc))  # the owner map is the ranges, no more
+    # the census counts every animal in the population region of its cell (russia, china; lazovsky is not on this map)
+    names = list(b.prep.names)
+    assert rec["N"][:, -1, names.index("lazovsky")].sum() == 0
+    country = small.regions["country"].codes[local]
+    for r in range(2):
+        for name in ("russia", "china"):
+            code = small.regions["country"].names.index(name)
+            assert rec["N"][r, -1, names.index(name)].sum() == int(((pop.rep[:n] == r) & (country == code)).sum())
+
+
+def test_interventions_are_refused_until_they_work_on_the_map():
+    with pytest.raises(ValueError, match="interventions on the map are not implemented yet"):
+        simulate_spatial("examples/amur-2015-anti-poaching.toml", land=default_landscape(rows=30, cols=25), replicates=1, years=10)
+
+
+def test_hazard_tables_for_the_occupied_cells_only_give_the_same_deaths(small, monkeypatch):
+    """On a map the mortality tables are computed for the cells animals live in: the same values
+    as the full tables, so the same run."""
+    import pardus.processes.mortality as M
+
+    prep, params = _prep(years=5), SpatialParams()
+    subset = SpatialBatch(prep, 9, range(2), small, params).run()
+    monkeypatch.setattr(M, "SUBSET_ABOVE_CELLS", 10**12)
+    full = SpatialBatch(prep, 9, range(2), small, params).run()
+    for k in subset:
+        np.testing.assert_array_equal(subset[k], full[k], err_msg=k)
+    assert subset["deaths"].sum() > 0
