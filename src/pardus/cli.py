@@ -726,6 +726,10 @@ def landscape_fire(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="map of the yearly burn probability per cell (PNG)"),
     landscape_seed: int = typer.Option(2015, "--landscape-seed", help="seed of the default landscape"),
     succession: bool = typer.Option(False, "--succession", help="let the cover change after the fires (succession, MODEL.md §4.3) instead of holding it fixed; prints the cover at the start and the end"),
+    firebreak: Optional[Path] = typer.Option(None, "--firebreak", help="GeoJSON file of firebreak lines or areas in the landscape's CRS"),
+    firebreak_ring: Optional[str] = typer.Option(None, "--firebreak-ring", help="a firebreak ring around a zone, ZONE:WIDTH in cells, e.g. core:2"),
+    firebreak_width: int = typer.Option(1, "--firebreak-width", min=1, help="width of firebreak lines in cells"),
+    firebreak_strength: float = typer.Option(1.0, "--firebreak-strength", min=0.0, max=1.0, help="share of fire spread a firebreak stops (1: impassable)"),
 ) -> None:
     """The fire regime of a landscape under the default fire parameters: the share that burns a
     year, region-wide and in the park core, with its spread, and a burn-probability map."""
@@ -742,7 +746,27 @@ def landscape_fire(
         raise UserError([f"{output}: give a .png file"])
     from .processes.succession import SuccessionParams
 
-    r = simulate_fire(land, years=years, replicates=replicates, seed=seed, succession=SuccessionParams() if succession else None)
+    from .landscape.geometry import GeometryError, mask_from_geometry, ring_around
+    from .landscape.layers import LAYERS
+
+    breaks = None
+    try:
+        if firebreak is not None:
+            breaks = mask_from_geometry(land.grid, firebreak, width=firebreak_width)
+        if firebreak_ring is not None:
+            zone, _, width = firebreak_ring.partition(":")
+            try:
+                code, w = LAYERS["zone"].code(zone), int(width or 1)
+            except (KeyError, ValueError):
+                raise UserError([f"--firebreak-ring {firebreak_ring}: give ZONE:WIDTH with ZONE one of {', '.join(LAYERS['zone'].codes.values())} and WIDTH a whole number of cells"]) from None
+            ring = ring_around(land.grid, land.layers["zone"] == code, w)
+            breaks = ring if breaks is None else breaks | ring
+    except GeometryError as exc:
+        raise UserError([str(exc)]) from None
+    if breaks is not None:
+        breaks = np.where(breaks & (land.layers["cover"] != 0), firebreak_strength, 0.0)
+        out.print(f"firebreaks on {int((breaks > 0).sum())} cells", highlight=False, markup=False)
+    r = simulate_fire(land, years=years, replicates=replicates, seed=seed, succession=SuccessionParams() if succession else None, firebreak=breaks)
     t = Table(box=None)
     for col in ("burned a year", "mean", "SD over years", "5 %", "95 %"):
         t.add_column(col, justify="left" if col == "burned a year" else "right")

@@ -56,3 +56,19 @@ def test_run_puts_a_scenario_on_the_map_and_refuses_interventions(tmp_path: Path
     assert "russia" in res.stdout and "adults / 100 km²" in res.stdout and "deaths by cause" in res.stdout
     res = pardus_cmd("landscape", "run", "examples/amur-2015-anti-poaching.toml", "-n", "1", "--years", "10", cwd=Path(__file__).resolve().parents[2])
     assert res.returncode == 2 and "interventions on the map are not implemented yet" in res.stderr
+
+
+def test_fire_takes_firebreaks_as_geometry_or_a_ring_and_refuses_bad_ones(tmp_path: Path):
+    import json
+
+    line = {"type": "LineString", "coordinates": [[480_000.0, 4_790_000.0], [520_000.0, 4_790_000.0]]}
+    (tmp_path / "breaks.geojson").write_text(json.dumps(line))
+    res = pardus_cmd("landscape", "fire", "-n", "1", "--years", "2", "--firebreak", "breaks.geojson", "--firebreak-width", "2", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "firebreaks on" in res.stdout
+    res = pardus_cmd("landscape", "fire", "-n", "1", "--years", "2", "--firebreak-ring", "park:2", cwd=tmp_path)
+    assert res.returncode == 2 and "--firebreak-ring park:2: give ZONE:WIDTH" in res.stderr
+    far = {"type": "LineString", "coordinates": [[0.0, 0.0], [1.0, 1.0]]}
+    (tmp_path / "far.geojson").write_text(json.dumps(far))
+    res = pardus_cmd("landscape", "fire", "-n", "1", "--years", "2", "--firebreak", "far.geojson", cwd=tmp_path)
+    assert res.returncode == 2 and "lies outside the landscape" in res.stderr

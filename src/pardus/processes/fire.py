@@ -240,7 +240,8 @@ class Fire(Process):
         state.fields["fires"] = fires
 
 
-def simulate_fire(land, params: FireParams | None = None, years: int = 50, replicates: int = 8, seed: int = 1, suppression_zone: str | None = "core", succession=None):
+def simulate_fire(land, params: FireParams | None = None, years: int = 50, replicates: int = 8, seed: int = 1, suppression_zone: str | None = "core", succession=None,
+                  firebreak: np.ndarray | None = None):  # fmt: skip
     """The fire regime of a landscape: per (replicate, year) the share of land (non-water) cells
     that burned, region-wide and in the ``suppression_zone`` (also where fires are suppressed;
     None: no suppression), the number of fires, and per (replicate, year, cover class) the share
@@ -266,6 +267,8 @@ def simulate_fire(land, params: FireParams | None = None, years: int = 50, repli
         schedule.append(Succession(succession, grid))
     names = ["cover", "human_access", "firebreak", "years_since_fire", "zone", "cover_age"]
     layers = {k: np.tile(land.layers[k], replicates) for k in names if k in land.layers}
+    if firebreak is not None:  # a firebreak (share of spread stopped per cell) laid over the landscape's own
+        layers["firebreak"] = np.tile(np.maximum(land.layers["firebreak"], np.asarray(firebreak, dtype=float)), replicates)
     layers.setdefault("cover_age", np.tile(land.layers["years_since_fire"], replicates).astype(np.int32))
     state = State(year=0, t=0, pop=None, layers=layers, tally={}, is_lethal=np.zeros(1, bool), n_reps=replicates)
     streams = {p.name: Streams.from_seeds([process_seed(replicate_seed(seed, r), p.name) for r in range(replicates)]) for p in schedule}
