@@ -27,6 +27,7 @@ from numba import njit
 
 from ..landscape.layers import COVER_CODES, ROAD_CODES
 from ..rng import uniform
+from .territories import find_range
 
 DEFAULT_COVER_RESISTANCE = {"mixed_forest": 0.0, "oak_forest": 0.0, "shrubland": 0.5, "grassland": 1.5, "agriculture": 2.0, "settlement": 4.0, "mine": 3.0}
 DEFAULT_ROAD_RESISTANCE = {"track": 0.0, "road": 0.5, "highway": 1.5, "railway": 1.0}
@@ -121,6 +122,53 @@ def walk(s, r, start, last_dir, base, weight_of, road, crossing, neighbours, dir
     return c, d, False, n_steps
 
 
+PROVISIONAL = 1 << 40  # owner value of a range claimed during the year's dispersal, before it has its id
+
+
+@njit(cache=True)
+def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect,
+                 max_steps, settle_every, owner, acceptable, stock, radius, required, min_cells, max_cells, max_tries,
+                 out, seen, queue, dist, found_start, found_cells, died):  # fmt: skip
+    """The year's walk of every disperser of ``rows`` (in order), each from its replicate's
+    stream: chunks of ``settle_every`` steps (:func:`walk`), after each a settlement attempt
+    (:func:`pardus.processes.territories.find_range`) with the range rules of its sex
+    (``required``, ``min_cells``, ``max_cells`` and ``owner`` indexed by sex). A range found is
+    claimed at once in ``owner`` (``PROVISIONAL`` + its number, so that later dispersers see it)
+    and its global cells written to ``found_cells[found_start[k]:found_start[k + 1]]``; ``cell``
+    is updated. ``died[k]``: killed on a road."""
+    n_found = 0
+    found_start[0] = 0
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        r = rep[i]
+        base = r * C
+        c = cell[i] - base
+        d = -1
+        left = max_steps
+        sx = sex[i]
+        got = 0
+        while left > 0:
+            n = min(settle_every, left)
+            c, d, dead, took = walk(s, r, c, d, base, weight, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect, n)
+            left -= n
+            cell[i] = base + c
+            if dead:
+                died[k] = True
+                break
+            got = find_range(c, base, owner[sx], acceptable, stock, neighbours, radius, required[sx], min_cells[sx], max_cells[sx], max_tries, out, seen, queue, dist)
+            if got > 0:
+                break
+        a = found_start[k]
+        for j in range(got):
+            g = base + out[j]
+            found_cells[a + j] = g
+            owner[sx, g] = PROVISIONAL + k
+        found_start[k + 1] = a + got
+        if got > 0:
+            n_found += 1
+    return n_found
+
+
 def direction_index(neighbours: int) -> np.ndarray:
     """For each neighbour slot j the slot that continues the same direction (itself)."""
     return np.arange(neighbours, dtype=np.int64)
@@ -135,34 +183,35 @@ class MapDispersal:
         self.C = cells_per_rep
         self.dir_of = direction_index(self.neighbours.shape[1])
 
-    def move(self, streams, pop, rows: np.ndarray, layers: dict, territories=None) -> tuple[np.ndarray, np.ndarray]:
+    def move(self, streams, pop, rows: np.ndarray, layers: dict, territories) -> tuple[np.ndarray, np.ndarray]:
         """Walk each animal of ``rows`` (in order) for up to ``max_steps`` steps, trying to settle
-        every ``settle_every`` steps; returns (died on a road, settled) per row. Cells are
-        updated in ``pop.cell``; the dead are not marked here (the caller marks cause road)."""
-        p = self.p
+        every ``settle_every`` steps (:class:`Territories`); returns (died on a road, settled) per
+        row. Cells are updated in ``pop.cell``; the dead are not marked here (the caller marks
+        cause road); a settled animal gets its range, status resident and the range's first cell."""
+        from ..population.table import RESIDENT
+
+        p, t = self.p, territories
+        rows = np.asarray(rows, dtype=np.int64)
         res = p.resistance(layers["cover"], layers["road"], layers["human_access"])
         weight = np.where(np.isfinite(res), np.exp(-np.where(np.isfinite(res), res, 0.0)), 0.0)
-        road = layers["road"].astype(np.int64)
-        crossing = layers["crossing"].astype(np.bool_)
-        death, barrier = np.asarray(p.road_death), np.asarray(p.barrier)
-        died = np.zeros(len(rows), dtype=bool)
-        settled = np.zeros(len(rows), dtype=bool)
-        suit = territories.suitability(layers) if territories is not None else None
-        for k, i in enumerate(rows):
-            r = int(pop.rep[i])
-            base = r * self.C
-            c = int(pop.cell[i]) - base
-            d = -1
-            left = p.max_steps
-            while left > 0:
-                n = min(p.settle_every, left)
-                c, d, dead, took = walk(streams.s, r, c, d, base, weight, road, crossing, self.neighbours, self.dir_of, p.persistence, death, barrier, p.crossing_effect, n)
-                left -= n
-                pop.cell[i] = base + c
-                if dead:
-                    died[k] = True
-                    break
-                if territories is not None and territories.settle(pop, np.array([i]), layers, suit) == 1:
-                    settled[k] = True
-                    break
+        acceptable, stock = t.suitability(layers)
+        tp = t.p
+        required = np.array([tp.required_stock(0), tp.required_stock(1)])
+        min_cells = np.array([1, tp.male_min_cells], dtype=np.int64)
+        max_cells = np.array([tp.female_max_cells, tp.male_max_cells], dtype=np.int64)
+        died = np.zeros(rows.size, dtype=np.bool_)
+        found_start = np.zeros(rows.size + 1, dtype=np.int64)
+        found_cells = np.empty(rows.size * int(max_cells.max()), dtype=np.int64)
+        disperse_all(
+            streams.s, rows, pop.rep, pop.cell, pop.sex.astype(np.int64), self.C, weight, layers["road"].astype(np.int64), layers["crossing"].astype(np.bool_),
+            self.neighbours, self.dir_of, p.persistence, np.asarray(p.road_death), np.asarray(p.barrier), p.crossing_effect, p.max_steps, p.settle_every,
+            t.owner, acceptable, stock, tp.search_radius, required, min_cells, max_cells, tp.max_tries, t._out, t._seen, t._queue, t._dist,
+            found_start, found_cells, died,
+        )  # fmt: skip
+        settled = found_start[1:] > found_start[:-1]
+        for k in np.flatnonzero(settled):  # the claimed ranges get their ids, in the order they were found
+            i = rows[k]
+            cells = found_cells[found_start[k] : found_start[k + 1]]
+            t.claim(i, pop, cells)
+            pop.status[i] = RESIDENT
         return died, settled

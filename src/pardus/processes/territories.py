@@ -191,17 +191,23 @@ class Territories:
                            p.max_tries, self._out, self._seen, self._queue, self._dist)  # fmt: skip
             if k == 0:
                 continue
-            cells = self._out[:k] + base
-            rid = self.table.add(cells)
-            if rid >= self.sex_of.size:
-                self.sex_of = np.r_[self.sex_of, np.zeros(rid + 1 - self.sex_of.size, np.int8)]
-            self.sex_of[rid] = sex
-            owner[cells] = rid
-            pop.range_id[i] = rid
+            self.claim(i, pop, self._out[:k] + base)
             pop.status[i] = RESIDENT
-            pop.cell[i] = cells[0]
             settled += 1
         return settled
+
+    def claim(self, i: int, pop, cells: np.ndarray) -> int:
+        """Animal row i takes a range over (global) ``cells``: its id, the owner map, the
+        animal's range_id and its cell (the range's first). Returns the id."""
+        sex = int(pop.sex[i])
+        rid = self.table.add(cells)
+        if rid >= self.sex_of.size:
+            self.sex_of = np.r_[self.sex_of, np.zeros(rid + 1 - self.sex_of.size, np.int8)]
+        self.sex_of[rid] = sex
+        self.owner[sex, cells] = rid
+        pop.range_id[i] = rid
+        pop.cell[i] = cells[0]
+        return rid
 
     def release(self, rids) -> None:
         """The ranges of animals that died or left become free."""
