@@ -7,8 +7,8 @@ landscape has no region for starts empty and stays so):
 
 1. fire (suppressed in the park core), 2. succession, 4. prey per cell (leopards eat over their
 ranges), 5. environment and the mortality of independent animals (natural with EV, starvation,
-poaching, conflict at deer farms, roads — each hazard read at the cell the animal lives in: a
-resident's is its range's first cell), 6. reproduction on the map (mates from overlapping
+poaching, conflict at deer farms, roads — a resident meets each hazard as the use-weighted mean
+of its layers over its home range, any other animal at its cell), 6. reproduction on the map (mates from overlapping
 ranges) and first-year mortality, 8. ageing (the young become transients at independence),
 territories (the ranges of the dead become free, residents whose range no longer feeds them
 leave it, transients walk over the resistance surface and settle in vacant ranges; road deaths
@@ -16,8 +16,8 @@ on the way), resolve, 9. census by population region.
 
 **Not yet here** (the issue's later items): interventions on the map (patrol zones,
 firebreaks, crossings, releases at a site), disease (the non-spatial catastrophe per population
-does not carry over to cells), exposure over the whole home range for the hazards, the
-scenario-file form and the CLI (``[landscape]`` in a scenario), maps in the results file.
+does not carry over to cells), the scenario-file form (``[landscape]`` in a scenario, ``pardus
+run``), maps in the results file.
 """
 
 from __future__ import annotations

@@ -64,15 +64,44 @@ def test_interventions_are_refused_until_they_work_on_the_map():
         simulate_spatial("examples/amur-2015-anti-poaching.toml", land=default_landscape(rows=30, cols=25), replicates=1, years=10)
 
 
-def test_hazard_tables_for_the_occupied_cells_only_give_the_same_deaths(small, monkeypatch):
-    """On a map the mortality tables are computed for the cells animals live in: the same values
-    as the full tables, so the same run."""
+def test_hazard_tables_for_the_occupied_cells_only_are_the_full_tables_there(small):
+    """On a map the mortality tables are computed for the cells animals live in (and their home
+    ranges): at the cells, the same values as the full tables."""
     import pardus.processes.mortality as M
+    from pardus.processes.base import State
 
-    prep, params = _prep(years=5), SpatialParams()
-    subset = SpatialBatch(prep, 9, range(2), small, params).run()
-    monkeypatch.setattr(M, "SUBSET_ABOVE_CELLS", 10**12)
-    full = SpatialBatch(prep, 9, range(2), small, params).run()
-    for k in subset:
-        np.testing.assert_array_equal(subset[k], full[k], err_msg=k)
-    assert subset["deaths"].sum() > 0
+    b = SpatialBatch(_prep(years=2), 9, range(2), small, SpatialParams())
+    b.run()  # a state with prey, fields and animals of a real year
+    mort = next(p for p in b.schedule if p.name == "mortality_independent")
+    state = State(year=2017, t=2, pop=b.pop, layers=b.layers, tally={}, is_lethal=b._lethal, n_reps=2, ranges=b.ranges)
+    env = next(p for p in b.schedule if p.name == "environment")
+    env.step(state, b.rngs["environment"])  # this year's natural survival
+    cells = np.unique(b.pop.cell[: b.pop.n])
+    names = {f.name for f in mort.reads if f.where == "cell"}
+    sub = mort.tables(M._CellSubset(state, cells, None, names), cache=False)
+    full = mort.tables(state, cache=False)[:, cells]
+    np.testing.assert_array_equal(sub, full)
+
+
+def test_a_resident_meets_the_hazards_as_the_mean_over_its_home_range():
+    """MODEL.md §4.8: poaching by access × patrols over the home range. A range over a cell of
+    access 0 and one of access 1 (equal use) gives the poaching of access 0.5; an animal without
+    a range, that of its cell."""
+    from pardus.landscape import RangeTable
+    from pardus.population.table import Population
+    from pardus.processes.base import State
+    from pardus.processes.mortality import _CellSubset
+    from pardus.processes.poaching import Poaching
+
+    n = 5000
+    layers = {"human_access": np.zeros(n), "patrol_effort": np.zeros(n), "hunting_ban": np.zeros(n)}
+    layers["human_access"][[10, 11, 20]] = [0.0, 1.0, 0.8]
+    t = RangeTable()
+    rid = t.add([10, 11])
+    state = State(year=0, t=0, pop=Population(n_loci=1, capacity=4), layers=layers, tally={}, is_lethal=np.zeros(1, bool), ranges=t)
+    sub = _CellSubset(state, np.array([20]), np.array([rid]), {"human_access", "patrol_effort", "hunting_ban"})
+    np.testing.assert_allclose(sub.layers["human_access"], [0.8, 0.5])
+    hz = Poaching.from_scenario(load_scenario("amur-2015"))
+    table = hz.table(sub)
+    one = State(year=0, t=0, pop=None, layers={k: np.array([0.5]) if k == "human_access" else np.zeros(1) for k in layers}, tally={}, is_lethal=np.zeros(1, bool))
+    np.testing.assert_allclose(table[1], hz.table(one)[0])

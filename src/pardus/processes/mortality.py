@@ -92,19 +92,47 @@ def mark_deaths(cause, cell, sex, age, F, protected, rows, rates, modifiers, cau
         cause[r] = cause_ids[pick]
 
 
-SUBSET_ABOVE_CELLS = 4096  # more cells than this (a map): hazard tables for the occupied cells only
+SUBSET_ABOVE_CELLS = 4096  # a map (home ranges, or more cells than this per replicate): tables for the occupied cells only
+
+
+RANGE_EXPOSURE = True  # on a map, a resident meets the hazards as the mean over its home range
 
 
 class _CellSubset(State):
-    """A view of a state on some of its cells (sorted global numbers): the layers at those cells,
-    each cell's replicate kept; what a hazard table needs."""
+    """A view of a state on some *units*: cells (sorted global numbers) and, after them, home
+    ranges, each with the layers a hazard table reads — at the cell, or as the use-weighted mean
+    over the range's cells (:func:`pardus.landscape.ranges.exposure`) — and its replicate."""
 
-    def __init__(self, state: State, cells: np.ndarray):
+    def __init__(self, state: State, cells: np.ndarray, ranges: np.ndarray | None = None, names=None):
         per = state.cells_per_rep
-        super().__init__(year=state.year, t=state.t, pop=state.pop, layers={k: v[cells] for k, v in state.layers.items()}, tally={},
-                         is_lethal=state.is_lethal, fields=state.fields, n_reps=state.n_reps, ranges=state.ranges)  # fmt: skip
-        self.rep_of_cell = cells // per
+        ranges = np.zeros(0, dtype=np.int64) if ranges is None else ranges
+        t = state.ranges
+        layers = {}
+        for k, v in state.layers.items():
+            if names is not None and k not in names:
+                continue
+            at_cells = v[cells]
+            if ranges.size:
+                means = _range_means(t.start, t.cells, t.weight, ranges, np.asarray(v, dtype=np.float64))
+                at_cells = np.concatenate([at_cells.astype(np.float64), means])
+            layers[k] = at_cells
+        super().__init__(year=state.year, t=state.t, pop=state.pop, layers=layers, tally={}, is_lethal=state.is_lethal, fields=state.fields,
+                         n_reps=state.n_reps, ranges=state.ranges)  # fmt: skip
+        first = t.cells[t.start[ranges]] if ranges.size else np.zeros(0, dtype=np.int64)
+        self.rep_of_cell = np.concatenate([cells // per, first // per])
         self.cells_per_rep = per
+
+
+@njit(cache=True)
+def _range_means(start, cells, weight, ranges, layer):
+    out = np.empty(ranges.shape[0])
+    for k in range(ranges.shape[0]):
+        r = ranges[k]
+        v = 0.0
+        for j in range(start[r], start[r + 1]):
+            v += weight[j] * layer[cells[j]]
+        out[k] = v
+    return out
 
 
 class Mortality(Process):
@@ -158,14 +186,20 @@ class Mortality(Process):
         u = as_streams(rng, state.n_reps).by_item(pop.rep[rows], 2)
         if rows.size == 0:
             return
-        if state.n_cells > SUBSET_ABOVE_CELLS:
-            # a map: the tables only for the cells where animals of this cohort live (the same
-            # values, a fraction of the work), indexed through a remapped cell column
-            cells = np.unique(pop.cell[rows])
-            sub = _CellSubset(state, cells)
+        if state.ranges is not None or state.cells_per_rep > SUBSET_ABOVE_CELLS:  # per replicate: not the batch's size
+            # a map: the tables only for the cells where animals of this cohort live (a fraction
+            # of the work), and for each resident its home range as one unit whose layers are the
+            # means over the range; indexed through a remapped cell column
+            rid = pop.range_id[rows].astype(np.int64)
+            use = RANGE_EXPOSURE and state.ranges is not None and bool((rid >= 0).any())
+            units = np.where(rid >= 0, state.n_cells + rid, pop.cell[rows]) if use else pop.cell[rows].astype(np.int64)
+            uniq = np.unique(units)
+            cells, in_ranges = uniq[uniq < state.n_cells], uniq[uniq >= state.n_cells] - state.n_cells
+            names = {f.name for f in self.reads if f.where == "cell"}
+            sub = _CellSubset(state, cells, in_ranges, names)
             rates = hazard_rates(self.tables(sub, cache=False), self.modifiers)
             where = np.zeros(n, dtype=np.int64)
-            where[rows] = np.searchsorted(cells, pop.cell[rows])
+            where[rows] = np.searchsorted(uniq, units)
             mark_deaths(pop.cause, where, pop.sex, pop.age, pop.F, pop.protected, rows, rates, self.modifiers, self.cause_ids, self.adult_age, u)
             return
         rates = hazard_rates(self.tables(state), self.modifiers)
