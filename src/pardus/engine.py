@@ -665,5 +665,9 @@ def batch_size(prep: Prepared) -> int:
 
 def run_batch(prep: Prepared, seed: int, replicates: list[int] | range) -> dict[str, np.ndarray]:
     """Run replicates together; records with a leading replicate axis (identical to running
-    each replicate alone)."""
+    each replicate alone). A scenario with [landscape] runs on its map (:mod:`pardus.spatial`)."""
+    if prep.scenario.landscape is not None:
+        from .spatial import SpatialBatch
+
+        return SpatialBatch(prep, seed, replicates).run()
     return Batch(prep, seed, replicates).run()

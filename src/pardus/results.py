@@ -35,6 +35,15 @@ UNITS = {
     "prey": "roe-deer equivalents per km2",
     "cost": "currency units",  # replaced by the run's currency (run.currency) in build_dataset
     "occupied_years": "years",
+    # the spatial form (a scenario with [landscape])
+    "burned_km2": "km2",
+    "forest_km2": "km2",
+    "residents": "individuals",
+    "burn_probability": "1",
+    "occupancy": "1",
+    "mean_prey": "roe-deer equivalents per km2",
+    "forest_lost": "1",
+    "forest_gained": "1",
 }
 DIMS = {
     "N": ("year", "population", "sex", "stage"),
@@ -46,7 +55,63 @@ DIMS = {
     "prey": ("year", "population"),
     "cost": ("year",),
     "occupied_years": ("cell",),  # a running sum over the simulated years, per cell of the landscape
+    "burned_km2": ("year", "population"),
+    "forest_km2": ("year", "population"),
+    "residents": ("year", "population"),
 }
+# per-(replicate, cell) records of a spatial run, summarised over the replicates as maps
+MAP_INPUTS = ("occupied_years", "burned_years", "prey_sum", "cover_end", "range_years")
+MAP_DESCRIPTIONS = {
+    "burn_probability": "probability that the cell burns in a year (over replicates and years)",
+    "occupancy": "probability that the cell lies in a resident leopard's home range at the end of a year (over replicates and years)",
+    "mean_prey": "prey density over replicates and years",
+    "forest_lost": "probability that the cell is forest (mixed or oak) at the start and not at the end",
+    "forest_gained": "probability that the cell is not forest at the start and is at the end",
+}
+
+
+def _maps(scenarios: list[Scenario], records: list[dict[str, np.ndarray]], T: int) -> tuple[dict, dict, dict]:
+    """The map variables (scenario, y, x) of a spatial run, the landscape's own layers (y, x) and
+    the x / y coordinates; the scenarios must share one [landscape] map."""
+    from .landscape.layers import LAYERS
+    from .spatial import FOREST, load_landscape
+
+    specs = {(sc.landscape.source, sc.landscape.seed) for sc in scenarios if sc.landscape is not None}
+    if len(specs) != 1 or any(sc.landscape is None for sc in scenarios):
+        raise ValueError("scenarios of one run must all be on the same map (the same landscape.source and landscape.seed) or all non-spatial")
+    land = load_landscape(scenarios[0].landscape)
+    g = land.grid
+    shape = g.shape
+    x, y = g.centres()
+    coords = {"x": x.reshape(shape)[0], "y": y.reshape(shape)[:, 0]}
+    cover0 = land.layers["cover"]
+    forest0 = np.isin(cover0, FOREST)
+    maps: dict[str, list] = {k: [] for k in MAP_DESCRIPTIONS}
+    for rec in records:
+        maps["burn_probability"].append(rec["burned_years"].mean(axis=0) / T)
+        maps["occupancy"].append(rec["range_years"].mean(axis=0) / T)
+        maps["mean_prey"].append(rec["prey_sum"].astype(float).mean(axis=0) / T)
+        forest_end = np.isin(rec["cover_end"], FOREST)
+        maps["forest_lost"].append((forest0 & ~forest_end).mean(axis=0))
+        maps["forest_gained"].append((~forest0 & forest_end).mean(axis=0))
+    data = {
+        k: xr.Variable(("scenario", "y", "x"), np.stack(v).reshape((len(records),) + shape), attrs={"units": UNITS[k], "long_name": MAP_DESCRIPTIONS[k]})
+        for k, v in maps.items()
+    }
+    static = {}
+    for name in ("cover", "zone", "road"):
+        if name in land.layers:
+            spec = LAYERS[name]
+            static[f"landscape_{name}"] = xr.Variable(
+                ("y", "x"), land.layers[name].reshape(shape).astype(np.int16),
+                attrs={"long_name": f"{name} at the start ({spec.description})", "codes": json.dumps({str(k): v for k, v in (spec.codes or {}).items()})},
+            )  # fmt: skip
+    static["landscape_country"] = xr.Variable(
+        ("y", "x"), land.regions["country"].codes.reshape(shape).astype(np.int16), attrs={"long_name": "country region (code → name in 'codes', −1 none)", "codes": json.dumps(dict(enumerate(land.regions["country"].names)))}
+    )
+    attrs = {"crs": g.crs or "", "transform": json.dumps(list(g.transform or ())), "cell_size": float(g.cell_size or 0.0)}
+    return data | static, coords, attrs
+
 
 
 class ResultsError(Exception):
@@ -76,7 +141,14 @@ def build_dataset(
     currency = common_currency(scenarios)
     y0, T = start.pop(), years.pop()
     data = {}
+    spatial = "burned_years" in records[0]
+    coords_map, map_attrs = {}, {}
+    if spatial:
+        maps, coords_map, map_attrs = _maps(scenarios, records, T)
+        data.update(maps)
     for var in records[0]:
+        if spatial and var in MAP_INPUTS:
+            continue  # summarised as maps above
         dims = ("scenario", "replicate") + DIMS.get(var, ("year",))
         arr = np.stack([r[var] for r in records])
         units = currency if var == "cost" else UNITS.get(var, "1")
@@ -89,7 +161,8 @@ def build_dataset(
             "replicate": np.arange(n_rep),
             "year": np.arange(y0, y0 + T + 1),
             "population": names,
-            "cell": names,  # the non-spatial landscape: one cell per population
+            **({"cell": names} if not spatial else {}),  # the non-spatial landscape: one cell per population
+            **coords_map,
             "sex": list(SEXES),
             "stage": list(STAGES),
             "cause": list(CAUSES),
@@ -102,6 +175,8 @@ def build_dataset(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         scenarios=json.dumps({sc.name: sc.model_dump(mode="json") for sc in scenarios}, sort_keys=True),
         currency=currency,
+        spatial=int(spatial),
+        **{f"landscape_{k}": v for k, v in map_attrs.items()},
     )
     if sweeps is not None:
         ds = add_sweeps(ds, sweeps)

@@ -22,7 +22,10 @@ run``), maps in the results file.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -30,7 +33,9 @@ from scipy import ndimage
 from .engine import Batch, Prepared, check_layers, prepare, process_seed
 from .landscape import Landscape, RegionLayer
 from .landscape.default import default_landscape
-from .landscape.layers import LAYERS
+from .landscape.io import LandscapeError, read_landscape
+from .landscape.layers import LAYERS, managed_layers
+from .landscape.targets import TargetError, area_mask, central_cell, site_cell
 from .population.table import ALIVE, DEPENDENT, RESIDENT, TRANSIENT
 from .processes.base import CAUSE_INDEX, Field, Process, State
 from .processes.ceiling import Ageing, Resolve
@@ -39,6 +44,7 @@ from .processes.conflict import Conflict
 from .processes.disease import Disease
 from .processes.environment import Environment
 from .processes.fire import Fire, FireParams
+from .processes.management import Management
 from .processes.map_dispersal import MapDispersal, MapDispersalParams
 from .processes.mortality import Mortality
 from .processes.poaching import Poaching
@@ -63,6 +69,184 @@ class SpatialParams:
     prey: CellPreyParams = field(default_factory=CellPreyParams)
     start_radius_km: float = 25.0  # founders start within this distance of the park core (assumption)
     exposure_decay_km: float = 3.0  # deer-farm and road exposure decay with distance (assumption)
+
+
+# ---------------------------------------------------------------------------------------------
+# the scenario's [landscape] table → the processes' parameters
+
+TABLES = {"fire": FireParams, "succession": SuccessionParams, "prey": CellPreyParams, "territories": TerritoryParams, "dispersal": MapDispersalParams}
+SWITCHABLE = ("fire", "succession")  # `enabled = false` leaves the process out
+# parameters the scenario's own tables give (one value, one place): not set again in [landscape.*]
+DERIVED = {
+    "prey": {
+        "growth_rate": "prey.growth_rate", "growth_sd": "prey.growth_sd", "offtake": "prey.offtake", "kills_per_leopard": "prey.kills_per_leopard",
+        "need": "prey.need", "patrol_max_effect": "threats.poaching.prey_patrol_max_effect", "patrol_half_effort": "threats.poaching.patrol_half_effort",
+        "adult_age": "demography.adult_age",
+    },
+    "territories": {"kills_per_leopard": "prey.kills_per_leopard", "need_female": "prey.need.female.adult", "need_male": "prey.need.male.adult"},
+}  # fmt: skip
+
+
+def _derived(sc: Scenario | None, table: str) -> dict:
+    """The values of a table's derived parameters in scenario ``sc`` (None: the defaults)."""
+    if sc is None:
+        return {}
+    p, po = sc.prey, sc.threats.poaching
+    if table == "prey":
+        need = ((0.0, p.need.female.subadult, p.need.female.adult), (0.0, p.need.male.subadult, p.need.male.adult))
+        return dict(growth_rate=p.growth_rate, growth_sd=p.growth_sd, offtake=p.offtake, kills_per_leopard=p.kills_per_leopard, need=need,
+                    patrol_max_effect=po.prey_patrol_max_effect, patrol_half_effort=po.patrol_half_effort, adult_age=sc.demography.adult_age)  # fmt: skip
+    if table == "territories":
+        return dict(kills_per_leopard=p.kills_per_leopard, need_female=p.need.female.adult, need_male=p.need.male.adult)
+    return {}
+
+
+def _convert(value, default, key: str):
+    """``value`` as the type of the dataclass default (lists become tuples); TypeError or
+    ValueError naming ``key`` when it does not fit."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise TypeError(f"{key} = {value!r} — must be true or false")
+        return value
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(default, int) and not isinstance(value, int)):
+            raise TypeError(f"{key} = {value!r} — must be a {'whole number' if isinstance(default, int) else 'number'}")
+        if value < 0:
+            raise ValueError(f"{key} = {value!r} — must not be negative")
+        return type(default)(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise TypeError(f"{key} = {value!r} — must be text")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{key} = {value!r} — must be a list like its default {list(default)!r}")
+        item = default[0] if default else None
+        return tuple(v if item is None else _convert(v, item, f"{key}[{i}]") for i, v in enumerate(value))
+    return value
+
+
+def _table(spec, table: str, sc: Scenario | None):
+    """The parameter object of one process table (None: switched off) — raises ValueError."""
+    cls = TABLES[table]
+    given = dict(getattr(spec, table))
+    enabled = given.pop("enabled", True)
+    if table in SWITCHABLE and not isinstance(enabled, bool):
+        raise ValueError(f"landscape.{table}.enabled = {enabled!r} — must be true or false")
+    if table not in SWITCHABLE and "enabled" in getattr(spec, table):
+        raise ValueError(f"landscape.{table}.enabled — the {table} process cannot be switched off")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
+    kwargs = _derived(sc, table)
+    problems = []
+    for key, value in given.items():
+        where = f"landscape.{table}.{key}"
+        if key in DERIVED.get(table, {}):
+            problems.append(f"{where} — given by {DERIVED[table][key]} of the scenario; set it there")
+        elif key not in fields:
+            hint = difflib.get_close_matches(key, list(fields), n=1)
+            problems.append(f"{where} — no such parameter" + (f"; did you mean '{hint[0]}'?" if hint else f"; the parameters are: {', '.join(k for k in fields if k not in DERIVED.get(table, {}))}"))
+        else:
+            try:
+                kwargs[key] = _convert(value, getattr(defaults, key), where)
+            except (TypeError, ValueError) as exc:
+                problems.append(str(exc))
+    if problems:
+        raise ValueError("; ".join(problems))
+    try:
+        obj = cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"landscape.{table}: {exc}") from None
+    return obj if enabled else None
+
+
+def params_problems(spec) -> list[str]:
+    """What is wrong with the process tables of a [landscape] (empty: nothing)."""
+    out = []
+    for table in TABLES:
+        try:
+            _table(spec, table, None)
+        except ValueError as exc:
+            out.append(str(exc))
+    return out
+
+
+def spatial_params(sc: Scenario) -> SpatialParams:
+    """The parameters of the processes on the map, from a scenario with [landscape]."""
+    spec = sc.landscape
+    if spec is None:
+        raise ValueError(f"scenario '{sc.name}' has no [landscape]: it is non-spatial")
+    t = {table: _table(spec, table, sc) for table in TABLES}
+    return SpatialParams(t["territories"], t["dispersal"], t["fire"], t["succession"], t["prey"], spec.start_radius_km, spec.exposure_decay_km)
+
+
+@lru_cache(maxsize=4)
+def _load(source: str, seed: int, neighbours: int) -> Landscape:
+    land = default_landscape(seed) if source == "default" else read_landscape(source, neighbours=neighbours)
+    if land.grid.neighbours != neighbours:
+        land = Landscape(dataclasses.replace(land.grid, neighbours=neighbours), land.layers, land.regions)
+    return land
+
+
+def load_landscape(spec) -> Landscape:
+    """The landscape of a [landscape] table (cached per process; a fresh layer dict each call)."""
+    land = _load(spec.source, spec.seed, spec.neighbours)
+    return Landscape(land.grid, {k: v.copy() for k, v in land.layers.items()}, dict(land.regions))
+
+
+# ---------------------------------------------------------------------------------------------
+# where the interventions act
+
+
+def intervention_targets(land: Landscape, sc: Scenario, acceptable: np.ndarray) -> dict[str, dict]:
+    """Per intervention: ``cells`` (its local cells: its area within its population's region),
+    ``site`` (a release's or translocation's local cell) and ``source_cells`` (a translocation's
+    source region, bool per cell). Raises TargetError naming the key and the fix."""
+    country = land.regions["country"]
+    out = {}
+    for name, iv in sc.interventions.items():
+        base = f"interventions.{name}"
+        if iv.population not in country.names:
+            raise TargetError(f"{base}.population = \"{iv.population}\" — the landscape has no region of that name in its country layer ({', '.join(country.names)})")
+        region = country.codes == country.names.index(iv.population)
+        mask = region if iv.area is None else area_mask(land, iv.area, iv.width, f"{base}.area") & region
+        if not mask.any():
+            raise TargetError(f"{base}.area = \"{iv.area}\" — has no cell in the region of {iv.population}; give an area inside it")
+        entry = {"cells": np.flatnonzero(mask), "site": None, "source_cells": None}
+        if iv.type in ("release", "translocation"):
+            entry["site"] = site_cell(land, iv.site, f"{base}.site") if iv.site is not None else central_cell(land, mask, acceptable, f"{base}.area" if iv.area else f"{base} (the region of {iv.population})")
+        if iv.type == "translocation":
+            if iv.source not in country.names:
+                raise TargetError(f"{base}.source = \"{iv.source}\" — the landscape has no region of that name in its country layer ({', '.join(country.names)})")
+            entry["source_cells"] = country.codes == country.names.index(iv.source)
+        out[name] = entry
+    return out
+
+
+def spatial_problems(sc: Scenario) -> list[str]:
+    """What keeps a spatial scenario from running on its landscape (empty: nothing): the
+    landscape cannot be read, a population with animals has no region, an intervention's area
+    or site does not fit the map."""
+    spec = sc.landscape
+    if spec is None:
+        return []
+    try:
+        land = load_landscape(spec)
+    except (LandscapeError, OSError, ValueError) as exc:
+        return [f"landscape.source = \"{spec.source}\" — {exc}"]
+    if "country" not in land.regions:
+        return [f"landscape.source = \"{spec.source}\" — the landscape has no 'country' region layer (region_country.tif), which places the populations"]
+    out = []
+    names = land.regions["country"].names
+    for name, p in sc.populations.items():
+        if name not in names and p.initial_size > 0:
+            out.append(f"populations.{name} — {p.initial_size} animals, but the landscape's country layer has no region '{name}' (its regions: {', '.join(names)}); rename the population or set initial_size = 0")
+    params = spatial_params(sc)
+    try:
+        intervention_targets(land, sc, params.territories.acceptable(land.layers["cover"]))
+    except TargetError as exc:
+        out.append(str(exc))
+    return out
 
 
 def exposure_layers(land: Landscape, decay_km: float) -> dict[str, np.ndarray]:
@@ -136,12 +320,32 @@ class TerritoryUpkeep(Process):
             pop.cause[movers[died]] = CAUSE_INDEX["road"]
 
 
-class SpatialBatch(Batch):
-    """Replicates of a scenario on a landscape (see the module docstring)."""
+class MapManagement(Management):
+    """Interventions on the map: every managed layer of the spatial model is reset to the
+    landscape's own values each year, then each intervention acts on its area; a habitat change
+    may turn the cover over, a translocation moves animals out of their ranges."""
 
-    def __init__(self, prep: Prepared, seed: int, replicates, land: Landscape, params: SpatialParams):
+    writes = Management.writes + tuple(Field(n, "cell") for n in managed_layers(spatial=True) if n not in managed_layers()) + (
+        Field("cover", "cell"), Field("cover_age", "cell"), Field("range_id", "individual"), Field("status", "individual"),
+    )  # fmt: skip
+
+
+FOREST = tuple(LAYERS["cover"].code(c) for c in ("mixed_forest", "oak_forest"))
+MAP_RECORDS = ("burned_years", "prey_sum", "cover_end", "range_years")  # per (replicate, cell); with occupied_years
+
+
+class SpatialBatch(Batch):
+    """Replicates of a scenario on a landscape (see the module docstring). ``land`` and
+    ``params`` default to the scenario's [landscape]."""
+
+    def __init__(self, prep: Prepared, seed: int, replicates, land: Landscape | None = None, params: SpatialParams | None = None):
         super().__init__(prep, seed, replicates)  # founders, genotypes, kinship, captive pools
         sc = prep.scenario
+        if land is None or params is None:
+            if sc.landscape is None:
+                raise ValueError(f"scenario '{sc.name}' has no [landscape]: give a landscape and SpatialParams")
+            land = land or load_landscape(sc.landscape)
+            params = params or spatial_params(sc)
         R, names = self.n_reps, prep.names
         k = len(names)
         C = land.n_cells
@@ -158,18 +362,23 @@ class SpatialBatch(Batch):
         for name in ("hunting_ban", "feeding", "conflict_mitigation", "vaccination", "road_reduction", "dispersal_mortality_reduction"):
             land.layers.setdefault(name, np.zeros(C))
         land.layers["outbreak"] = np.zeros(C, dtype=bool)
+        core = land.layers["zone"] == LAYERS["zone"].code("core") if "zone" in land.layers else np.zeros(C, dtype=bool)
+        land.layers.setdefault("suppression", core.copy())  # fires are fought in the park core
         self.landscape = land
         self.layers = land.batch_layers(R)
         self._report_codes = land.reporting().batch_codes(R)
+        self._cover0 = land.layers["cover"].copy()
         # founders go to acceptable cells of their population's region near the park core
         pop = self.pop
         n = pop.n
         local_pop = pop.cell[:n] - k * pop.rep[:n]
         ok = params.territories.acceptable(land.layers["cover"])
-        core = land.layers["zone"] == LAYERS["zone"].code("core")
         x, y = land.grid.centres()
-        cx, cy = x[core].mean(), y[core].mean()
-        near = np.hypot(x - cx, y - cy) <= params.start_radius_km * 1000.0
+        if core.any():
+            cx, cy = x[core].mean(), y[core].mean()
+            near = np.hypot(x - cx, y - cy) <= params.start_radius_km * 1000.0
+        else:
+            near = np.ones(C, dtype=bool)
         self.territories = Territories(params.territories, land.grid.neighbour_table, C, R)
         starts = [np.flatnonzero(ok & near & (rep_codes == i)) for i in range(k)]
         for r, seq in enumerate(self.seqs):
@@ -177,20 +386,36 @@ class SpatialBatch(Batch):
             rows = np.flatnonzero(pop.rep[:n] == r)
             for i in rows[pop.mother[rows] < 0]:  # founders; dependent young follow their mothers below
                 cand = starts[local_pop[i]]
-                pop.cell[i] = r * C + (cand[rng.integers(cand.size)] if cand.size else 0)
+                if cand.size == 0:
+                    raise ValueError(f"population '{names[local_pop[i]]}': no cell of acceptable cover in its region within landscape.start_radius_km = {params.start_radius_km:g} of the park core — raise it")
+                pop.cell[i] = r * C + cand[rng.integers(cand.size)]
             by_id = {int(pop.id[j]): j for j in rows}
             for i in rows[pop.mother[rows] >= 0]:
                 pop.cell[i] = pop.cell[by_id[int(pop.mother[i])]]
             indep = rows[(pop.status[rows] != DEPENDENT)]
             self.territories.settle(pop, indep, self.layers)
             pop.status[indep[pop.range_id[indep] < 0]] = TRANSIENT
+        # the interventions on the map: their cells, reset to the landscape's own each year
+        self.captive.status = TRANSIENT  # released animals look for a range of their own
+        baseline = {name: self.layers[name].copy() for name in managed_layers(spatial=True) if name in self.layers}
+        self.baseline = baseline
+        targets = intervention_targets(land, sc, ok)
+        km = (land.grid.cell_size or 1000.0) / 1000.0
+        spatial = {
+            "targets": {name: t["cells"] for name, t in targets.items()},
+            "sites": {name: t["site"] for name, t in targets.items() if t["site"] is not None},
+            "source_cells": {name: t["source_cells"] for name, t in targets.items() if t["source_cells"] is not None},
+            "territories": self.territories,
+            "cell_km": km,
+        }
+        management = MapManagement(Management.Params.from_scenario(sc), names, baseline, self.captive, spatial)
         # the spatial schedule
         disease = Disease.from_scenario(sc)
         hazards = [NaturalMortality.from_scenario(sc), Starvation.from_scenario(sc), Poaching.from_scenario(sc), Conflict.from_scenario(sc), Road.from_scenario(sc)]
         adult_age = sc.demography.adult_age
-        sched = []
+        sched: list[Process] = [management]
         if params.fire is not None:
-            sched.append(Fire(params.fire, land.grid.neighbour_table, core))
+            sched.append(Fire(params.fire, land.grid.neighbour_table))
         if params.succession is not None:
             sched.append(Succession(params.succession, land.grid))
         self.layers.setdefault("burned", np.zeros(R * C, dtype=bool))
@@ -210,7 +435,41 @@ class SpatialBatch(Batch):
         self.schedule = sched
         check_layers(sched, self.layers)
         self.rngs = {proc.name: Streams.from_seeds([process_seed(seq, proc.name) for seq in self.seqs]) for proc in sched}
+        for proc in sched:
+            if proc.substreams:
+                proc.bind_streams({name: Streams.from_seeds([process_seed(seq, name) for seq in self.seqs]) for name in proc.substreams})
         self.ranges = self.territories.table  # what the processes read the home ranges from (state.ranges)
+
+    def _record(self, rec: dict, t: int, m: dict, state: State, initial: bool = False) -> None:
+        super()._record(rec, t, m, state, initial)
+        R, C = self.n_reps, self.landscape.n_cells
+        L = state.layers
+        cover = L["cover"].reshape(R, C)
+        forest = np.isin(L["cover"], FOREST)
+        area = L["area_km2"]
+        if initial:
+            T = rec["N"].shape[1] - 1
+            rec["burned_years"] = np.zeros((R, C), np.int16)
+            rec["prey_sum"] = np.zeros((R, C), np.float32)
+            rec["cover_end"] = np.zeros((R, C), np.int8)
+            rec["range_years"] = np.zeros((R, C), np.int16)
+            k = self.landscape.reporting().n_regions
+            rec["burned_km2"] = np.zeros((R, T + 1, k))
+            rec["forest_km2"] = np.zeros((R, T + 1, k))
+            rec["residents"] = np.zeros((R, T + 1, k), np.int32)
+        else:
+            burned = L["burned"]
+            rec["burned_years"] += burned.reshape(R, C)
+            rec["prey_sum"] += L["prey"].reshape(R, C).astype(np.float32)
+            owner = self.territories.owner
+            rec["range_years"] += ((owner[0] >= 0) | (owner[1] >= 0)).reshape(R, C)
+            rec["burned_km2"][:, t] = self._by_region(burned * area)
+        rec["cover_end"][:] = cover
+        rec["forest_km2"][:, t] = self._by_region(forest * area)
+        pop = state.pop
+        n = pop.n
+        res = (pop.cause[:n] == ALIVE) & (pop.status[:n] == RESIDENT)
+        rec["residents"][:, t] = self._by_region(np.bincount(pop.cell[:n][res], minlength=R * C))
 
 
 def simulate_spatial(scenario: Scenario | str, land: Landscape | None = None, replicates: int = 8, seed: int = 1, years: int | None = None,
@@ -223,10 +482,9 @@ def simulate_spatial(scenario: Scenario | str, land: Landscape | None = None, re
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     if years is not None:
         sc = sc.replace({"run.years": years})
-    if sc.interventions:
-        raise ValueError("interventions on the map are not implemented yet: run the spatial form without [interventions]")
-    land = land or default_landscape()
-    params = params or SpatialParams()
+    if sc.landscape is None:
+        land = land or default_landscape()
+        params = params or SpatialParams()
     b = SpatialBatch(prepare(sc), seed, range(replicates), land, params)
     rec = b.run()
     reg = b.landscape.reporting()

@@ -59,11 +59,6 @@ def test_animals_live_on_land_in_exclusive_ranges_and_are_counted_by_their_count
             assert rec["N"][r, -1, names.index(name)].sum() == int(((pop.rep[:n] == r) & (country == code)).sum())
 
 
-def test_interventions_are_refused_until_they_work_on_the_map():
-    with pytest.raises(ValueError, match="interventions on the map are not implemented yet"):
-        simulate_spatial("examples/amur-2015-anti-poaching.toml", land=default_landscape(rows=30, cols=25), replicates=1, years=10)
-
-
 def test_hazard_tables_for_the_occupied_cells_only_are_the_full_tables_there(small):
     """On a map the mortality tables are computed for the cells animals live in (and their home
     ranges): at the cells, the same values as the full tables."""

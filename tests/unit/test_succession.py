@@ -87,6 +87,7 @@ def test_fire_records_the_interval_since_the_previous_fire():
         "cover": np.full(9, C["grassland"], np.int8),
         "human_access": np.ones(9),
         "firebreak": np.zeros(9),
+        "suppression": np.zeros(9, dtype=bool),
         "years_since_fire": np.arange(9, dtype=np.int32),
     }
     state = State(year=0, t=0, pop=None, layers=layers, tally={}, is_lethal=np.zeros(1, bool))

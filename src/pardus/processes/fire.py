@@ -15,6 +15,9 @@ p = 1 it is site percolation (q_c = 0.592746 with 4 neighbours, 0.407254 with 8)
 neighbours a firebreak one cell wide drawn diagonally leaks: fire passes between two of its
 cells that touch only at a corner (use 4 neighbours, or draw breaks two cells wide).
 
+An ignition that falls on a firebreak cell takes with probability ``1 − firebreak`` (one extra
+uniform, drawn only where a firebreak is).
+
 **Suppression.** In cells where ``suppression`` is set (e.g. the national-park core with its
 fire brigades), a fire burns at most a number of such cells drawn when it first reaches one:
 geometric with mean ``suppressed_mean_size`` cells.
@@ -136,6 +139,9 @@ def burn_from(s, r, base, starts, cover, firebreak, suppressed, neighbours, p_sp
     cap = np.full(1, -1, dtype=np.int64)  # cells of suppression this fire may still burn (−1: not met yet)
     head, tail = 0, 0
     for c in starts:
+        fb = firebreak[base + c]
+        if fb > 0.0 and uniform(s, r) < fb:  # an ignition on a firebreak does not take (a cleared strip)
+            continue
         if not burned[base + c] and _may_burn(s, r, suppressed[base + c], cap, p_geo):
             burned[base + c] = True
             queue[tail] = c
@@ -201,6 +207,7 @@ class Fire(Process):
         Field("cover", "cell"),
         Field("human_access", "cell"),
         Field("firebreak", "cell"),
+        Field("suppression", "cell"),
         Field("years_since_fire", "cell", "years"),
     )
     writes = (
@@ -211,10 +218,9 @@ class Fire(Process):
         Field("fires", "year"),
     )
 
-    def __init__(self, params: FireParams, neighbours: np.ndarray, suppressed: np.ndarray | None = None):
+    def __init__(self, params: FireParams, neighbours: np.ndarray):
         self.p = params
         self.neighbours = np.asarray(neighbours, dtype=np.int64)
-        self.suppressed = suppressed  # per cell of one replicate (None: nowhere)
         self._flam = np.asarray(params.flammability)
         self._spread = np.asarray(params.p_spread)
         self._share = np.array([s for s, _ in params.seasons])
@@ -224,12 +230,11 @@ class Fire(Process):
         streams = as_streams(rng, state.n_reps)
         L = state.layers
         n = self.neighbours.shape[0]
-        sup = np.zeros(n, dtype=np.bool_) if self.suppressed is None else np.asarray(self.suppressed, dtype=np.bool_)
         burned = np.zeros(state.n_cells, dtype=np.bool_)
         ign = np.zeros(state.n_reps, dtype=np.int64)
         fires = np.zeros(state.n_reps, dtype=np.int64)
         spread_fires(
-            streams.s, state.n_reps, n, L["cover"].astype(np.int64), L["human_access"], L["firebreak"], np.tile(sup, state.n_reps), self.neighbours,
+            streams.s, state.n_reps, n, L["cover"].astype(np.int64), L["human_access"], L["firebreak"], np.asarray(L["suppression"], dtype=np.bool_), self.neighbours,
             self._flam, self._spread, self.p.access_a, self.p.access_b, self.p.ignitions_per_weight, self._share, self._factor,
             self.p.suppressed_mean_size, burned, ign, fires,
         )  # fmt: skip
@@ -262,13 +267,14 @@ def simulate_fire(land, params: FireParams | None = None, years: int = 50, repli
     zone = None
     if suppression_zone is not None:
         zone = land.layers["zone"] == LAYERS["zone"].code(suppression_zone)
-    schedule = [Fire(params, grid.neighbour_table, zone)]
+    schedule = [Fire(params, grid.neighbour_table)]
     if succession is not None:
         schedule.append(Succession(succession, grid))
     names = ["cover", "human_access", "firebreak", "years_since_fire", "zone", "cover_age"]
     layers = {k: np.tile(land.layers[k], replicates) for k in names if k in land.layers}
     if firebreak is not None:  # a firebreak (share of spread stopped per cell) laid over the landscape's own
         layers["firebreak"] = np.tile(np.maximum(land.layers["firebreak"], np.asarray(firebreak, dtype=float)), replicates)
+    layers["suppression"] = np.tile(np.zeros(n, dtype=bool) if zone is None else zone, replicates)
     layers.setdefault("cover_age", np.tile(land.layers["years_since_fire"], replicates).astype(np.int32))
     state = State(year=0, t=0, pop=None, layers=layers, tally={}, is_lethal=np.zeros(1, bool), n_reps=replicates)
     streams = {p.name: Streams.from_seeds([process_seed(replicate_seed(seed, r), p.name) for r in range(replicates)]) for p in schedule}

@@ -8,6 +8,9 @@ adding a translocation shifts no release's draws, and an intervention of the sam
 scenarios sees the same numbers (common random numbers).
 
 Non-spatial form: the target is a population (its cell in every replicate of the batch).
+Spatial form (a scenario with ``[landscape]``): the target is the intervention's ``area`` within
+its population's region (:mod:`pardus.landscape.targets`), a set of cells in every replicate;
+``apply`` gets them as a (replicates, cells) array and adds each replicate's cost over them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..population.table import ALIVE, FEMALE, MALE
+from ..population.table import ALIVE, FEMALE, MALE, TRANSIENT
 from ..rng import Streams
 from ..scenario import schema
 from .base import CAUSE_INDEX, State
@@ -48,8 +51,13 @@ class InterventionType:
     def __init__(self, name: str, spec, index: dict[str, int], context: dict):
         self.name = name
         self.spec = spec
-        self.local = index[spec.population]  # the target population's cell
+        self.local = index[spec.population]  # the target population's cell (non-spatial)
         self.streams: Streams | None = None
+        self.site: int | None = (context.get("sites") or {}).get(name)  # spatial: the local cell a release goes to
+
+    def in_effect(self, year: int) -> bool:
+        """Whether it changes the landscape this year (from start to end; a firebreak lasts on)."""
+        return active(self.spec, year)
 
     @property
     def stream_name(self) -> str:
@@ -61,8 +69,8 @@ class InterventionType:
         return f"{self.name}: {self.type} in {s.population} from {s.start}{until} ({self.effect}; cost per {self.unit})"
 
     def apply(self, state: State, cells: np.ndarray, year: int, baseline: dict, cost: np.ndarray) -> None:
-        """Change the layers of the target ``cells`` (one per replicate) this year and add what
-        it costs to ``cost`` (per replicate)."""
+        """Change the layers of the target ``cells`` ((replicates, cells): one per replicate in
+        the non-spatial form) this year and add what it costs to ``cost`` (per replicate)."""
         raise NotImplementedError
 
     def after_all(self, state: State, cells: np.ndarray, cost: np.ndarray) -> None:
@@ -89,10 +97,16 @@ class AntiPoaching(InterventionType):
     sets = ("patrol_effort",)
 
     def apply(self, state, cells, year, baseline, cost):
-        L = state.layers
-        L["patrol_effort"][cells] = self.spec.effort
+        L, s = state.layers, self.spec
+        base = baseline["patrol_effort"][cells]
+        if s.budget is not None:  # the effort the budget buys on top of the baseline, spread evenly
+            area = L["area_km2"][cells].sum(axis=1, keepdims=True)
+            effort = base + s.budget / (s.unit_cost * area)
+        else:
+            effort = np.broadcast_to(s.effort, base.shape)
+        L["patrol_effort"][cells] = effort
         # the baseline patrols are already paid for: only added effort costs money
-        cost += self.spec.unit_cost * np.maximum(0.0, self.spec.effort - baseline["patrol_effort"][cells]) * L["area_km2"][cells]
+        cost += (s.unit_cost * np.maximum(0.0, effort - base) * L["area_km2"][cells]).sum(axis=1)
 
 
 @register
@@ -100,14 +114,16 @@ class PreyRecovery(InterventionType):
     model = schema.PreyRecovery
     effect = "hunting ban share, prey capacity factor, supplemental feeding"
     unit = "km² per year"
-    sets = ("hunting_ban", "prey_capacity", "feeding")
+    sets = ("hunting_ban", "prey_capacity", "feeding", "prey_capacity_factor")
 
     def apply(self, state, cells, year, baseline, cost):
         L, s = state.layers, self.spec
         L["hunting_ban"][cells] = np.maximum(L["hunting_ban"][cells], s.hunting_ban)
         L["prey_capacity"][cells] *= s.capacity_factor
+        if "prey_capacity_factor" in L:  # spatial: the capacity follows the cover, times this factor
+            L["prey_capacity_factor"][cells] *= s.capacity_factor
         L["feeding"][cells] += s.feeding
-        cost += s.unit_cost * L["area_km2"][cells]
+        cost += (s.unit_cost * L["area_km2"][cells]).sum(axis=1)
 
 
 @register
@@ -139,18 +155,20 @@ class Vaccination(InterventionType):
         pop = state.pop
         n = pop.n
         present = np.bincount(pop.cell[:n][pop.cause[:n] == ALIVE], minlength=state.n_cells)
-        cost += self.spec.unit_cost * self.spec.coverage * present[cells]
+        cost += self.spec.unit_cost * self.spec.coverage * present[cells].sum(axis=1)
 
 
 @register
 class Crossing(InterventionType):
     model = schema.Crossing
-    effect = "share of road deaths and of dispersal deaths prevented"
+    effect = "share of road deaths and of dispersal deaths prevented; on the map, the road cells of its area get a crossing (tunnel, overpass)"
     unit = "year"
-    sets = ("road_reduction", "dispersal_mortality_reduction")
+    sets = ("road_reduction", "dispersal_mortality_reduction", "crossing")
 
     def apply(self, state, cells, year, baseline, cost):
         L, s = state.layers, self.spec
+        if "crossing" in L:  # spatial: walks cross its road cells safely (map_dispersal.crossing_effect)
+            L["crossing"][cells] |= L["road"][cells] > 0
         L["road_reduction"][cells] = 1.0 - (1.0 - L["road_reduction"][cells]) * (1.0 - s.road_reduction)
         L["dispersal_mortality_reduction"][cells] = 1.0 - (1.0 - L["dispersal_mortality_reduction"][cells]) * (1.0 - s.dispersal_mortality_reduction)
         cost += s.unit_cost
@@ -159,15 +177,23 @@ class Crossing(InterventionType):
 @register
 class HabitatChange(InterventionType):
     model = schema.HabitatChange
-    effect = "carrying capacity and prey capacity × factors (compounding yearly if `yearly`), human access replaced"
+    effect = "carrying capacity and prey capacity × factors (compounding yearly if `yearly`), human access replaced; on the map the cover may change (`cover`)"
     unit = "none (a change of the landscape, not a paid action: `fixed_cost`/`unit_cost` per year may still be set)"
-    sets = ("carrying_capacity", "prey_capacity", "human_access")
+    sets = ("carrying_capacity", "prey_capacity", "human_access", "prey_capacity_factor")
 
     def apply(self, state, cells, year, baseline, cost):
         L, s = state.layers, self.spec
         power = (year - s.start + 1) if s.yearly else 1
         L["carrying_capacity"][cells] *= s.carrying_capacity_factor**power
         L["prey_capacity"][cells] *= s.prey_capacity_factor**power
+        if "prey_capacity_factor" in L:
+            L["prey_capacity_factor"][cells] *= s.prey_capacity_factor**power
+        if s.cover is not None and year == s.start and "cover" in L:  # spatial: the land is turned over once
+            from ..landscape.layers import LAYERS
+
+            L["cover"][cells] = LAYERS["cover"].code(s.cover)
+            if "cover_age" in L:
+                L["cover_age"][cells] = 0
         if s.human_access is not None:
             L["human_access"][cells] = s.human_access
         cost += s.unit_cost
@@ -188,9 +214,11 @@ class Release(InterventionType):
         if not acts_this_year(self.spec, year):
             return
         s = self.spec
+        C = state.cells_per_rep
         for r in range(state.n_reps):
-            k = self.releaser.release(state, self.streams, r, int(cells[r]), s.females, s.males, s.age)
-            state.tally["released"][cells[r]] += k
+            cell = int(cells[r, 0]) if self.site is None else r * C + self.site
+            k = self.releaser.release(state, self.streams, r, cell, s.females, s.males, s.age)
+            state.tally["released"][cell] += k
             cost[r] += s.unit_cost * k
 
 
@@ -204,6 +232,10 @@ class Translocation(InterventionType):
     def __init__(self, name, spec, index, context):
         super().__init__(name, spec, index, context)
         self.source = index[spec.source]
+        # spatial: the source population's cells (bool per cell of one replicate) and the home
+        # ranges that the animals caught leave
+        self.source_cells = (context.get("source_cells") or {}).get(name)
+        self.territories = context.get("territories")
 
     def describe(self) -> str:
         return super().describe().replace(f" in {self.spec.population}", f" from {self.spec.source} to {self.spec.population}")
@@ -211,15 +243,21 @@ class Translocation(InterventionType):
     def apply(self, state, cells, year, baseline, cost):
         if not acts_this_year(self.spec, year):
             return
+        C = state.cells_per_rep
         for r in range(state.n_reps):
-            cost[r] += self.spec.unit_cost * self._move(state, r, int(cells[r]))
+            dest = int(cells[r, 0]) if self.site is None else r * C + self.site
+            cost[r] += self.spec.unit_cost * self._move(state, r, dest)
 
     def _move(self, state: State, r: int, dest: int) -> int:
         """Move animals of replicate r from the source population to cell ``dest``."""
         s, pop, streams = self.spec, state.pop, self.streams
         n = pop.n
-        src = self.source + state.cells_per_rep * r
-        base = (pop.cause[:n] == ALIVE) & (pop.cell[:n] == src) & (pop.age[:n] >= s.min_age) & (pop.age[:n] <= s.max_age)
+        C = state.cells_per_rep
+        if self.source_cells is None:
+            here = pop.cell[:n] == self.source + C * r
+        else:
+            here = (pop.rep[:n] == r) & self.source_cells[pop.cell[:n] % C]
+        base = (pop.cause[:n] == ALIVE) & here & (pop.age[:n] >= s.min_age) & (pop.age[:n] <= s.max_age)
         moved = 0
         for sex, k in ((FEMALE, s.females), (MALE, s.males)):
             cand = np.flatnonzero(base & (pop.sex[:n] == sex))
@@ -227,8 +265,52 @@ class Translocation(InterventionType):
             dies = streams.random(r, (take.size,)) < s.mortality
             pop.cause[take[dies]] = CAUSE_INDEX["dispersal"]  # died while being moved
             pop.cell[take[~dies]] = dest
+            if self.territories is not None:  # spatial: they leave their ranges and look for new ones
+                held = take[pop.range_id[take] >= 0]
+                self.territories.release(pop.range_id[held])
+                pop.range_id[take] = -1
+                pop.status[take[~dies]] = TRANSIENT
             moved += take.size
         return moved
+
+
+@register
+class Firebreak(InterventionType):
+    model = schema.Firebreak
+    effect = "fire spread into and out of its cells stopped by `strength`; after `end` it grows over (strength × (1 − lapse) a year)"
+    unit = "km of firebreak maintained per year (cells × cell size / width)"
+    sets = ("firebreak",)
+
+    def __init__(self, name, spec, index, context):
+        super().__init__(name, spec, index, context)
+        self.cell_km = context.get("cell_km", 1.0)
+
+    def in_effect(self, year: int) -> bool:
+        return year >= self.spec.start  # it stays on the ground after its upkeep ends
+
+    def apply(self, state, cells, year, baseline, cost):
+        L, s = state.layers, self.spec
+        lapsed = 0 if s.end is None or year <= s.end else year - s.end
+        L["firebreak"][cells] = np.maximum(L["firebreak"][cells], s.strength * (1.0 - s.lapse) ** lapsed)
+        if active(s, year):
+            km = self.cell_km * cells.shape[1] / s.width
+            cost += s.unit_cost * km
+
+
+@register
+class ProtectedArea(InterventionType):
+    model = schema.ProtectedArea
+    effect = "fire suppression, human access × (1 − access_reduction), hunting ban in its cells"
+    unit = "km² per year"
+    sets = ("suppression", "human_access", "hunting_ban")
+
+    def apply(self, state, cells, year, baseline, cost):
+        L, s = state.layers, self.spec
+        if s.suppression:
+            L["suppression"][cells] = True
+        L["human_access"][cells] *= 1.0 - s.access_reduction
+        L["hunting_ban"][cells] = np.maximum(L["hunting_ban"][cells], s.hunting_ban)
+        cost += (s.unit_cost * L["area_km2"][cells]).sum(axis=1)
 
 
 missing = set(schema.INTERVENTION_TYPES) - set(REGISTRY)

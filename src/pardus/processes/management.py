@@ -43,9 +43,14 @@ class Management(Process):
         def from_scenario(cls, sc: Scenario) -> "Management.Params":
             return cls(tuple(sc.interventions.items()))
 
-    def __init__(self, params: "Management.Params", names: list[str], baseline: dict[str, np.ndarray], releaser):
+    def __init__(self, params: "Management.Params", names: list[str], baseline: dict[str, np.ndarray], releaser, spatial: dict | None = None):
+        """``spatial`` (the spatial form): ``targets`` (intervention name → its local cells),
+        ``sites``, ``source_cells``, ``territories``, ``cell_km`` (see the interventions)."""
         self.params = params
-        self.interventions = build_interventions(params.interventions, names, {"captive": releaser})
+        context = {"captive": releaser, **(spatial or {})}
+        self.interventions = build_interventions(params.interventions, names, context)
+        self.targets = [None if spatial is None else np.asarray(spatial["targets"][iv.name], dtype=np.int64) for iv in self.interventions]
+        self.managed = tuple(baseline)  # the layers reset to the baseline each year
         self.baseline = baseline
         # the interventions that draw random numbers each have a stream of their own
         self.substreams = tuple(iv.stream_name for iv in self.interventions if iv.random)
@@ -57,17 +62,19 @@ class Management(Process):
 
     def step(self, state: State, rng) -> None:
         L = state.layers
-        for name in MANAGED_LAYERS:
+        for name in self.managed:
             L[name][:] = self.baseline[name]
         year = state.year
         cost = np.zeros(state.n_reps)  # per replicate
         acting = []
-        for iv in self.interventions:
-            if not active(iv.spec, year):
+        offsets = state.cells_per_rep * np.arange(state.n_reps)[:, None]
+        for iv, local in zip(self.interventions, self.targets):
+            if not iv.in_effect(year):
                 continue
             if year == iv.spec.start:
                 cost += iv.spec.fixed_cost
-            cells = state.cells_of(iv.local)  # the population in every replicate of the batch
+            # its cells in every replicate of the batch: the population's one cell, or its area on the map
+            cells = offsets + (iv.local if local is None else local[None, :])
             if iv.random and iv.streams is None:
                 raise RuntimeError(f"intervention '{iv.name}' draws from its own stream '{iv.stream_name}': bind it with Management.bind_streams first")
             iv.apply(state, cells, year, self.baseline, cost)
@@ -83,9 +90,10 @@ class CaptiveSource:
     captive allele pool, kinship 0 to wild animals and the captive mean kinship (1 − GD) to
     each other, and F equal to that mean kinship. Each replicate has its own captive pool."""
 
-    def __init__(self, pools: list[AllelePool]):
+    def __init__(self, pools: list[AllelePool], status: int = RESIDENT):
         self.pools = pools
         self.mk = pools[0].mean_kinship
+        self.status = status  # what released animals are (spatial: transients that look for a range)
 
     def release(self, state: State, streams: Streams, r: int, cell: int, females: int, males: int, age: int) -> int:
         """Release animals of replicate r into (global) cell ``cell``; returns how many."""
@@ -108,7 +116,7 @@ class CaptiveSource:
         pop.origin[new] = ORIGIN_RELEASED
         pop.protected[new] = False
         pop.range_id[new] = NO_RANGE
-        pop.status[new] = RESIDENT  # released as independent animals
+        pop.status[new] = self.status  # released as independent animals
         pop.F[new] = self.mk
         pop.geno[new] = geno
         pop.captive_share[new] = 1.0

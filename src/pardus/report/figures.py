@@ -850,6 +850,112 @@ def plot_populations(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | 
     return FigureSpec("populations", "Population size by population", caption, png)
 
 
+MAP_PANELS = (
+    ("occupancy", "Occupancy", "probability the cell is in\na leopard's home range", "YlOrBr", None),
+    ("burn_probability", "Burn probability", "per year", "Reds", None),
+    ("mean_prey", "Mean prey", "roe-deer eq. per km²", "Greens", None),
+    ("forest_lost", "Forest lost", "probability forest at the start\nis gone at the end", "Purples", (0.0, 1.0)),
+)
+MAX_MAP_ROWS = 6  # scenarios drawn as rows of maps (the rest: see the results file)
+
+
+def _map_extent(ds: xr.Dataset):
+    x, y = np.asarray(ds["x"].values, float), np.asarray(ds["y"].values, float)
+    dx = abs(x[1] - x[0]) if x.size > 1 else 1000.0
+    dy = abs(y[1] - y[0]) if y.size > 1 else 1000.0
+    return ((x.min() - dx / 2) / 1000, (x.max() + dx / 2) / 1000, (y.min() - dy / 2) / 1000, (y.max() + dy / 2) / 1000)
+
+
+def _map_context(ax, ds: xr.Dataset, extent) -> None:
+    """Water grey-blue, the border as a line, so that a map reads as the landscape."""
+    if "landscape_cover" in ds:
+        water = np.asarray(ds["landscape_cover"].values) == 0
+        ax.imshow(np.where(water, 1.0, np.nan), cmap=mpl.colors.ListedColormap(["#cfe3ef"]), extent=extent, interpolation="nearest", origin="upper")
+    if "landscape_country" in ds:
+        c = np.asarray(ds["landscape_country"].values, float)
+        xs = np.linspace(extent[0], extent[1], c.shape[1])
+        ys = np.linspace(extent[3], extent[2], c.shape[0])
+        if np.unique(c[c >= 0]).size > 1:
+            ax.contour(xs, ys, c, levels=[0.5], colors="#444444", linewidths=0.8, linestyles="--")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def plot_maps(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
+    """Maps of a spatial run: per scenario (rows) occupancy, burn probability, mean prey and
+    forest lost, each over replicates and years, on one colour scale per column."""
+    if "occupancy" not in ds or "y" not in ds["occupancy"].dims:
+        return None
+    names = _scenario_names(ds)[:MAX_MAP_ROWS]
+    extent = _map_extent(ds)
+    water = np.asarray(ds["landscape_cover"].values) == 0 if "landscape_cover" in ds else None
+    aspect = (extent[3] - extent[2]) / max(extent[1] - extent[0], 1e-9)
+    w = 2.6
+    with mpl.rc_context(_RC):
+        fig = _new_figure(w * len(MAP_PANELS) + 0.4, (w * aspect + 0.35) * len(names) + 0.9)
+        axes = fig.subplots(len(names), len(MAP_PANELS), squeeze=False)
+        for j, (var, title, unit, cmap, fixed) in enumerate(MAP_PANELS):
+            vals = np.asarray(ds[var].sel(scenario=names).values, float)
+            lo, hi = fixed if fixed else (0.0, float(np.nanmax(vals)) if np.isfinite(np.nanmax(vals)) and np.nanmax(vals) > 0 else 1.0)
+            for i, name in enumerate(names):
+                ax = axes[i, j]
+                v = vals[i]
+                if water is not None:
+                    v = np.where(water, np.nan, v)
+                im = ax.imshow(v, cmap=cmap, vmin=lo, vmax=hi, extent=extent, interpolation="nearest", origin="upper")
+                _map_context(ax, ds, extent)
+                if i == 0:
+                    ax.set_title(title)
+                if j == 0:
+                    ax.set_ylabel(plain(name, 24), color=colors.get(name, "black"))
+            cb = fig.colorbar(im, ax=axes[:, j], orientation="horizontal", shrink=0.85, pad=0.02)
+            cb.set_label(unit, fontsize=8)
+            cb.ax.tick_params(labelsize=8)
+        png = _render(fig)
+    T = ds.sizes["year"] - 1
+    more = f" Only the first {MAX_MAP_ROWS} scenarios are drawn." if ds.sizes["scenario"] > MAX_MAP_ROWS else ""
+    caption = (
+        f"Per cell of the landscape, over {_n_replicates(ds)} replicates and {T} years: the probability that the cell lies "
+        "in a resident leopard's home range at the end of a year, that it burns in a year, the mean prey density, and the probability that a "
+        "forest cell (mixed or oak) at the start is no forest at the end (burned to shrub and grass, cleared, logged). "
+        f"Light blue: water; dashed line: the border. Each column has one colour scale for all scenarios.{more}"
+    )
+    return FigureSpec("maps", "Maps: where the leopards live, what burns, prey and forest", caption, png)
+
+
+def plot_landscape_series(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
+    """Area burned per year and forest area over time, median over replicates per scenario."""
+    if "burned_km2" not in ds:
+        return None
+    names = _scenario_names(ds)
+    years = _years(ds)
+    with mpl.rc_context(_RC):
+        fig = _new_figure(9.2, 3.4)
+        axes = fig.subplots(1, 3, squeeze=False).ravel()
+        series = (("burned_km2", "Area burned (km² per year)", True), ("forest_km2", "Forest (km²)", False), ("residents", "Leopards holding a range", False))
+        for ax, (var, label, skip_first) in zip(axes, series):
+            total = ds[var].sum("population")
+            for i, name in enumerate(names):
+                v = np.asarray(total.sel(scenario=name).values, float)
+                med = np.median(v, axis=0)
+                lo, hi = np.percentile(v, [10, 90], axis=0)
+                sl = slice(1, None) if skip_first else slice(None)
+                ax.plot(years[sl], med[sl], color=colors[name], lw=2.0, ls=_linestyle(i))
+                if len(names) <= MAX_BANDED:
+                    ax.fill_between(years[sl], lo[sl], hi[sl], color=colors[name], alpha=0.15, lw=0)
+            ax.set_title(label)
+            ax.set_ylim(bottom=0)
+            _year_axis(ax, years)
+        _legend_below(fig, _legend_handles(names, colors))
+        png = _render(fig)
+    caption = (
+        "The landscape over time: area that burned each year, area of forest (mixed and oak), and leopards that hold a "
+        "home range (residents), all populations together; median over replicates, band 10–90 %."
+    )
+    return FigureSpec("landscape-series", "The landscape over time: fire, forest, residents", caption, png)
+
+
 def make_figures(
     ds: xr.Dataset,
     comparison=None,
@@ -865,6 +971,8 @@ def make_figures(
         plot_populations(ds, colors),
         plot_genetics(ds, colors),
         plot_deaths_by_cause(ds, colors),
+        plot_maps(ds, colors),
+        plot_landscape_series(ds, colors),
         plot_sweep(ds, colors),
         plot_comparison(comparison, colors, baseline, currency=report_currency(ds, comparison)),
     ]

@@ -10,7 +10,11 @@ import difflib
 import math
 from typing import Any
 
-from .schema import Scenario
+from ..landscape.layers import COVER_CODES
+from ..landscape.targets import area_form_problem
+from .schema import SPATIAL_TYPES, Scenario
+
+COVER_NAMES = [COVER_CODES[k] for k in sorted(COVER_CODES)]
 
 
 def _num(x: Any) -> float | None:
@@ -134,6 +138,33 @@ def semantic_problems(raw: dict[str, Any], origin: dict[str, str], label: str) -
                     out.append(f"{_who(origin, base + '.age', label)}: {base}.age = {int(age)} — not below demography.max_age = {int(max_age)}")
             if iv.get("type") == "translocation" and iv.get("source") == iv.get("population") and "source" in iv:
                 out.append(f"{_who(origin, base, label)}: {base} — source and population are the same")
+            spatial = isinstance(raw.get("landscape"), dict)
+            if not spatial:
+                for key in ("area", "site"):
+                    if iv.get(key) is not None:
+                        k = f"{base}.{key}"
+                        out.append(f"{_who(origin, k, label)}: {k} — a place on a map, but the scenario is non-spatial; add a [landscape] table or leave {key} out")
+                if iv.get("type") in SPATIAL_TYPES:
+                    out.append(f"{_who(origin, base, label)}: {base} — type \"{iv.get('type')}\" acts on a map; add a [landscape] table (e.g. [landscape] source = \"default\")")
+                if iv.get("type") == "habitat_change" and iv.get("cover") is not None:
+                    k = f"{base}.cover"
+                    out.append(f"{_who(origin, k, label)}: {k} — changes the map's cover, but the scenario is non-spatial; add [landscape] or use the capacity factors")
+            if isinstance(iv.get("area"), str):
+                problem = area_form_problem(iv["area"])
+                if problem:
+                    k = f"{base}.area"
+                    out.append(f"{_who(origin, k, label)}: {k} = {problem}")
+            if iv.get("type") == "habitat_change" and isinstance(iv.get("cover"), str) and iv["cover"] not in COVER_NAMES:
+                k = f"{base}.cover"
+                hint = difflib.get_close_matches(iv["cover"], COVER_NAMES, n=1)
+                out.append(f"{_who(origin, k, label)}: {k} = \"{iv['cover']}\" — no cover class of that name; the classes are: {', '.join(COVER_NAMES)}" + (f"; did you mean '{hint[0]}'?" if hint else ""))
+            if iv.get("type") == "anti_poaching":
+                has_effort, has_budget = iv.get("effort") is not None, iv.get("budget") is not None
+                if has_effort == has_budget:
+                    out.append(f"{_who(origin, base, label)}: {base} — give either effort (patrol-days per km² per year) or budget (money per year), not {'both' if has_effort else 'neither'}")
+                elif has_budget and not (_num(iv.get("unit_cost")) or 0) > 0:
+                    k = f"{base}.unit_cost"
+                    out.append(f"{_who(origin, k, label)}: {k} — a budget buys patrol-days at unit_cost each: set unit_cost > 0 (money per patrol-day)")
             tmin, tmax = _num(iv.get("min_age")), _num(iv.get("max_age"))
             if tmin is not None and tmax is not None and tmin > tmax:
                 out.append(f"{_who(origin, base + '.min_age', label)}: {base}.min_age = {int(tmin)} — above max_age = {int(tmax)}")

@@ -18,6 +18,8 @@ UNIT_NAMES = {
     "habitat_change": "year",
     "release": "animal released",
     "translocation": "animal moved",
+    "firebreak": "km maintained per year",
+    "protected_area": "km² per year",
 }
 
 
@@ -41,9 +43,10 @@ def parameter_rows(res: Resolved) -> list[tuple[str, Any, str, str]]:
 
 def describe_intervention(label: str, iv, sc: Scenario) -> str:
     t = iv.type
-    where = f"in {iv.population}"
+    where = f"in {iv.population}" + (f" ({iv.area})" if iv.area else "")
     if t == "anti_poaching":
-        what = f"anti-poaching patrols '{label}' {where}: {iv.effort:g} patrol-days/km²/yr"
+        effort = f"{iv.effort:g} patrol-days/km²/yr" if iv.effort is not None else f"the patrols a budget of {iv.budget:,.0f} a year buys"
+        what = f"anti-poaching patrols '{label}' {where}: {effort}"
     elif t == "prey_recovery":
         bits = []
         if iv.hunting_ban:
@@ -71,9 +74,18 @@ def describe_intervention(label: str, iv, sc: Scenario) -> str:
             bits.append(f"prey capacity × {iv.prey_capacity_factor:g}{each}")
         if iv.human_access is not None:
             bits.append(f"human access {iv.human_access:g}")
+        if iv.cover is not None:
+            bits.append(f"cover turned to {iv.cover}")
         what = f"habitat change '{label}' {where}: {', '.join(bits) or 'no effect set'}"
     elif t == "release":
-        what = f"release '{label}' {where}: {iv.females} females + {iv.males} males aged {iv.age} from the captive population"
+        at = f" at [{iv.site[0]:g}, {iv.site[1]:g}]" if iv.site else ""
+        what = f"release '{label}' {where}{at}: {iv.females} females + {iv.males} males aged {iv.age} from the captive population"
+    elif t == "firebreak":
+        until = f", maintained to {iv.end}, then losing {iv.lapse:.0%} of its strength a year" if iv.end is not None else ""
+        what = f"firebreak '{label}' {where}: {iv.width} cells wide, stops {iv.strength:.0%} of fire spread{until}"
+    elif t == "protected_area":
+        bits = [b for b, on in (("fire suppression", iv.suppression), (f"human access − {iv.access_reduction:.0%}", iv.access_reduction), (f"hunting ban {iv.hunting_ban:.0%}", iv.hunting_ban)) if on]
+        what = f"protected area '{label}' {where}: {', '.join(bits) or 'no effect set'}"
     else:
         what = (
             f"translocation '{label}' from {iv.source} to {iv.population}: {iv.females} females + {iv.males} males"

@@ -149,6 +149,8 @@ def _resolve_chain(ref: str, base_dir: Path | None, seen: tuple[str, ...] = ()) 
     else:
         base, origin, sources = {}, {}, {}
     own = {k: v for k, v in data.items() if k not in _RESERVED}
+    if directory is not None:
+        _anchor_paths(own, directory)
     merged = _merge(base, own, origin, label)
     src = data.get("sources", {})
     if not isinstance(src, dict):
@@ -163,6 +165,25 @@ def _resolve_chain(ref: str, base_dir: Path | None, seen: tuple[str, ...] = ()) 
     else:
         merged.pop("__sweep__", None)
     return merged, origin, sources
+
+
+def _anchor_paths(own: dict, directory: Path) -> None:
+    """Make the file paths a scenario file gives (landscape.source, interventions.*.area)
+    relative to that file's folder, so that it runs from any working directory."""
+    from ..landscape.targets import is_file_area
+
+    def anchored(p: str) -> str:
+        path = Path(p).expanduser()
+        return str(path if path.is_absolute() else (directory / path))
+
+    land = own.get("landscape")
+    if isinstance(land, dict) and isinstance(land.get("source"), str) and land["source"] != "default":
+        land["source"] = anchored(land["source"])
+    ivs = own.get("interventions")
+    if isinstance(ivs, dict):
+        for iv in ivs.values():
+            if isinstance(iv, dict) and isinstance(iv.get("area"), str) and is_file_area(iv["area"]):
+                iv["area"] = anchored(iv["area"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,6 +289,10 @@ def format_validation_error(exc: ValidationError, raw: dict, origin: dict[str, s
             lines.append(f"{label}: {key} = {_fmt_value(err['input'])} — unknown key{hint}")
         elif etype == "missing":
             lines.append(f"{label}: {key} — required value is missing; add it to the file or extend a preset that has it")
+        elif etype == "value_error" and key == "landscape":
+            # the process tables of [landscape]: each problem already names its key and the fix
+            for problem in str(err["msg"]).removeprefix("Value error, ").split("; landscape."):
+                lines.append(f"{label}: {problem if problem.startswith('landscape.') else 'landscape.' + problem}")
         elif etype == "union_tag_invalid" or etype == "union_tag_not_found":
             given = _get(raw, [str(p) for p in loc] + ["type"])
             hint = difflib.get_close_matches(str(given), INTERVENTION_TYPES, n=1)
@@ -438,6 +463,10 @@ def resolve_scenarios(ref: str | Path) -> list[Resolved]:
             problems.extend(p for p in these if p not in problems)
             continue
         assert scenario is not None
+        spatial = _spatial_problems(scenario, origin, label)
+        if spatial:
+            problems.extend(p for p in spatial if p not in problems)
+            continue
         warn = suspicious_values(scenario, origin, label)
         known = _flatten(scenario.model_dump(mode="json"))
         warn.extend(
@@ -526,7 +555,23 @@ def scenario_from_dict(data: dict[str, Any], label: str = "<dict>", origin: dict
     except ValidationError as exc:
         problems.extend(format_validation_error(exc, data, origin or {}, label))
     problems.extend(semantic_problems(data, origin or {}, label))
+    if not problems and scenario is not None:
+        problems.extend(_spatial_problems(scenario, origin or {}, label))
     if problems:
         raise ScenarioError(problems)
     assert scenario is not None
     return scenario
+
+
+def _spatial_problems(scenario: Scenario, origin: dict[str, str], label: str) -> list[str]:
+    """A spatial scenario checked against its landscape (areas, sites, regions), each problem
+    with the file that set the key."""
+    if scenario.landscape is None:
+        return []
+    from ..spatial import spatial_problems
+
+    out = []
+    for problem in spatial_problems(scenario):
+        key = problem.split(" ", 1)[0].split("=", 1)[0].strip()
+        out.append(f"{origin.get(key) or _origin_prefix(origin, key) or label}: {problem}")
+    return out

@@ -8,9 +8,9 @@ cross-references (a release into a population that does not exist) are checked i
 
 from __future__ import annotations
 
-from typing import get_args, Annotated, Literal, Union
+from typing import get_args, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -252,18 +252,33 @@ class Run(Strict):
     )
 
 
+AREA_HELP = (
+    "spatial form only (a scenario with [landscape]): where on the map it acts, within its population's region —"
+    " 'zone:core' (any region layer: 'zone:buffer', 'country:china'), 'ring:core:2' (a ring 2 cells wide around a"
+    " zone), the path of a GeoJSON file (lines, polygons in the landscape's CRS) or of a GeoTIFF mask aligned with"
+    " the landscape (non-zero = in); default: the whole region"
+)
+
+
 class _Intervention(Strict):
     start: int
     end: int | None = None
     unit_cost: NonNeg = Field(0.0, description="cost per unit used (the unit depends on the type)")
     fixed_cost: NonNeg = Field(0.0, description="one-off cost in the start year")
     note: str = ""
+    area: str | None = Field(None, min_length=1, description=AREA_HELP)
+    width: Annotated[int, Field(ge=1, le=50)] = Field(
+        1, description="spatial form: cells wide that the lines of a GeoJSON area are drawn (areas and zones are as they are)"
+    )
 
 
 class AntiPoaching(_Intervention):
     type: Literal["anti_poaching"]
     population: str
-    effort: NonNeg = Field(description="patrol-days per km² per year (replaces the baseline)")
+    effort: NonNeg | None = Field(None, description="patrol-days per km² per year (replaces the baseline); give this or budget")
+    budget: NonNeg | None = Field(
+        None, description="money per year for patrols beyond the baseline: the effort it buys (budget / unit_cost / km²) is added evenly over the area; give this or effort"
+    )
 
 
 class PreyRecovery(_Intervention):
@@ -304,12 +319,21 @@ class HabitatChange(_Intervention):
     carrying_capacity_factor: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
     prey_capacity_factor: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
     human_access: Probability | None = Field(None, description="replaces the population's human_access (roads, settlements, logging access)")
+    cover: str | None = Field(None, description="spatial form only: the area's cover becomes this class in the start year (e.g. 'agriculture', 'mine'; 'mixed_forest' for a planted corridor)")
     yearly: bool = Field(False, description="the factors compound every year since start (a rate of change), until end")
+
+
+Site = Annotated[list[float], Field(min_length=2, max_length=2)]
+SITE_HELP = (
+    "spatial form only: [x, y] of the release site in the landscape's CRS (it must be land); default: the cell of"
+    " acceptable cover nearest the centre of the area"
+)
 
 
 class Release(_Intervention):
     type: Literal["release"]
     population: str
+    site: Site | None = Field(None, description=SITE_HELP)
     females: NonNegInt = 0
     males: NonNegInt = 0
     age: Annotated[int, Field(ge=0, le=30)] = 1
@@ -322,12 +346,38 @@ class Translocation(_Intervention):
     type: Literal["translocation"]
     source: str
     population: str
+    site: Site | None = Field(None, description=SITE_HELP + " (animals are caught anywhere in the source population's region)")
     females: NonNegInt = 0
     males: NonNegInt = 0
     min_age: Annotated[int, Field(ge=0, le=30)] = 1
     max_age: Annotated[int, Field(ge=0, le=30)] = 3
     mortality: Probability = 0.0
     every: Annotated[int, Field(ge=1)] | None = None
+
+
+class Firebreak(_Intervention):
+    """Spatial form only: a firebreak (a cleared or ploughed strip) that stops fire spread
+    across its cells (MODEL.md §4.2, §5); maintained every year from ``start`` to ``end``, after
+    which it grows over and its strength falls by ``lapse`` a year."""
+
+    type: Literal["firebreak"]
+    population: str
+    area: str = Field(min_length=1, description=AREA_HELP.replace("; default: the whole region", ""))
+    width: Annotated[int, Field(ge=1, le=50)] = Field(2, description="cells wide its lines are drawn (2 stops the diagonal leak under 8 neighbours)")
+    strength: Probability = Field(0.9, description="share of fire spread into and out of its cells that it stops while maintained")
+    lapse: Probability = Field(0.3, description="share of its strength lost each year once no longer maintained (after end)")
+
+
+class ProtectedArea(_Intervention):
+    """Spatial form only: a protected-area upgrade from ``start`` (e.g. buffer zone to
+    national-park core): fire suppression, fewer people (human access × (1 − access_reduction))
+    and a ban on hunting in its cells."""
+
+    type: Literal["protected_area"]
+    population: str
+    suppression: bool = Field(True, description="fires are fought in its cells (as in the park core)")
+    access_reduction: Probability = Field(0.5, description="share of human access removed (closed roads, no logging)")
+    hunting_ban: Probability = Field(1.0, description="share of human prey offtake stopped")
 
 
 Intervention = Annotated[
@@ -340,12 +390,45 @@ Intervention = Annotated[
         HabitatChange,
         Release,
         Translocation,
+        Firebreak,
+        ProtectedArea,
     ],
     Field(discriminator="type"),
 ]
 
 # the type names, from the union above (the one list; pardus.processes.interventions has a class for each)
 INTERVENTION_TYPES = tuple(m.model_fields["type"].annotation.__args__[0] for m in get_args(get_args(Intervention)[0]))
+
+
+SPATIAL_TYPES = ("firebreak", "protected_area")  # intervention types that only exist on a map
+
+
+class LandscapeSpec(Strict):
+    """The spatial form of a scenario (MODEL.md §3–§4): its populations live on a map. Each
+    population is the region of the same name of the landscape's ``country`` layer (a population
+    the map has no region for stays empty); K comes from the territories the prey supports, not
+    from ``carrying_capacity``. The process tables hold the parameters of the processes on the map
+    (their names and defaults: ``pardus explain --landscape``); a key they do not know is an error."""
+
+    source: str = Field("default", min_length=1, description="'default' (the embedded schematic landscape of southwest Primorye) or the path of a folder of GeoTIFF layers (as `pardus landscape export` writes)")
+    seed: NonNegInt = Field(2015, description="the seed the default landscape is generated from")
+    neighbours: Literal[4, 8] = Field(8, description="cells a fire, a walk or a range grows to: 4 (rook) or 8 (queen)")
+    start_radius_km: Annotated[float, Field(gt=0.0)] = Field(25.0, description="founders start within this distance of the park core")
+    exposure_decay_km: Annotated[float, Field(gt=0.0)] = Field(3.0, description="deer-farm and road exposure fall off as exp(−distance / this)")
+    fire: dict[str, Any] = Field(default_factory=dict, description="fire parameters (enabled = false: no fire)")
+    succession: dict[str, Any] = Field(default_factory=dict, description="succession parameters (enabled = false: cover never changes)")
+    prey: dict[str, Any] = Field(default_factory=dict, description="prey-per-cell parameters beyond [prey] (capacity_by_cover, patrol effect)")
+    territories: dict[str, Any] = Field(default_factory=dict, description="home-range parameters (sizes in cells, prey taken, avoided cover)")
+    dispersal: dict[str, Any] = Field(default_factory=dict, description="parameters of dispersal walks (resistance, road death, barriers, crossings)")
+
+    @model_validator(mode="after")
+    def _process_tables(self) -> "LandscapeSpec":
+        from ..spatial import params_problems  # the processes' own parameter classes
+
+        problems = params_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class Calibration(Strict):
@@ -369,6 +452,7 @@ class Scenario(Strict):
     captive: Captive = Captive()
     interventions: dict[str, Intervention] = Field(default_factory=dict)
     calibration: Calibration = Calibration()
+    landscape: LandscapeSpec | None = Field(None, description="the spatial form: the populations live on this map (absent: non-spatial)")
 
     def replace(self, overrides: dict, /) -> "Scenario":
         """A new scenario with dotted keys replaced, validated like a scenario file.

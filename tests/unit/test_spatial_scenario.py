@@ -1,0 +1,220 @@
+"""The spatial form as a scenario option: [landscape] in a scenario file, interventions on the
+map (areas, sites, firebreaks, crossings, patrol budgets, protected areas), maps in the
+results, and the messages for bad spatial input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pardus import simulate
+from pardus.engine import State, new_tally, prepare
+from pardus.landscape.default import default_landscape
+from pardus.landscape.io import write_landscape
+from pardus.landscape.layers import LAYERS
+from pardus.scenario import ScenarioError, load_scenario
+from pardus.spatial import SpatialBatch, load_landscape
+
+YEARS = 4
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A small default landscape written as GeoTIFF layers: the folder form of landscape.source."""
+    out = tmp_path_factory.mktemp("land")
+    write_landscape(default_landscape(rows=60, cols=50), out)
+    return out
+
+
+def _scenario(folder, interventions=None, **landscape):
+    sc = load_scenario("amur-2015").replace({"run.years": YEARS, "landscape": {"source": str(folder), **landscape}})
+    if interventions:
+        sc = sc.replace({"interventions": interventions})
+    return sc
+
+
+def _management_state(batch, year):
+    """The state of a batch at the start of ``year``, with its management step done."""
+    state = State(year=year, t=1, pop=batch.pop, layers=batch.layers, tally=new_tally(batch.landscape.n_cells * batch.n_reps, batch.n_reps), is_lethal=batch._lethal, n_reps=batch.n_reps, ranges=batch.ranges)
+    mgmt = batch.schedule[0]
+    assert mgmt.name == "management"
+    mgmt.step(state, batch.rngs["management"])
+    return state
+
+
+def test_a_scenario_with_a_landscape_runs_on_its_map_with_maps_in_the_results(folder):
+    sc = _scenario(folder)
+    ds = simulate(sc, replicates=3, seed=4, workers=1)
+    again = simulate(sc, replicates=3, seed=4, workers=2)
+    for var in ds.data_vars:
+        np.testing.assert_array_equal(ds[var].values, again[var].values, err_msg=var)  # workers do not change results
+    assert ds.attrs["spatial"] == 1 and ds["occupancy"].dims == ("scenario", "y", "x") and ds.sizes["y"] == 60 and ds.sizes["x"] == 50
+    for var in ("occupancy", "burn_probability", "forest_lost", "forest_gained"):
+        v = ds[var].values
+        assert np.all((v >= 0) & (v <= 1)), var
+    water = ds["landscape_cover"].values == 0
+    assert ds["occupancy"].values[0][water].max() == 0 and ds["occupancy"].values.max() > 0  # ranges on land only
+    assert ds["burned_km2"].sum() > 0 and (ds["forest_km2"].isel(year=0).sel(population=["russia", "china"]) > 0).all()
+    assert not ds["forest_km2"].sel(population="lazovsky").any()  # a population the map has no region for
+    # the census is by population region: every animal of a replicate is counted once
+    n_end = ds["N"].isel(year=-1).sum(["population", "sex", "stage"]).values
+    assert (n_end >= ds["residents"].isel(year=-1).sum("population").values).all()
+
+
+def test_a_crossing_puts_tunnels_on_the_road_cells_of_its_area_while_it_runs(folder):
+    sc = _scenario(folder, {"tunnel": {"type": "crossing", "population": "russia", "start": 2016, "end": 2017, "area": "country:russia", "road_reduction": 0.8}})
+    b = SpatialBatch(prepare(sc), 1, range(2))
+    land = b.landscape
+    C = land.n_cells
+    russia = land.regions["country"].codes == land.regions["country"].names.index("russia")
+    road = land.layers["road"] > 0
+    s = _management_state(b, 2016)
+    crossing = s.layers["crossing"].reshape(2, C)
+    assert crossing[:, russia & road].all() and not crossing[:, ~(russia & road)].any()
+    assert np.allclose(s.layers["road_reduction"].reshape(2, C)[:, russia], 0.8)
+    s = _management_state(b, 2018)  # after its end: the landscape's own layers again
+    assert not s.layers["crossing"].any() and not s.layers["road_reduction"].any()
+
+
+def test_a_firebreak_lasts_after_its_upkeep_ends_and_grows_over(folder):
+    iv = {"type": "firebreak", "population": "russia", "start": 2016, "end": 2017, "area": "ring:core:2", "strength": 0.8, "lapse": 0.25, "unit_cost": 100.0}
+    sc = _scenario(folder, {"break": iv})
+    b = SpatialBatch(prepare(sc), 1, range(1))
+    land = b.landscape
+    ring = np.zeros(land.n_cells, bool)
+    ring[b.schedule[0].targets[0]] = True
+    core = land.layers["zone"] == LAYERS["zone"].code("core")
+    assert ring.any() and not (ring & core).any()
+    for year, strength in ((2015, 0.0), (2016, 0.8), (2017, 0.8), (2018, 0.6), (2020, 0.8 * 0.75**3)):
+        s = _management_state(b, year)
+        np.testing.assert_allclose(s.layers["firebreak"][ring], strength)
+        assert not s.layers["firebreak"][~ring].any()
+        upkeep = 100.0 * ring.sum() / 2 if year in (2016, 2017) else 0.0  # km of a 2-cell-wide break of 1-km cells
+        assert s.tally["cost"][0] == pytest.approx(upkeep)
+
+
+def test_a_firebreak_that_stops_all_spread_keeps_outside_fires_out_of_the_area_it_encloses(folder):
+    """No ignitions in the core (no people there: access 0, and ignitions need people with
+    access_a = 0): without a firebreak fires from outside still burn into it; a ring that stops
+    every spread keeps it unburned in every replicate and year."""
+    no_people = {"type": "protected_area", "population": "russia", "start": 2016, "area": "zone:core", "suppression": False, "access_reduction": 1.0}
+    ring = {"type": "firebreak", "population": "russia", "start": 2016, "area": "ring:core:2", "strength": 1.0}
+    fire = {"access_a": 0.0, "ignitions_per_weight": 0.2}
+    core = None
+    burned = {}
+    for label, ivs in (("open", {"people": no_people}), ("ring", {"people": no_people, "ring": ring})):
+        ds = simulate(_scenario(folder, ivs, fire=fire), replicates=3, seed=2, workers=1)
+        core = ds["landscape_zone"].values == LAYERS["zone"].code("core")
+        burned[label] = ds["burn_probability"].values[0][core]
+    assert burned["open"].max() > 0
+    assert burned["ring"].max() == 0
+
+
+def test_a_patrol_budget_buys_effort_evenly_and_costs_the_budget(folder):
+    sc = _scenario(folder, {"patrol": {"type": "anti_poaching", "population": "china", "start": 2016, "budget": 50_000.0, "unit_cost": 25.0}})
+    b = SpatialBatch(prepare(sc), 1, range(2))
+    land = b.landscape
+    C = land.n_cells
+    china = land.regions["country"].codes == land.regions["country"].names.index("china")
+    s = _management_state(b, 2016)
+    added = s.layers["patrol_effort"].reshape(2, C)[:, china] - b.baseline["patrol_effort"].reshape(2, C)[:, china]
+    area = land.layers["area_km2"][china].sum()
+    np.testing.assert_allclose(added, 50_000.0 / 25.0 / area)
+    np.testing.assert_allclose(s.tally["cost"], 50_000.0)
+
+
+def test_a_protected_area_suppresses_fire_and_cuts_access_in_its_cells(folder):
+    sc = _scenario(folder, {"park": {"type": "protected_area", "population": "russia", "start": 2016, "area": "zone:buffer", "access_reduction": 0.5, "unit_cost": 2.0}})
+    b = SpatialBatch(prepare(sc), 1, range(1))
+    land = b.landscape
+    buffer = (land.layers["zone"] == LAYERS["zone"].code("buffer")) & (land.regions["country"].codes == 0)
+    s = _management_state(b, 2016)
+    assert s.layers["suppression"][buffer].all()
+    np.testing.assert_allclose(s.layers["human_access"][buffer], 0.5 * b.baseline["human_access"][buffer])
+    assert s.tally["cost"][0] == pytest.approx(2.0 * land.layers["area_km2"][buffer].sum())
+
+
+def test_a_release_at_a_site_puts_transients_there(folder):
+    land = default_landscape(rows=60, cols=50)
+    x, y = land.grid.centres()
+    ok = np.flatnonzero((land.layers["cover"] == LAYERS["cover"].code("mixed_forest")) & (land.regions["country"].codes == 0))
+    site = [float(x[ok[0]]), float(y[ok[0]])]
+    sc = _scenario(folder, {"rel": {"type": "release", "population": "russia", "start": 2016, "females": 2, "males": 1, "site": site, "unit_cost": 10.0}})
+    b = SpatialBatch(prepare(sc), 1, range(2))
+    n0 = b.pop.n
+    s = _management_state(b, 2016)
+    new = np.arange(n0, b.pop.n)
+    assert new.size == 6  # 3 per replicate
+    assert ((b.pop.cell[new] % land.n_cells) == ok[0]).all()
+    assert (b.pop.status[new] == 2).all()  # transients: they look for a range of their own
+    np.testing.assert_allclose(s.tally["cost"], 30.0)
+
+
+def test_interventions_on_the_map_are_refused_in_a_nonspatial_scenario():
+    sc = load_scenario("amur-2015")
+    with pytest.raises(ScenarioError) as e:
+        sc.replace({"interventions": {"b": {"type": "firebreak", "population": "russia", "start": 2016, "area": "ring:core:2"}}})
+    assert "acts on a map; add a [landscape] table" in str(e.value)
+    with pytest.raises(ScenarioError, match="a place on a map, but the scenario is non-spatial"):
+        sc.replace({"interventions": {"p": {"type": "anti_poaching", "population": "russia", "start": 2016, "effort": 2.0, "area": "zone:core"}}})
+
+
+@pytest.mark.parametrize(
+    "iv, message",
+    [
+        ({"type": "anti_poaching", "population": "russia", "start": 2016, "effort": 2.0, "area": "zone:nowhere"}, "region layer 'zone' has no region 'nowhere'"),
+        ({"type": "anti_poaching", "population": "russia", "start": 2016, "effort": 2.0, "area": "core"}, "not an area: give 'LAYER:NAME'"),
+        ({"type": "anti_poaching", "population": "russia", "start": 2016, "effort": 2.0, "area": "country:china"}, "has no cell in the region of russia"),
+        ({"type": "release", "population": "russia", "start": 2016, "females": 1, "site": "WATER"}, "in water"),
+        ({"type": "release", "population": "russia", "start": 2016, "females": 1, "site": [0.0, 0.0]}, "outside the landscape"),
+        ({"type": "anti_poaching", "population": "russia", "start": 2016, "budget": 10.0}, "set unit_cost > 0"),
+        ({"type": "habitat_change", "population": "russia", "start": 2016, "cover": "farmland"}, "no cover class of that name"),
+    ],
+)
+def test_bad_spatial_interventions_get_one_message_naming_the_key(folder, iv, message):
+    if iv.get("site") == "WATER":
+        land = default_landscape(rows=60, cols=50)
+        x, y = land.grid.centres()
+        w = np.flatnonzero(land.layers["cover"] == 0)[0]
+        iv = {**iv, "site": [float(x[w]), float(y[w])]}
+    with pytest.raises(ScenarioError) as e:
+        _scenario(folder, {"x": iv})
+    assert message in str(e.value) and "interventions.x" in str(e.value)
+
+
+def test_a_geojson_area_outside_the_map_is_refused_with_its_extent(folder, tmp_path):
+    line = tmp_path / "break.geojson"
+    line.write_text(json.dumps({"type": "LineString", "coordinates": [[0.0, 0.0], [1000.0, 1000.0]]}))
+    with pytest.raises(ScenarioError, match="lies outside the landscape"):
+        _scenario(folder, {"b": {"type": "firebreak", "population": "russia", "start": 2016, "area": str(line)}})
+
+
+def test_bad_landscape_tables_name_the_key_and_the_fix(folder):
+    with pytest.raises(ScenarioError) as e:
+        _scenario(folder, fire={"ignitions_per_wieght": 0.1}, territories={"kills_per_leopard": 50.0}, dispersal={"max_steps": 2.5})
+    text = str(e.value)
+    assert "landscape.fire.ignitions_per_wieght — no such parameter; did you mean 'ignitions_per_weight'?" in text
+    assert "landscape.territories.kills_per_leopard — given by prey.kills_per_leopard of the scenario; set it there" in text
+    assert "landscape.dispersal.max_steps = 2.5 — must be a whole number" in text
+    with pytest.raises(ScenarioError, match="no such folder"):
+        load_scenario("amur-2015").replace({"landscape": {"source": str(folder / "missing")}})
+
+
+def test_process_tables_switch_fire_off_and_take_parameters(folder):
+    sc = _scenario(folder, fire={"enabled": False}, dispersal={"max_steps": 30})
+    b = SpatialBatch(prepare(sc), 1, range(1))
+    assert "fire" not in [p.name for p in b.schedule]
+    assert next(p for p in b.schedule if p.name == "territories").d.p.max_steps == 30
+    assert load_landscape(sc.landscape).grid.shape == (60, 50)
+
+
+def test_a_scenario_file_resolves_its_paths_relative_to_itself(folder, tmp_path):
+    (tmp_path / "sub").mkdir()
+    f = tmp_path / "sub" / "s.toml"
+    rel = "../" + folder.name
+    (tmp_path / folder.name).symlink_to(folder)
+    f.write_text(f'extends = "amur-2015"\n[run]\nyears = 2\n[landscape]\nsource = "{rel}"\n')
+    sc = load_scenario(str(f))
+    assert load_landscape(sc.landscape).grid.shape == (60, 50)
