@@ -6,6 +6,7 @@ PIP := $(PY) -m pip
 PARDUS := $(VENV)/bin/pardus
 DEMO_DIR ?= demo-output
 DEMO_REPLICATES ?= 200
+DEMO_MAP_REPLICATES ?= 40
 
 .PHONY: demo test venv install install-dev browser bench posterior clean
 
@@ -47,7 +48,15 @@ demo: install
 	  --replicates $(DEMO_REPLICATES) --seed 2015 --output $(DEMO_DIR)/results.nc
 	$(PARDUS) summary $(DEMO_DIR)/results.nc --csv $(DEMO_DIR)/summary.csv
 	$(PARDUS) report $(DEMO_DIR)/results.nc --output $(DEMO_DIR)/report
+	$(PARDUS) compare \
+	  examples/spatial-baseline.toml \
+	  examples/spatial-firebreaks.toml \
+	  examples/spatial-crossing.toml \
+	  --replicates $(DEMO_MAP_REPLICATES) --seed 2015 --output $(DEMO_DIR)/map/results.nc
+	$(PARDUS) summary $(DEMO_DIR)/map/results.nc --csv $(DEMO_DIR)/map/summary.csv
+	$(PARDUS) report $(DEMO_DIR)/map/results.nc --output $(DEMO_DIR)/map/report
 	@echo "report: $(DEMO_DIR)/report/report.html"
+	@echo "map report: $(DEMO_DIR)/map/report/report.html"
 
 test: install-dev browser
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -69,6 +78,10 @@ docs: install
 	$(PY) docs/regenerate.py
 	$(VENV)/bin/pardus landscape show default -o docs/figures/default-landscape.png > /dev/null
 	$(VENV)/bin/pardus landscape fire -n 8 --years 30 -s 1 -o docs/figures/fire-burn-probability.png > /dev/null
+	rm -rf build/docs-map && mkdir -p build/docs-map
+	$(VENV)/bin/pardus compare examples/spatial-baseline.toml examples/spatial-firebreaks.toml examples/spatial-crossing.toml -n 8 -s 2015 -o build/docs-map/results.nc > /dev/null
+	$(VENV)/bin/pardus report build/docs-map/results.nc -o build/docs-map/report > /dev/null
+	cp build/docs-map/report/figures/maps.png docs/figures/spatial-maps.png
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build src/*.egg-info

@@ -1,5 +1,5 @@
-"""Benchmark: the first spatial form (pardus.spatial) — amur-2015's population on the default
-landscape (12,000 cells of 1 km²), in one process.
+"""Benchmark: the spatial form (pardus.spatial) — examples/spatial-baseline.toml, amur-2015's
+population on the default landscape (12,000 cells of 1 km²), in one process.
 
 Prints replicate-years per second, cell-updates per second (cells × replicate-years), the
 seconds per replicate-year spent in each process, and peak memory. Issue #8's target is the
@@ -27,17 +27,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
+    from pathlib import Path
+
     from pardus.engine import prepare
     from pardus.landscape.default import default_landscape
     from pardus.scenario import load_scenario
-    from pardus.spatial import SpatialBatch, SpatialParams
+    from pardus.spatial import SpatialBatch, spatial_params
 
     land = default_landscape(rows=120 * args.scale, cols=100 * args.scale)
-    sc = load_scenario("amur-2015").replace({"run.years": args.years})
-    prep = prepare(sc)
-    SpatialBatch(prepare(sc.replace({"run.years": 2})), 0, range(1), land, SpatialParams()).run()  # kernels loaded, outside the timing
+    sc = load_scenario(str(Path(__file__).resolve().parents[1] / "examples" / "spatial-baseline.toml")).replace({"run.years": args.years})
+    prep, params = prepare(sc), spatial_params(sc)
+    SpatialBatch(prepare(sc.replace({"run.years": 2})), 0, range(1), land, params).run()  # kernels loaded, outside the timing
     t0 = time.perf_counter()
-    b = SpatialBatch(prep, args.seed, range(args.replicates), land, SpatialParams())
+    b = SpatialBatch(prep, args.seed, range(args.replicates), land, params)
     setup = time.perf_counter() - t0
     timings: dict[str, float] = {}
     rec = b.run(timings)

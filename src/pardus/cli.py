@@ -800,26 +800,27 @@ def landscape_fire(
 
 @landscape_app.command("run")
 def landscape_run(
-    scenario: str = typer.Argument(..., help="scenario file or preset whose populations are regions of the landscape (russia, china on the default one), without interventions"),
-    source: str = typer.Option("default", "--landscape", help=H_LANDSCAPE),
+    scenario: str = typer.Argument(..., help="scenario file or preset whose populations are regions of the landscape (russia, china on the default one)"),
+    source: Optional[str] = typer.Option(None, "--landscape", help=H_LANDSCAPE + " (default: the scenario's [landscape], else the default landscape)"),
     replicates: int = typer.Option(8, "--replicates", "-n", min=1, help="replicates"),
     years: Optional[int] = typer.Option(None, "--years", min=1, help="years (default: the scenario's run.years)"),
     seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
     landscape_seed: int = typer.Option(2015, "--landscape-seed", help="seed of the default landscape"),
 ) -> None:
-    """The first spatial form: the scenario's population on the map (territories, mates from
-    overlapping ranges, dispersal over roads, fire, succession, prey per cell). Prints N by
-    population every ten years, adults per 100 km² and the deaths by cause. Uncalibrated."""
+    """A quick look at a scenario on the map (territories, mates from overlapping ranges,
+    dispersal over roads, fire, succession, prey per cell, distemper from dogs, interventions on
+    areas): N by population every ten years, adults per 100 km² and the deaths by cause, without
+    a results file (`pardus run` on a scenario with [landscape] writes one). Uncalibrated."""
     import numpy as np
 
     from .scenario.schema import CAUSES
     from .spatial import simulate_spatial
 
-    land = _landscape(source, landscape_seed)
     resolved = _load_all([scenario])
     if len(resolved) != 1:
         raise UserError([f"{scenario}: holds {len(resolved)} scenarios — give one"])
     sc_resolved = resolved[0].scenario
+    land = None if source is None and sc_resolved.landscape is not None else _landscape(source or "default", landscape_seed)
     try:
         rec = simulate_spatial(sc_resolved, land=land, replicates=replicates, seed=seed, years=years)
     except ValueError as exc:

@@ -507,9 +507,10 @@ class Batch:
                 break
         pop.appended(n0)
 
-    def run(self, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    def run(self, timings: dict[str, float] | None = None, on_year=None) -> dict[str, np.ndarray]:
         """Run every year; returns the records with a leading replicate axis. ``timings``, if
-        given, collects the seconds spent in each process (for the benchmarks)."""
+        given, collects the seconds spent in each process (for the benchmarks); ``on_year(t,
+        state)``, if given, is called at the end of every simulated year (t = 1 … years)."""
         sc = self.prep.scenario
         T = sc.run.years
         k = self.landscape.reporting().n_regions  # results are reported by region
@@ -548,6 +549,8 @@ class Batch:
                     proc.step(state, self.rngs[proc.name])
                     timings[proc.name] = timings.get(proc.name, 0.0) + perf_counter() - t0
             self._record(rec, t, state.fields["census"], state)
+            if on_year is not None:
+                on_year(t, state)
         return rec
 
     def _by_region(self, per_cell: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ UNITS = {
     "burned_km2": "km2",
     "forest_km2": "km2",
     "residents": "individuals",
+    "infected": "individuals",
     "burn_probability": "1",
     "occupancy": "1",
     "mean_prey": "roe-deer equivalents per km2",
@@ -58,6 +59,7 @@ DIMS = {
     "burned_km2": ("year", "population"),
     "forest_km2": ("year", "population"),
     "residents": ("year", "population"),
+    "infected": ("year", "population"),
 }
 # per-(replicate, cell) records of a spatial run, summarised over the replicates as maps
 MAP_INPUTS = ("occupied_years", "burned_years", "prey_sum", "cover_end", "range_years")

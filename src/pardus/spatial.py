@@ -5,8 +5,9 @@ This wires the processes that work on the map into one yearly schedule, on the b
 (``russia`` and ``china`` → the ``country`` region of the default landscape; a population the
 landscape has no region for starts empty and stays so):
 
-1. fire (suppressed in the park core), 2. succession, 4. prey per cell (leopards eat over their
-ranges), 5. environment and the mortality of independent animals (natural with EV, starvation,
+0. management (interventions on their areas), 1. fire (suppressed in the park core and where
+an intervention says), 2. succession, 4. prey per cell (leopards eat over their
+ranges), 5. environment, distemper from village dogs, and the mortality of independent animals (natural with EV, starvation,
 poaching, conflict at deer farms, roads — a resident meets each hazard as the use-weighted mean
 of its layers over its home range, any other animal at its cell), 6. reproduction on the map (mates from overlapping
 ranges) and first-year mortality, 8. ageing (the young become transients at independence),
@@ -14,10 +15,14 @@ territories (the ranges of the dead become free, residents whose range no longer
 leave it, transients walk over the resistance surface and settle in vacant ranges; road deaths
 on the way), resolve, 9. census by population region.
 
-**Not yet here** (the issue's later items): interventions on the map (patrol zones,
-firebreaks, crossings, releases at a site), disease (the non-spatial catastrophe per population
-does not carry over to cells), the scenario-file form (``[landscape]`` in a scenario, ``pardus
-run``), maps in the results file.
+A scenario with ``[landscape]`` runs on its map through :func:`pardus.engine.run_batch` (so
+``pardus run``, ``simulate()`` and the ensemble); the process parameters come from the
+scenario's ``[landscape.*]`` tables (:func:`spatial_params`), the interventions act on their
+areas (:func:`intervention_targets`, :class:`MapManagement`), distemper spills over from the
+village dogs (:class:`pardus.processes.disease.Spillover`), and the records gain the maps
+(``burned_years``, ``prey_sum``, ``cover_end``, ``range_years`` per cell, summarised over the
+replicates by :func:`pardus.results.build_dataset`). Not yet here: calibration of the spatial
+parameters, the spatial presets.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 from scipy import ndimage
 
 from .engine import Batch, Prepared, check_layers, prepare, process_seed
-from .landscape import Landscape, RegionLayer
+from .landscape import Landscape, RegionLayer, exposure
 from .landscape.default import default_landscape
 from .landscape.io import LandscapeError, read_landscape
 from .landscape.layers import LAYERS, managed_layers
@@ -41,7 +46,7 @@ from .processes.base import CAUSE_INDEX, Field, Process, State
 from .processes.ceiling import Ageing, Resolve
 from .processes.census import Census
 from .processes.conflict import Conflict
-from .processes.disease import Disease
+from .processes.disease import Disease, Spillover, SpilloverParams
 from .processes.environment import Environment
 from .processes.fire import Fire, FireParams
 from .processes.management import Management
@@ -55,6 +60,7 @@ from .processes.succession import Succession, SuccessionParams
 from .processes.survival import InbreedingDepression, NaturalMortality, Starvation
 from .processes.territories import Territories, TerritoryParams
 from .rng import Streams
+from .schedule import DiseaseDraw
 from .scenario.schema import Scenario
 
 ROAD_EXPOSURE_WEIGHT = {"highway": 1.0, "railway": 0.5, "road": 0.5, "track": 0.0}  # assumption
@@ -67,6 +73,7 @@ class SpatialParams:
     fire: FireParams | None = field(default_factory=FireParams)
     succession: SuccessionParams | None = field(default_factory=SuccessionParams)
     prey: CellPreyParams = field(default_factory=CellPreyParams)
+    disease: SpilloverParams | None = field(default_factory=SpilloverParams)
     start_radius_km: float = 25.0  # founders start within this distance of the park core (assumption)
     exposure_decay_km: float = 3.0  # deer-farm and road exposure decay with distance (assumption)
 
@@ -74,8 +81,8 @@ class SpatialParams:
 # ---------------------------------------------------------------------------------------------
 # the scenario's [landscape] table → the processes' parameters
 
-TABLES = {"fire": FireParams, "succession": SuccessionParams, "prey": CellPreyParams, "territories": TerritoryParams, "dispersal": MapDispersalParams}
-SWITCHABLE = ("fire", "succession")  # `enabled = false` leaves the process out
+TABLES = {"fire": FireParams, "succession": SuccessionParams, "prey": CellPreyParams, "territories": TerritoryParams, "dispersal": MapDispersalParams, "disease": SpilloverParams}
+SWITCHABLE = ("fire", "succession", "disease")  # `enabled = false` leaves the process out
 # parameters the scenario's own tables give (one value, one place): not set again in [landscape.*]
 DERIVED = {
     "prey": {
@@ -177,7 +184,7 @@ def spatial_params(sc: Scenario) -> SpatialParams:
     if spec is None:
         raise ValueError(f"scenario '{sc.name}' has no [landscape]: it is non-spatial")
     t = {table: _table(spec, table, sc) for table in TABLES}
-    return SpatialParams(t["territories"], t["dispersal"], t["fire"], t["succession"], t["prey"], spec.start_radius_km, spec.exposure_decay_km)
+    return SpatialParams(t["territories"], t["dispersal"], t["fire"], t["succession"], t["prey"], t["disease"], spec.start_radius_km, spec.exposure_decay_km)
 
 
 @lru_cache(maxsize=4)
@@ -249,12 +256,18 @@ def spatial_problems(sc: Scenario) -> list[str]:
     return out
 
 
-def exposure_layers(land: Landscape, decay_km: float) -> dict[str, np.ndarray]:
+def exposure_layers(land: Landscape, decay_km: float, dog_decay_km: float | None = None) -> dict[str, np.ndarray]:
     """``deer_farm_exposure`` and ``road_exposure`` per cell: exp(−distance / decay) from deer
-    farms and from roads (weighted by class), as the non-spatial hazards read them."""
+    farms and from roads (weighted by class), as the non-spatial hazards read them; and
+    ``dog_exposure`` from settlements with ``dog_decay_km`` (None: no dogs, 0 everywhere)."""
     g = land.grid
     km = (g.cell_size or 1000.0) / 1000.0
     out = {}
+    villages = land.layers["cover"].reshape(g.shape) == LAYERS["cover"].code("settlement")
+    if dog_decay_km is None or not villages.any():
+        out["dog_exposure"] = np.zeros(g.n_cells)
+    else:
+        out["dog_exposure"] = np.exp(-ndimage.distance_transform_edt(~villages) * km / dog_decay_km).ravel()
     farms = land.layers["deer_farm"].reshape(g.shape).astype(bool)
     out["deer_farm_exposure"] = (np.exp(-ndimage.distance_transform_edt(~farms) * km / decay_km) if farms.any() else np.zeros(g.shape)).ravel()
     road = land.layers["road"].reshape(g.shape)
@@ -278,7 +291,12 @@ class MapReproduction(Reproduction):
         pop = state.pop
         n = pop.n
         t = self.territories
-        p_row = p_cell[pop.cell[:n]]
+        # a female breeds as the prey of her whole home range allows, not of the cell she is in
+        L = state.layers
+        rows = np.arange(n)
+        prey = exposure(L["prey"], pop.cell, pop.home_range_of(rows), rows, state.ranges)
+        cell = pop.cell[:n]
+        p_row = self.base_probability(state)[cell] * self.prey_factor(prey) * self.disease.breeding_factor(L)[cell]
         mothers, fathers, cub_sex, breeders = mate_on_map(
             streams.s, n, pop.id, pop.cause, pop.age, pop.sex, pop.mother, pop.rep, pop.F, kin, slot, pop.range_id, pop.status,
             self.fba, self.last, self.dep, self.mba, self.pool, p_row, self.b_fert, self.avoid, self.litter_cum, self.sex_ratio, ped,
@@ -320,6 +338,13 @@ class TerritoryUpkeep(Process):
             pop.cause[movers[died]] = CAUSE_INDEX["road"]
 
 
+class MapDiseaseDraw(DiseaseDraw):
+    """This year's distemper spill-over from the village dogs, before mortality."""
+
+    reads = Spillover.reads
+    writes = DiseaseDraw.writes + (Field("infection", "cell"), Field("infected", "year"))
+
+
 class MapManagement(Management):
     """Interventions on the map: every managed layer of the spatial model is reset to the
     landscape's own values each year, then each intervention acts on its area; a habitat change
@@ -357,11 +382,13 @@ class SpatialBatch(Batch):
             if c >= 0:
                 rep_codes[country.codes == c] = i
         land = Landscape(land.grid, dict(land.layers), {**land.regions, "population": RegionLayer("population", rep_codes, tuple(names))})
-        for name, v in exposure_layers(land, params.exposure_decay_km).items():
+        for name, v in exposure_layers(land, params.exposure_decay_km, params.disease.decay_km if params.disease else None).items():
             land.layers[name] = v
         for name in ("hunting_ban", "feeding", "conflict_mitigation", "vaccination", "road_reduction", "dispersal_mortality_reduction"):
             land.layers.setdefault(name, np.zeros(C))
         land.layers["outbreak"] = np.zeros(C, dtype=bool)
+        land.layers["infection"] = np.zeros(C, dtype=bool)
+        land.layers.setdefault("dog_vaccination", np.zeros(C))
         core = land.layers["zone"] == LAYERS["zone"].code("core") if "zone" in land.layers else np.zeros(C, dtype=bool)
         land.layers.setdefault("suppression", core.copy())  # fires are fought in the park core
         self.landscape = land
@@ -410,8 +437,12 @@ class SpatialBatch(Batch):
         }
         management = MapManagement(Management.Params.from_scenario(sc), names, baseline, self.captive, spatial)
         # the spatial schedule
-        disease = Disease.from_scenario(sc)
         hazards = [NaturalMortality.from_scenario(sc), Starvation.from_scenario(sc), Poaching.from_scenario(sc), Conflict.from_scenario(sc), Road.from_scenario(sc)]
+        if params.disease is not None:
+            disease = Spillover(Disease.Params.from_scenario(sc), params.disease)
+            hazards.append(disease)
+        else:  # no distemper on the map: outbreaks never happen
+            disease = Disease(dataclasses.replace(Disease.Params.from_scenario(sc), probability=0.0))
         adult_age = sc.demography.adult_age
         sched: list[Process] = [management]
         if params.fire is not None:
@@ -424,6 +455,7 @@ class SpatialBatch(Batch):
         sched += [
             CellPrey(params.prey, C),
             Environment(Environment.Params.from_scenario(sc, prep.natural)),
+            *([MapDiseaseDraw(disease)] if params.disease is not None else []),
             Mortality(hazards, cohort="independent", adult_age=adult_age),
             MapReproduction(Reproduction.Params.from_scenario(sc), disease, self.territories),
             Mortality(hazards + [InbreedingDepression.from_scenario(sc)], cohort="newborn", adult_age=adult_age),
@@ -457,6 +489,7 @@ class SpatialBatch(Batch):
             rec["burned_km2"] = np.zeros((R, T + 1, k))
             rec["forest_km2"] = np.zeros((R, T + 1, k))
             rec["residents"] = np.zeros((R, T + 1, k), np.int32)
+            rec["infected"] = np.zeros((R, T + 1, k), np.int32)
         else:
             burned = L["burned"]
             rec["burned_years"] += burned.reshape(R, C)
@@ -464,6 +497,8 @@ class SpatialBatch(Batch):
             owner = self.territories.owner
             rec["range_years"] += ((owner[0] >= 0) | (owner[1] >= 0)).reshape(R, C)
             rec["burned_km2"][:, t] = self._by_region(burned * area)
+            if "infected" in state.tally:
+                rec["infected"][:, t] = self._by_region(state.tally["infected"])
         rec["cover_end"][:] = cover
         rec["forest_km2"][:, t] = self._by_region(forest * area)
         pop = state.pop
@@ -482,9 +517,9 @@ def simulate_spatial(scenario: Scenario | str, land: Landscape | None = None, re
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     if years is not None:
         sc = sc.replace({"run.years": years})
-    if sc.landscape is None:
-        land = land or default_landscape()
-        params = params or SpatialParams()
+    if sc.landscape is None:  # the processes' defaults, with the values [prey] and [threats] give
+        sc = sc.replace({"landscape": {}})
+    params = params or spatial_params(sc)
     b = SpatialBatch(prepare(sc), seed, range(replicates), land, params)
     rec = b.run()
     reg = b.landscape.reporting()
@@ -496,3 +531,34 @@ def simulate_spatial(scenario: Scenario | str, land: Landscape | None = None, re
     rec["region_area_km2"] = area
     rec["names"] = list(b.prep.names)
     return rec
+
+
+def frames(scenario: Scenario, seed: int, replicate: int = 0, at: list[int] | None = None) -> dict:
+    """One replicate's landscape year by year — what the report's small multiples draw: for
+    each simulated year t in ``at`` (default: four evenly spaced) the cover, the cells that
+    burned that year, the prey and the home ranges (−1 none, else 0 female, 1 male, 2 both) at
+    the year's end, and the number of animals. The replicate is the one of that number in a run
+    with that seed (a replicate's result depends only on its number, scenario and seed)."""
+    T = scenario.run.years
+    at = sorted({int(t) for t in (at if at is not None else np.linspace(1, T, 4).round())})
+    b = SpatialBatch(prepare(scenario), seed, [replicate])
+    shape = b.landscape.grid.shape
+    out: dict = {"t": [], "year": [], "cover": [], "burned": [], "prey": [], "ranges": [], "animals": []}
+
+    def grab(t: int, state: State) -> None:
+        if t not in at:
+            return
+        L = state.layers
+        owner = b.territories.owner
+        f, m = owner[0] >= 0, owner[1] >= 0
+        ranges = np.where(f & m, 2, np.where(m, 1, np.where(f, 0, -1)))
+        out["t"].append(t)
+        out["year"].append(state.year)
+        out["cover"].append(L["cover"].reshape(shape).copy())
+        out["burned"].append(L["burned"].reshape(shape).copy())
+        out["prey"].append(L["prey"].reshape(shape).copy())
+        out["ranges"].append(ranges.reshape(shape))
+        out["animals"].append(int((state.pop.cause[: state.pop.n] == ALIVE).sum()))
+
+    b.run(on_year=grab)
+    return out

@@ -50,12 +50,33 @@ def test_fire_prints_the_regime_and_draws_the_burn_probability(tmp_path: Path):
     assert res.returncode == 2 and "give a .png file" in res.stderr and not (tmp_path / "burn.jpg").exists()
 
 
-def test_run_puts_a_scenario_on_the_map_and_refuses_interventions(tmp_path: Path):
+def test_run_puts_a_scenario_on_the_map_with_its_interventions(tmp_path: Path):
     res = pardus_cmd("landscape", "run", "amur-2015", "-n", "2", "--years", "4", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "russia" in res.stdout and "adults / 100 km²" in res.stdout and "deaths by cause" in res.stdout
-    res = pardus_cmd("landscape", "run", "examples/amur-2015-anti-poaching.toml", "-n", "1", "--years", "10", cwd=Path(__file__).resolve().parents[2])
-    assert res.returncode == 2 and "interventions on the map are not implemented yet" in res.stderr
+    root = Path(__file__).resolve().parents[2]
+    res = pardus_cmd("landscape", "run", str(root / "examples/spatial-crossing.toml"), "-n", "1", "--years", "3", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+
+
+def test_pardus_run_on_the_map_writes_maps_and_refuses_an_area_off_the_map(tmp_path: Path):
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "short.toml").write_text(f'extends = "{root / "examples/spatial-firebreaks.toml"}"\n[run]\nyears = 3\n')
+    res = pardus_cmd("run", "short.toml", "-n", "2", "-w", "1", "-o", "out.nc", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    import xarray as xr
+
+    with xr.open_dataset(tmp_path / "out.nc") as ds:
+        assert ds.attrs["spatial"] == 1 and ds["burn_probability"].dims == ("scenario", "y", "x")
+        assert float(ds["cost"].sum()) > 0  # the firebreak's upkeep
+    (tmp_path / "far.geojson").write_text('{"type": "Polygon", "coordinates": [[[0, 0], [1000, 0], [1000, 1000], [0, 0]]]}')
+    (tmp_path / "bad.toml").write_text(
+        f'extends = "{root / "examples/spatial-baseline.toml"}"\n[interventions.p]\ntype = "anti_poaching"\npopulation = "russia"\nstart = 2016\neffort = 2.0\narea = "far.geojson"\n'
+    )
+    res = pardus_cmd("run", "bad.toml", "-n", "1", "-o", "bad.nc", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "bad.toml: interventions.p.area" in res.stderr and "lies outside the landscape" in res.stderr
+    assert not (tmp_path / "bad.nc").exists()
 
 
 def test_fire_takes_firebreaks_as_geometry_or_a_ring_and_refuses_bad_ones(tmp_path: Path):

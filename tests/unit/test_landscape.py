@@ -83,8 +83,9 @@ def test_exposure_is_the_layer_at_the_cell_or_the_mean_over_the_range():
     np.testing.assert_allclose(exposure(layer, cell, range_id, np.arange(3), ranges), [1.0, 3.0, 0.75 * 1.0 + 0.25 * 8.0])
     np.testing.assert_allclose(ranges.use(4), [0.75, 0.5, 0.5, 0.25])
     ranges.release(a)
-    c = ranges.add([3])  # the freed id is reused, the other range untouched
-    assert c == a and ranges.cells_of(b)[0].tolist() == [0, 3]
+    c = ranges.add([3])  # a new id; the other range untouched
+    assert c not in (a, b) and ranges.cells_of(b)[0].tolist() == [0, 3] and ranges.cells_of(c)[0].tolist() == [3]
+    range_id[1] = c
     np.testing.assert_allclose(exposure(layer, cell, range_id, np.arange(3), ranges), [1.0, 8.0, 2.75])
     # without ranges (the non-spatial model) every animal reads its cell
     np.testing.assert_allclose(exposure(layer, cell, np.full(3, -1, np.int32), np.arange(3)), [1.0, 2.0, 8.0])
@@ -151,3 +152,23 @@ def test_fields_accept_only_declared_names_and_name_what_is_missing():
         Fields({"census"})["census"]
     with pytest.raises(ValueError, match="where must be one of"):
         Field("prey", "pixel")
+
+
+def test_a_range_table_keeps_every_living_range_through_many_adds_releases_and_compactions():
+    rng = np.random.default_rng(3)
+    t = RangeTable()
+    expected = {}
+    for _ in range(3000):
+        if expected and rng.random() < 0.45:
+            rid = int(rng.choice(list(expected)))
+            t.release(rid)
+            del expected[rid]
+        else:
+            cells = rng.choice(500, size=int(rng.integers(1, 60)), replace=False)
+            expected[t.add(cells)] = sorted(cells.tolist())
+    assert t.cells.size < 3 * sum(len(c) for c in expected.values()) + 4096  # freed cells are dropped
+    for rid, cells in expected.items():
+        got, w = t.cells_of(rid)
+        assert sorted(got.tolist()) == cells and np.isclose(w.sum(), 1.0)
+    assert t.alive.sum() == len(expected)
+    np.testing.assert_allclose(t.use(500).sum(), len(expected))

@@ -100,3 +100,42 @@ def test_a_resident_meets_the_hazards_as_the_mean_over_its_home_range():
     table = hz.table(sub)
     one = State(year=0, t=0, pop=None, layers={k: np.array([0.5]) if k == "human_access" else np.zeros(1) for k in layers}, tally={}, is_lethal=np.zeros(1, bool))
     np.testing.assert_allclose(table[1], hz.table(one)[0])
+
+
+def test_the_component_bound_of_settlement_skips_only_seeds_that_cannot_succeed(small, monkeypatch):
+    """find_range skips a seed whose free component is short of the stock or the cells a range
+    needs (free_components): a run with the bound is the same, to the bit, as one without it."""
+    import pardus.processes.territories as T
+
+    prep = _prep(years=12)
+    with_bound = SpatialBatch(prep, 4, range(2), small, SpatialParams()).run()
+    orig = T.Territories.components
+
+    def no_bound(self, acceptable, stock):
+        out = orig(self, acceptable, stock)
+        for label, _stock, _size in out:
+            label[:] = -1  # no component known: every seed is grown
+        return out
+
+    monkeypatch.setattr(T.Territories, "components", no_bound)
+    without = SpatialBatch(prep, 4, range(2), small, SpatialParams()).run()
+    for k in with_bound:
+        np.testing.assert_array_equal(with_bound[k], without[k], err_msg=k)
+    assert with_bound["births"].sum() > 0
+
+
+def test_free_components_are_the_connected_free_acceptable_cells_with_their_stock():
+    from pardus.landscape import Grid
+    from pardus.processes.territories import free_components
+
+    g = Grid.regular(3, 4, 1000.0, neighbours=4)
+    acceptable = np.array([1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 1], dtype=bool)  # rows: 1 1 0 1 / 1 0 0 1 / 0 0 1 1
+    owner = np.full(12, -1, dtype=np.int64)
+    owner[0] = 5  # held: not free
+    stock = np.arange(12, dtype=float)
+    label = np.empty(12, dtype=np.int64)
+    comp_stock, comp_size = free_components(owner, acceptable, stock, g.neighbour_table, 1, 12, label, np.empty(12, dtype=np.int64))
+    assert label[0] == -1 and label[2] == -1
+    assert label[1] != label[4] and label[3] == label[7] == label[11] == label[10]  # cell 1 and 4 meet only through the held cell 0
+    np.testing.assert_allclose(sorted(comp_stock), sorted([1.0, 4.0, 3 + 7 + 10 + 11]))
+    assert sorted(comp_size) == [1, 1, 4]

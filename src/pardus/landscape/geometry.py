@@ -87,7 +87,7 @@ def mask_from_geometry(grid: Grid, geometry: dict | str | Path, width: int = 1, 
         if out.any():
             x, y = pts[np.argmax(out), :2]
             raise GeometryError(
-                f"{where}: point ({x:g}, {y:g}) lies outside the landscape ({x0:g}–{x1:g}, {y0:g}–{y1:g} in {grid.crs or 'its CRS'}) — "
+                f"{where}: point ({x:.10g}, {y:.10g}) lies outside the landscape ({x0:.10g}–{x1:.10g}, {y0:.10g}–{y1:.10g} in {grid.crs or 'its CRS'}) — "
                 "give coordinates in the landscape's CRS, inside its extent"
             )
     lines = [g for g in geoms if "LineString" in g["type"]]

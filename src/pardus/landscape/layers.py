@@ -99,6 +99,9 @@ for _spec in (
     LayerSpec("feeding", "float64", "roe-deer equivalents / km² / year", "supplemental feeding of prey", low=0, kind="managed"),
     LayerSpec("conflict_mitigation", "float64", "share", "share of conflict killings prevented", low=0, high=1, kind="managed"),
     LayerSpec("vaccination", "float64", "share", "share of leopards vaccinated", low=0, high=1, kind="managed"),
+    LayerSpec("dog_vaccination", "float64", "share", "share of village dogs vaccinated against distemper", low=0, high=1, kind="managed"),
+    LayerSpec("dog_exposure", "float64", "share", "exposure to village dogs (the distemper reservoir): exp(−distance to settlement / decay)", low=0, high=1, kind="input", spatial_only=True),
+    LayerSpec("infection", "bool", "-", "a leopard in the cell caught distemper this year", kind="state", spatial_only=True),
     LayerSpec("road_reduction", "float64", "share", "share of road mortality removed (crossings, speed limits)", low=0, high=1, kind="managed"),
     LayerSpec("dispersal_mortality_reduction", "float64", "share", "share of dispersal mortality removed (corridors)", low=0, high=1, kind="managed"),
 ):

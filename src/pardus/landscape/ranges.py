@@ -22,19 +22,41 @@ RESIDENT, DEPENDENT, TRANSIENT = 0, 1, 2
 
 class RangeTable:
     """Ranges × cells, sparse: range i uses cells ``cells[start[i]:start[i + 1]]`` with
-    ``weight[...]`` (non-negative, summing to 1 per range). Ranges are added and freed as
-    animals settle and die; a freed id is reused."""
+    ``weight[...]`` (non-negative, summing to 1 per range). Ranges are added as animals settle
+    and freed as they die or leave; a range's id stays its own (a freed range keeps its id with
+    no cells once the table is compacted), so adding one costs its own cells, not the table's:
+    new ranges are appended to buffers that grow by doubling, and the cells of freed ranges are
+    dropped when they outnumber the living ones. ``start``, ``cells`` and ``weight`` are views
+    valid until the next :meth:`add`."""
 
     def __init__(self) -> None:
-        self.start = np.zeros(1, dtype=np.int64)
-        self.cells = np.zeros(0, dtype=np.int64)
-        self.weight = np.zeros(0, dtype=np.float64)
-        self.free: list[int] = []
-        self.alive = np.zeros(0, dtype=bool)
+        self._start = np.zeros(64, dtype=np.int64)
+        self._cells = np.zeros(1024, dtype=np.int64)
+        self._weight = np.zeros(1024, dtype=np.float64)
+        self._alive = np.zeros(64, dtype=bool)
+        self._n = 0  # ranges ever added
+        self._size = 0  # cells stored (living ranges and freed ones not yet dropped)
+        self._garbage = 0  # cells of freed ranges still stored
 
     @property
     def n_ranges(self) -> int:
-        return self.start.size - 1
+        return self._n
+
+    @property
+    def start(self) -> np.ndarray:
+        return self._start[: self._n + 1]
+
+    @property
+    def cells(self) -> np.ndarray:
+        return self._cells[: self._size]
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self._weight[: self._size]
+
+    @property
+    def alive(self) -> np.ndarray:
+        return self._alive[: self._n]
 
     def add(self, cells, weights=None) -> int:
         """A new range over ``cells`` (equal use unless ``weights`` are given); its id."""
@@ -45,30 +67,41 @@ class RangeTable:
         if w.shape != cells.shape or (w < 0).any() or not w.sum() > 0:
             raise ValueError("range weights must be one non-negative value per cell, not all zero")
         w = w / w.sum()
-        if self.free:  # rebuild with the freed id's cells replaced
-            rid = self.free.pop()
-            self._replace(rid, cells, w)
-        else:
-            rid = self.n_ranges
-            self.cells = np.r_[self.cells, cells]
-            self.weight = np.r_[self.weight, w]
-            self.start = np.r_[self.start, self.cells.size]
-            self.alive = np.r_[self.alive, True]
-        self.alive[rid] = True
+        rid, k = self._n, cells.size
+        if self._n + 2 > self._start.size:
+            self._start = np.resize(self._start, 2 * self._start.size)
+            self._alive = np.resize(self._alive, 2 * self._alive.size)
+        if self._size + k > self._cells.size:
+            cap = max(2 * self._cells.size, self._size + k)
+            self._cells = np.resize(self._cells, cap)
+            self._weight = np.resize(self._weight, cap)
+        self._cells[self._size : self._size + k] = cells
+        self._weight[self._size : self._size + k] = w
+        self._size += k
+        self._n += 1
+        self._start[self._n] = self._size
+        self._alive[rid] = True
         return rid
 
-    def _replace(self, rid: int, cells: np.ndarray, w: np.ndarray) -> None:
-        a, b = self.start[rid], self.start[rid + 1]
-        self.cells = np.r_[self.cells[:a], cells, self.cells[b:]]
-        self.weight = np.r_[self.weight[:a], w, self.weight[b:]]
-        self.start[rid + 1 :] += cells.size - (b - a)
-
     def release(self, rid: int) -> None:
-        """The range is no longer anyone's (its animal died or left); its id may be reused."""
-        if not (0 <= rid < self.n_ranges) or not self.alive[rid]:
+        """The range is no longer anyone's (its animal died or left)."""
+        if not (0 <= rid < self._n) or not self._alive[rid]:
             raise ValueError(f"range {rid} is not in use")
-        self.alive[rid] = False
-        self.free.append(rid)
+        self._alive[rid] = False
+        self._garbage += int(self._start[rid + 1] - self._start[rid])
+        if self._garbage > max(self._size - self._garbage, 4096):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the cells of freed ranges (their ids stay, with no cells)."""
+        start = self.start
+        sizes = np.where(self.alive, np.diff(start), 0)
+        keep = np.repeat(self.alive, np.diff(start))
+        self._cells[: int(sizes.sum())] = self._cells[: self._size][keep]
+        self._weight[: int(sizes.sum())] = self._weight[: self._size][keep]
+        self._start[1 : self._n + 1] = np.cumsum(sizes)
+        self._size = int(sizes.sum())
+        self._garbage = 0
 
     def cells_of(self, rid: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.start[rid], self.start[rid + 1]

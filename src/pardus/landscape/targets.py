@@ -16,6 +16,7 @@ reported in one population). A site is a point [x, y] in the landscape's CRS.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,11 @@ def area_mask(land: Landscape, area: str, width: int = 1, what: str = "area") ->
         if path.suffix.lower() in (".tif", ".tiff"):
             return _tif_mask(land, path, what)
         try:
-            return mask_from_geometry(land.grid, path, width=width, where=f"{what} ({path})")
+            geometry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"{what}: {path} cannot be read as GeoJSON ({exc}) — give a GeoJSON file in the landscape's CRS") from None
+        try:
+            return mask_from_geometry(land.grid, geometry, width=width, where=f"{what} = \"{area}\"")
         except GeometryError as exc:
             raise TargetError(str(exc)) from None
     parts = area.split(":")
@@ -113,10 +118,10 @@ def site_cell(land: Landscape, site, what: str = "site") -> int:
     if not (0 <= row < g.rows and 0 <= col < g.cols):
         x0, x1 = sorted((c, c + a * g.cols))
         y0, y1 = sorted((f, f + e * g.rows))
-        raise TargetError(f"{what} = [{x:g}, {y:g}] — outside the landscape ({x0:g}–{x1:g}, {y0:g}–{y1:g} in {g.crs or 'its CRS'}); give a point inside it")
+        raise TargetError(f"{what} = [{x:.10g}, {y:.10g}] — outside the landscape ({x0:.10g}–{x1:.10g}, {y0:.10g}–{y1:.10g} in {g.crs or 'its CRS'}); give a point inside it")
     cell = int(g.index(row, col))
     if "cover" in land.layers and int(land.layers["cover"][cell]) == 0:
-        raise TargetError(f"{what} = [{x:g}, {y:g}] — in water (cell row {row}, column {col}); give a point on land")
+        raise TargetError(f"{what} = [{x:.10g}, {y:.10g}] — in water (cell row {row}, column {col}); give a point on land")
     return cell
 
 

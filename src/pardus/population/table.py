@@ -412,6 +412,17 @@ class Population:
         ok = (self.n > 0) & (self.id[rows] == ids) & (ids >= 0)
         return np.where(ok, rows, -1)
 
+    def home_range_of(self, rows: np.ndarray) -> np.ndarray:
+        """The home range each animal of ``rows`` lives in: its own, or for a young animal that
+        depends on its mother, hers (−1: none, e.g. a transient)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rid = self.range_id[rows].astype(np.int64)
+        dep = np.flatnonzero((self.status[rows] == DEPENDENT) & (rid < 0))
+        if dep.size:
+            m = self.row_of(self.mother[rows[dep]])
+            rid[dep] = np.where(m >= 0, self.range_id[np.maximum(m, 0)], -1)
+        return rid
+
     def new_ids(self, k: int) -> np.ndarray:
         ids = np.arange(self.next_id, self.next_id + k, dtype=np.int64)
         self.next_id += k

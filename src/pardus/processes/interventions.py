@@ -159,6 +159,19 @@ class Vaccination(InterventionType):
 
 
 @register
+class DogVaccination(InterventionType):
+    model = schema.DogVaccination
+    effect = "share of village dogs vaccinated: distemper outbreaks (non-spatial) or spill-over from dogs (map) × (1 − coverage × efficacy)"
+    unit = "year"
+    sets = ("dog_vaccination",)
+
+    def apply(self, state, cells, year, baseline, cost):
+        L = state.layers
+        L["dog_vaccination"][cells] = np.maximum(L["dog_vaccination"][cells], self.spec.coverage)
+        cost += self.spec.unit_cost
+
+
+@register
 class Crossing(InterventionType):
     model = schema.Crossing
     effect = "share of road deaths and of dispersal deaths prevented; on the map, the road cells of its area get a crossing (tunnel, overpass)"

@@ -128,7 +128,7 @@ PROVISIONAL = 1 << 40  # owner value of a range claimed during the year's disper
 @njit(cache=True)
 def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect,
                  max_steps, settle_every, owner, acceptable, stock, radius, required, min_cells, max_cells, max_tries,
-                 out, seen, queue, dist, found_start, found_cells, died):  # fmt: skip
+                 out, seen, queue, dist, found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m):  # fmt: skip
     """The year's walk of every disperser of ``rows`` (in order), each from its replicate's
     stream: chunks of ``settle_every`` steps (:func:`walk`), after each a settlement attempt
     (:func:`pardus.processes.territories.find_range`) with the range rules of its sex
@@ -155,7 +155,12 @@ def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours,
             if dead:
                 died[k] = True
                 break
-            got = find_range(c, base, owner[sx], acceptable, stock, neighbours, radius, required[sx], min_cells[sx], max_cells[sx], max_tries, out, seen, queue, dist)
+            if sx == 0:
+                got = find_range(c, base, owner[0], acceptable, stock, neighbours, radius, required[0], min_cells[0], max_cells[0], max_tries, out, seen, queue, dist,
+                                 comp_f, stock_f, size_f)  # fmt: skip
+            else:
+                got = find_range(c, base, owner[1], acceptable, stock, neighbours, radius, required[1], min_cells[1], max_cells[1], max_tries, out, seen, queue, dist,
+                                 comp_m, stock_m, size_m)  # fmt: skip
             if got > 0:
                 break
         a = found_start[k]
@@ -199,6 +204,7 @@ class MapDispersal:
         required = np.array([tp.required_stock(0), tp.required_stock(1)])
         min_cells = np.array([1, tp.male_min_cells], dtype=np.int64)
         max_cells = np.array([tp.female_max_cells, tp.male_max_cells], dtype=np.int64)
+        (comp_f, stock_f, size_f), (comp_m, stock_m, size_m) = t.components(acceptable, stock)
         died = np.zeros(rows.size, dtype=np.bool_)
         found_start = np.zeros(rows.size + 1, dtype=np.int64)
         found_cells = np.empty(rows.size * int(max_cells.max()), dtype=np.int64)
@@ -206,7 +212,7 @@ class MapDispersal:
             streams.s, rows, pop.rep, pop.cell, pop.sex.astype(np.int64), self.C, weight, layers["road"].astype(np.int64), layers["crossing"].astype(np.bool_),
             self.neighbours, self.dir_of, p.persistence, np.asarray(p.road_death), np.asarray(p.barrier), p.crossing_effect, p.max_steps, p.settle_every,
             t.owner, acceptable, stock, tp.search_radius, required, min_cells, max_cells, tp.max_tries, t._out, t._seen, t._queue, t._dist,
-            found_start, found_cells, died,
+            found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m,
         )  # fmt: skip
         settled = found_start[1:] > found_start[:-1]
         for k in np.flatnonzero(settled):  # the claimed ranges get their ids, in the order they were found

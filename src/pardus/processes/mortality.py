@@ -95,7 +95,7 @@ def mark_deaths(cause, cell, sex, age, F, protected, rows, rates, modifiers, cau
 SUBSET_ABOVE_CELLS = 4096  # a map (home ranges, or more cells than this per replicate): tables for the occupied cells only
 
 
-RANGE_EXPOSURE = True  # on a map, a resident meets the hazards as the mean over its home range
+RANGE_EXPOSURE = True  # on a map, a resident (and its dependent young) meets the hazards as the mean over its home range
 
 
 class _CellSubset(State):
@@ -190,7 +190,7 @@ class Mortality(Process):
             # a map: the tables only for the cells where animals of this cohort live (a fraction
             # of the work), and for each resident its home range as one unit whose layers are the
             # means over the range; indexed through a remapped cell column
-            rid = pop.range_id[rows].astype(np.int64)
+            rid = pop.home_range_of(rows)  # dependent young live in their mother's range
             use = RANGE_EXPOSURE and state.ranges is not None and bool((rid >= 0).any())
             units = np.where(rid >= 0, state.n_cells + rid, pop.cell[rows]) if use else pop.cell[rows].astype(np.int64)
             uniq = np.unique(units)

@@ -278,6 +278,16 @@ class Reproduction(Process):
     def breeding_probability(self, state: State) -> np.ndarray:
         """Per-cell breeding probability of an eligible, non-inbred female this year."""
         L = state.layers
+        return self.base_probability(state) * self.prey_factor(L["prey"]) * self.disease.breeding_factor(L)
+
+    def prey_factor(self, prey: np.ndarray) -> np.ndarray:
+        """Breeding relative to a female with enough prey: (prey / required)^exponent, at most 1."""
+        if self.required > 0:
+            return np.minimum(prey / self.required, 1.0) ** self.prey_exp
+        return np.ones_like(prey, dtype=float)
+
+    def base_probability(self, state: State) -> np.ndarray:
+        """Per-cell breeding probability before prey and disease: the year's deviate, or density dependence."""
         z = state.per_rep(state.fields["breeding_deviate"])  # one deviate per replicate
         if self.density_dependence:  # the density_dependence process's P(N) of each population
             p = state.fields["density_breeding"]
@@ -287,9 +297,7 @@ class Reproduction(Process):
             p = self._quantile.many(z)[state.rep_of_cell]
         else:
             p = np.full(state.n_cells, self.p0)
-        if self.required > 0:
-            p = p * np.minimum(L["prey"] / self.required, 1.0) ** self.prey_exp
-        return p * self.disease.breeding_factor(L)
+        return p
 
     def step(self, state: State, rng) -> None:
         streams = as_streams(rng, state.n_reps)

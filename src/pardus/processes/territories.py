@@ -107,11 +107,53 @@ def grow_range(seed, base, owner, acceptable, stock, neighbours, required, min_c
 
 
 @njit(cache=True)
-def find_range(start, base, owner, acceptable, stock, neighbours, radius, required, min_cells, max_cells, max_tries, out, seen, queue, dist):
+def free_components(owner, acceptable, stock, neighbours, n_reps, C, label, queue):
+    """The connected components of the free (``owner`` < 0) acceptable cells of every replicate
+    (over the grid's neighbours, as :func:`grow_range` grows): ``label`` (global cell → its
+    component, −1 for the others) is filled; returns (stock, cells) per component. A range can
+    only grow from a seed whose component holds its stock and its minimum size: the components
+    are an exact bound that lets :func:`find_range` skip seeds that cannot succeed (later claims
+    only shrink the free cells, so a bound computed before them stays valid)."""
+    label[:] = -1
+    n_nb = neighbours.shape[1]
+    comp_stock = np.empty(n_reps * C)
+    comp_size = np.empty(n_reps * C, dtype=np.int64)
+    n = 0
+    for r in range(n_reps):
+        base = r * C
+        for c0 in range(C):
+            g0 = base + c0
+            if label[g0] >= 0 or owner[g0] >= 0 or not acceptable[g0]:
+                continue
+            label[g0] = n
+            head, tail = 0, 1
+            queue[0] = c0
+            tot = 0.0
+            while head < tail:
+                c = queue[head]
+                head += 1
+                tot += stock[base + c]
+                for j in range(n_nb):
+                    nb = neighbours[c, j]
+                    if nb >= 0 and label[base + nb] < 0 and owner[base + nb] < 0 and acceptable[base + nb]:
+                        label[base + nb] = n
+                        queue[tail] = nb
+                        tail += 1
+            comp_stock[n] = tot
+            comp_size[n] = tail
+            n += 1
+    return comp_stock[:n], comp_size[:n]
+
+
+@njit(cache=True)
+def find_range(start, base, owner, acceptable, stock, neighbours, radius, required, min_cells, max_cells, max_tries, out, seen, queue, dist,
+               comp, comp_stock, comp_size):  # fmt: skip
     """A range near local cell ``start``: the cells within ``radius`` steps (breadth first) that
     are acceptable and free are tried as seeds in turn, up to ``max_tries`` of them, until a
     range grows from one (:func:`grow_range`); returns its size (0: none), its cells in ``out``.
-    ``seen`` and ``dist`` are scratch (left as they came: all False, all −1)."""
+    ``seen`` and ``dist`` are scratch (left as they came: all False, all −1). ``comp`` /
+    ``comp_stock`` / ``comp_size`` (:func:`free_components`; ``comp`` all −1 for none) skip the
+    seeds whose component cannot hold a range — the same result, less work."""
     head, tail = 0, 0
     queue[tail] = start
     dist[start] = 0
@@ -123,9 +165,13 @@ def find_range(start, base, owner, acceptable, stock, neighbours, radius, requir
         head += 1
         if acceptable[base + c] and owner[base + c] < 0:
             tries += 1
-            k = grow_range(c, base, owner, acceptable, stock, neighbours, required, min_cells, max_cells, out, seen)
-            if k > 0:
-                break
+            lab = comp[base + c]
+            # a component short of the stock or of the cells fails for sure (a margin for rounding)
+            hopeless = lab >= 0 and (comp_stock[lab] < required * (1.0 - 1e-9) or comp_size[lab] < min_cells)
+            if not hopeless:
+                k = grow_range(c, base, owner, acceptable, stock, neighbours, required, min_cells, max_cells, out, seen)
+                if k > 0:
+                    break
         if dist[c] >= radius:
             continue
         for j in range(neighbours.shape[1]):
@@ -137,6 +183,10 @@ def find_range(start, base, owner, acceptable, stock, neighbours, radius, requir
     for i in range(tail):
         dist[queue[i]] = -1
     return k
+
+
+_NO_STOCK = np.zeros(0)
+_NO_SIZE = np.zeros(0, dtype=np.int64)
 
 
 class Territories:
@@ -155,6 +205,12 @@ class Territories:
         self._seen = np.zeros(cells_per_rep, dtype=np.bool_)
         self._queue = np.empty(cells_per_rep, dtype=np.int64)
         self._dist = np.full(cells_per_rep, -1, dtype=np.int64)
+        self._no_comp = np.full(n_reps * cells_per_rep, -1, dtype=np.int64)  # no component bound (settle)
+        self._label = np.empty((2, n_reps * cells_per_rep), dtype=np.int64)
+
+    def components(self, acceptable: np.ndarray, stock: np.ndarray):
+        """Per sex, :func:`free_components` of the batch now: ((label, stock, cells), …)."""
+        return tuple((self._label[sex],) + free_components(self.owner[sex], acceptable, stock, self.neighbours, self.R, self.C, self._label[sex], self._queue) for sex in (0, 1))
 
     def suitability(self, layers: dict) -> tuple[np.ndarray, np.ndarray]:
         """(acceptable cover, prey stock) per cell of the batch, for :meth:`settle`."""
@@ -165,7 +221,8 @@ class Territories:
         t = self.table
         if t.cells.size == 0:
             return np.zeros(len(rids))
-        per = np.add.reduceat(stock[t.cells] * 1.0, t.start[:-1]) if t.n_ranges else np.zeros(0)
+        # padded with a 0 so that an empty range at the end (freed, compacted) has an index to start at
+        per = np.add.reduceat(np.r_[stock[t.cells] * 1.0, 0.0], t.start[:-1]) if t.n_ranges else np.zeros(0)
         empty = t.start[1:] == t.start[:-1]
         per[empty] = 0.0
         return per[np.asarray(rids, dtype=np.int64)]
@@ -188,7 +245,7 @@ class Territories:
             min_cells = p.male_min_cells if sex == 1 else 1
             max_cells = p.male_max_cells if sex == 1 else p.female_max_cells
             k = find_range(local, base, owner, acceptable, stock, self.neighbours, p.search_radius, p.required_stock(sex), min_cells, max_cells,
-                           p.max_tries, self._out, self._seen, self._queue, self._dist)  # fmt: skip
+                           p.max_tries, self._out, self._seen, self._queue, self._dist, self._no_comp, _NO_STOCK, _NO_SIZE)  # fmt: skip
             if k == 0:
                 continue
             self.claim(i, pop, self._out[:k] + base)
@@ -202,7 +259,7 @@ class Territories:
         sex = int(pop.sex[i])
         rid = self.table.add(cells)
         if rid >= self.sex_of.size:
-            self.sex_of = np.r_[self.sex_of, np.zeros(rid + 1 - self.sex_of.size, np.int8)]
+            self.sex_of = np.resize(self.sex_of, max(2 * self.sex_of.size, rid + 1, 64))
         self.sex_of[rid] = sex
         self.owner[sex, cells] = rid
         pop.range_id[i] = rid

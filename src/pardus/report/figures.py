@@ -924,6 +924,66 @@ def plot_maps(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
     return FigureSpec("maps", "Maps: where the leopards live, what burns, prey and forest", caption, png)
 
 
+def plot_frames(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
+    """Small multiples of one replicate of the first scenario: the cover with that year's
+    fires, the prey and the home ranges in four years of the run (re-simulated from the stored
+    scenario and seed: replicate 0 of the run, to the bit)."""
+    if "occupancy" not in ds or "posterior" in ds.attrs:
+        return None  # not a spatial run, or its replicates ran with drawn parameter sets
+    from ..landscape.maps import COVER_COLOURS
+    from ..landscape.layers import COVER_CODES
+    from ..scenario.schema import Scenario
+    from ..spatial import frames
+
+    name = _scenario_names(ds)[0]
+    try:
+        sc = Scenario.model_validate(json.loads(ds.attrs["scenarios"])[name])
+        fr = frames(sc, int(ds.attrs["seed"]), 0)
+    except (KeyError, ValueError, OSError):
+        return None  # e.g. a landscape folder that is not where it was when the run was made
+    extent = _map_extent(ds)
+    codes = sorted(COVER_CODES)
+    cover_cmap = mpl.colors.ListedColormap([COVER_COLOURS[COVER_CODES[k]] for k in codes])
+    cover_norm = mpl.colors.BoundaryNorm(np.arange(len(codes) + 1) - 0.5, cover_cmap.N)
+    range_cmap = mpl.colors.ListedColormap(["#f4a582", "#92c5de", "#5e3c99"])
+    prey_max = max(float(np.max(p)) for p in fr["prey"]) or 1.0
+    aspect = (extent[3] - extent[2]) / max(extent[1] - extent[0], 1e-9)
+    k = len(fr["t"])
+    w = 2.5
+    with mpl.rc_context(_RC):
+        fig = _new_figure(w * 3 + 0.4, (w * aspect + 0.35) * k + 1.0)
+        axes = fig.subplots(k, 3, squeeze=False)
+        for i in range(k):
+            a0, a1, a2 = axes[i]
+            a0.imshow(fr["cover"][i], cmap=cover_cmap, norm=cover_norm, extent=extent, interpolation="nearest")
+            a0.imshow(np.where(fr["burned"][i], 1.0, np.nan), cmap=mpl.colors.ListedColormap(["#e31a1c"]), extent=extent, interpolation="nearest")
+            water = fr["cover"][i] == 0
+            im = a1.imshow(np.where(water, np.nan, fr["prey"][i]), cmap="Greens", vmin=0, vmax=prey_max, extent=extent, interpolation="nearest")
+            rg = np.where(fr["ranges"][i] < 0, np.nan, fr["ranges"][i]).astype(float)
+            a2.imshow(np.where(water, 1.0, np.nan), cmap=mpl.colors.ListedColormap(["#cfe3ef"]), extent=extent, interpolation="nearest")
+            a2.imshow(rg, cmap=range_cmap, vmin=-0.5, vmax=2.5, extent=extent, interpolation="nearest")
+            for ax in (a0, a1, a2):
+                _map_context(ax, ds, extent) if ax is not a0 else (ax.set_xticks([]), ax.set_yticks([]), ax.grid(False))
+            a0.set_ylabel(f"{fr['year'][i]}\n{fr['animals'][i]} animals")
+            if i == 0:
+                a0.set_title("Cover, fires of the year (red)")
+                a1.set_title("Prey")
+                a2.set_title("Home ranges")
+        cb = fig.colorbar(im, ax=axes[:, 1], orientation="horizontal", shrink=0.85, pad=0.02)
+        cb.set_label("roe-deer eq. per km²", fontsize=8)
+        handles = [Patch(color=COVER_COLOURS[COVER_CODES[c]], label=COVER_CODES[c].replace("_", " ")) for c in codes if c]
+        handles += [Patch(color="#e31a1c", label="burned this year"), Patch(color="#f4a582", label="female range"),
+                    Patch(color="#92c5de", label="male range"), Patch(color="#5e3c99", label="female and male")]  # fmt: skip
+        fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False, fontsize=8)
+        png = _render(fig)
+    caption = (
+        f"One replicate (replicate 0 of '{plain(name, 40)}', seed {int(ds.attrs['seed'])}) in {k} years of the run: the cover with the "
+        "cells that burned that year, the prey at the year's end, and the home ranges of the residents (female ranges do not overlap "
+        "each other, male ranges neither; a male's overlaps the females' he may sire with)."
+    )
+    return FigureSpec("one-replicate", "One replicate year by year: fires, prey, home ranges", caption, png)
+
+
 def plot_landscape_series(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
     """Area burned per year and forest area over time, median over replicates per scenario."""
     if "burned_km2" not in ds:
@@ -973,6 +1033,7 @@ def make_figures(
         plot_deaths_by_cause(ds, colors),
         plot_maps(ds, colors),
         plot_landscape_series(ds, colors),
+        plot_frames(ds, colors),
         plot_sweep(ds, colors),
         plot_comparison(comparison, colors, baseline, currency=report_currency(ds, comparison)),
     ]

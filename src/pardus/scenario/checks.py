@@ -247,7 +247,9 @@ def suspicious_values(sc: Scenario, origin: dict[str, str], label: str) -> list[
                 iv.start,
                 f"before the first simulated year {first}: it is active from {first} on and its fixed_cost is not counted (spent before the run)",
             )
-        if getattr(iv, "type", "") == "release":
+        if sc.landscape is not None and iv.type == "habitat_change" and iv.carrying_capacity_factor != 1:
+            warn(f"interventions.{lab}.carrying_capacity_factor", iv.carrying_capacity_factor, "has no effect on a map (K follows from the home ranges); use cover or prey_capacity_factor")
+        if getattr(iv, "type", "") == "release" and sc.landscape is None:
             pop = sc.populations[iv.population]
             if pop.carrying_capacity < iv.females + iv.males:
                 warn(f"interventions.{lab}", f"{iv.females + iv.males} animals", f"more than carrying_capacity of {iv.population}")

@@ -15,6 +15,7 @@ UNIT_NAMES = {
     "conflict_mitigation": "year",
     "vaccination": "animal vaccinated",
     "crossing": "year",
+    "dog_vaccination": "year",
     "habitat_change": "year",
     "release": "animal released",
     "translocation": "animal moved",
@@ -60,6 +61,8 @@ def describe_intervention(label: str, iv, sc: Scenario) -> str:
         what = f"conflict mitigation '{label}' {where}: {iv.reduction:.0%} of deer-farm killings prevented"
     elif t == "vaccination":
         what = f"CDV vaccination '{label}' {where}: {iv.coverage:.0%} of leopards vaccinated (efficacy {sc.threats.disease.vaccine_efficacy:.0%})"
+    elif t == "dog_vaccination":
+        what = f"dog vaccination '{label}' {where}: {iv.coverage:.0%} of village dogs vaccinated against distemper"
     elif t == "crossing":
         what = (
             f"crossings '{label}' {where}: {iv.road_reduction:.0%} fewer road deaths,"

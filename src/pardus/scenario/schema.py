@@ -301,6 +301,16 @@ class Vaccination(_Intervention):
     coverage: Probability
 
 
+class DogVaccination(_Intervention):
+    """Distemper vaccination of village dogs, the reservoir (MODEL.md §4.9, §5): non-spatial, the
+    outbreak probability falls by coverage × efficacy; on the map, the dogs' spill-over in its
+    area does."""
+
+    type: Literal["dog_vaccination"]
+    population: str
+    coverage: Probability
+
+
 class Crossing(_Intervention):
     type: Literal["crossing"]
     population: str
@@ -386,6 +396,7 @@ Intervention = Annotated[
         PreyRecovery,
         ConflictMitigation,
         Vaccination,
+        DogVaccination,
         Crossing,
         HabitatChange,
         Release,
@@ -420,6 +431,7 @@ class LandscapeSpec(Strict):
     prey: dict[str, Any] = Field(default_factory=dict, description="prey-per-cell parameters beyond [prey] (capacity_by_cover, patrol effect)")
     territories: dict[str, Any] = Field(default_factory=dict, description="home-range parameters (sizes in cells, prey taken, avoided cover)")
     dispersal: dict[str, Any] = Field(default_factory=dict, description="parameters of dispersal walks (resistance, road death, barriers, crossings)")
+    disease: dict[str, Any] = Field(default_factory=dict, description="distemper spill-over from village dogs (enabled = false: no disease on the map)")
 
     @model_validator(mode="after")
     def _process_tables(self) -> "LandscapeSpec":
