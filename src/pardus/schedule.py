@@ -39,7 +39,7 @@ class DiseaseDraw(Process):
     """Draws this year's outbreaks and vaccine protection before mortality."""
 
     name = "disease"
-    reads = (Field("cell", "individual"), Field("vaccination", "cell"))
+    reads = (Field("cell", "individual"), Field("vaccination", "cell"), Field("dog_vaccination", "cell"))
     writes = (Field("outbreak", "cell"), Field("protected", "individual"))
 
     def __init__(self, disease: Disease):

@@ -59,7 +59,7 @@ from .processes.road import Road
 from .processes.succession import Succession, SuccessionParams
 from .processes.survival import InbreedingDepression, NaturalMortality, Starvation
 from .processes.territories import Territories, TerritoryParams
-from .rng import Streams
+from .rng import Streams, as_streams
 from .schedule import DiseaseDraw
 from .scenario.schema import Scenario
 
@@ -283,6 +283,9 @@ def exposure_layers(land: Landscape, decay_km: float, dog_decay_km: float | None
 class MapReproduction(Reproduction):
     """Reproduction with mates from overlapping ranges (:func:`mate_on_map`)."""
 
+    # an infected female's cell breeds less (Spillover.breeding_factor); ranges for the prey
+    reads = Reproduction.reads + (Field("infection", "cell"), Field("range_id", "individual"), Field("status", "individual"))
+
     def __init__(self, params, disease, territories: Territories):
         super().__init__(params, disease)
         self.territories = territories
@@ -314,7 +317,7 @@ class TerritoryUpkeep(Process):
     reads = (Field("cover", "cell"), Field("prey", "cell"), Field("road", "cell"), Field("crossing", "cell"), Field("human_access", "cell"), Field("area_km2", "cell"))
     writes = (Field("range_id", "individual"), Field("status", "individual"), Field("cell", "individual"), Field("cause", "individual"))
 
-    def __init__(self, territories: Territories, dispersal: MapDispersal):
+    def __init__(self, territories: Territories, dispersal: MapDispersal):  # noqa: D107
         self.t = territories
         self.d = dispersal
 
@@ -334,8 +337,13 @@ class TerritoryUpkeep(Process):
             pop.status[short] = TRANSIENT
         movers = np.flatnonzero((pop.cause[:n] == ALIVE) & (pop.status[:n] == TRANSIENT))
         if movers.size:
-            died, _settled = self.d.move(rng, pop, movers, state.layers, t)
+            died, settled = self.d.move(rng, pop, movers, state.layers, t)
             pop.cause[movers[died]] = CAUSE_INDEX["road"]
+            # one that searched all year and found no range runs a higher risk (MODEL.md §4.7):
+            # one uniform per mover, always, after the walks
+            u = as_streams(rng, state.n_reps).by_item(pop.rep[movers])[:, 0]
+            lost = ~died & ~settled & (u < self.d.p.transient_mortality)
+            pop.cause[movers[lost]] = CAUSE_INDEX["dispersal"]
 
 
 class MapDiseaseDraw(DiseaseDraw):
@@ -350,6 +358,7 @@ class MapManagement(Management):
     landscape's own values each year, then each intervention acts on its area; a habitat change
     may turn the cover over, a translocation moves animals out of their ranges."""
 
+    reads = Management.reads + (Field("road", "cell"),)  # crossings go on the road cells of their area
     writes = Management.writes + tuple(Field(n, "cell") for n in managed_layers(spatial=True) if n not in managed_layers()) + (
         Field("cover", "cell"), Field("cover_age", "cell"), Field("range_id", "individual"), Field("status", "individual"),
     )  # fmt: skip

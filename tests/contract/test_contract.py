@@ -190,3 +190,60 @@ def test_every_process_owns_frozen_parameters_and_reads_registered_layers(replic
         for f in (*cls.reads, *cls.writes):
             if f.where == "cell":
                 assert f.name in LAYERS, f"{cls.__name__} declares the cell layer '{f.name}', which the layer registry does not define"
+
+
+def test_on_the_map_no_process_writes_or_reads_what_it_did_not_declare():
+    """The same contract for the spatial schedule, with every intervention type that acts on a
+    map: what a process changes is among its declared writes, what cell layer it looks up among
+    its declared reads or writes."""
+    from pardus.landscape.default import default_landscape
+    from pardus.spatial import SpatialBatch
+
+    sc = load_scenario_for_map()
+    b = SpatialBatch(prepare(sc), 13, range(2), default_landscape(rows=60, cols=50))
+    state = State(year=sc.run.start_year, t=0, pop=b.pop, layers=b.layers, tally={}, is_lethal=b._lethal, n_reps=2, ranges=b.ranges)
+    wrote: dict[str, set] = {p.name: set() for p in b.schedule}
+    read: dict[str, set] = {p.name: set() for p in b.schedule}
+    for t in range(1, sc.run.years + 1):
+        state.year, state.t = sc.run.start_year + t, t
+        state.tally = new_tally(state.n_cells, 2)
+        state.fields = type(state.fields)({f.name for p in b.schedule for f in p.writes if f.where == "year"})
+        for proc in b.schedule:
+            before = _snapshot(state)
+            tracked = _Reads(state.layers)
+            state.layers = tracked
+            proc.step(state, b.rngs[proc.name])
+            state.layers = dict(tracked)
+            read[proc.name] |= tracked.read
+            after = _snapshot(state)
+            declared = {(f.where, f.name) for f in proc.writes}
+            for key in set(before) | set(after):
+                if key not in before or key not in after or _changed(before[key], after[key]):
+                    wrote[proc.name].add(key)
+                    assert key in declared, f"{proc.name} changed {key[0]} '{key[1]}' without declaring it"
+    for proc in b.schedule:
+        declared = {f.name for f in (*proc.reads, *proc.writes) if f.where == "cell"}
+        for h in getattr(proc, "hazards", []):
+            declared |= {f.name for f in h.reads if f.where == "cell"}
+        assert not read[proc.name] - declared, f"{proc.name} reads the layer(s) {sorted(read[proc.name] - declared)} without declaring them"
+        assert wrote[proc.name], f"{proc.name} never changed anything in {sc.run.years} years"
+
+
+def load_scenario_for_map():
+    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
+    raw["run"]["years"] = 4
+    raw["landscape"] = {"source": "default", "disease": {"dog_epidemic": 1.0, "spill_rate": 5.0}}
+    raw["interventions"] = {
+        "patrols": {"type": "anti_poaching", "population": "russia", "start": 2016, "budget": 1000.0, "unit_cost": 1.0, "area": "zone:core"},
+        "prey": {"type": "prey_recovery", "population": "china", "start": 2016, "hunting_ban": 0.5, "capacity_factor": 1.2, "feeding": 0.1},
+        "farms": {"type": "conflict_mitigation", "population": "russia", "start": 2016, "reduction": 0.5},
+        "cdv": {"type": "vaccination", "population": "russia", "start": 2016, "coverage": 0.5, "unit_cost": 1.0},
+        "dogs": {"type": "dog_vaccination", "population": "russia", "start": 2016, "coverage": 0.5},
+        "tunnel": {"type": "crossing", "population": "russia", "start": 2016, "road_reduction": 0.8},
+        "break": {"type": "firebreak", "population": "russia", "start": 2016, "end": 2017, "area": "ring:core:2"},
+        "park": {"type": "protected_area", "population": "russia", "start": 2017, "area": "zone:buffer"},
+        "release": {"type": "release", "population": "russia", "start": 2016, "every": 1, "females": 2, "males": 2},
+        "move": {"type": "translocation", "source": "china", "population": "russia", "start": 2017, "females": 1, "males": 1, "mortality": 0.3},
+        "farm": {"type": "habitat_change", "population": "china", "start": 2017, "prey_capacity_factor": 0.95, "human_access": 0.6, "cover": "agriculture", "area": "zone:none"},
+    }
+    return scenario_from_dict(raw)

@@ -108,3 +108,31 @@ def test_dispersers_settle_in_vacant_ranges_and_stop_there():
     died, settled = MapDispersal(MapDispersalParams(max_steps=20, settle_every=1), grid.neighbour_table, n).move(_streams(4, 11), pop, np.arange(4), {k: np.tile(v, 4) for k, v in layers.items()}, T)
     assert not died.any() and settled.all()
     assert (pop.status[:4] == RESIDENT).all() and (pop.range_id[:4] >= 0).all()
+
+
+def test_transients_that_find_no_range_die_at_the_transient_mortality():
+    """Ranges of one cell never hold a leopard's need, so every independent animal stays a
+    transient; with no road deaths, the share of the year's searchers that die (cause
+    dispersal) is transient_mortality. Independent animals over replicates: binomial, Z = 4 SE."""
+    from pardus.engine import State, new_tally, prepare
+    from pardus.landscape.default import default_landscape
+    from pardus.processes.base import CAUSE_INDEX
+    from pardus.scenario import load_scenario
+    from pardus.spatial import SpatialBatch
+
+    sc = load_scenario("amur-2015").replace({
+        "run.years": 1,
+        "landscape": {"territories": {"female_max_cells": 1, "male_min_cells": 1, "male_max_cells": 1},
+                      "dispersal": {"road_death": [0.0] * 5, "transient_mortality": 0.15}},
+    })  # fmt: skip
+    b = SpatialBatch(prepare(sc), 11, range(24), default_landscape(rows=60, cols=50))
+    pop = b.pop
+    n = pop.n
+    movers = (pop.cause[:n] == -1) & (pop.status[:n] == 2)
+    assert movers.sum() > 1000 and (pop.range_id[:n] < 0).all()
+    upkeep = next(p for p in b.schedule if p.name == "territories")
+    state = State(year=2016, t=1, pop=pop, layers=b.layers, tally=new_tally(b.landscape.n_cells * 24, 24), is_lethal=b._lethal, n_reps=24, ranges=b.ranges)
+    upkeep.step(state, b.rngs["territories"])
+    dead = int((pop.cause[:n][movers] == CAUSE_INDEX["dispersal"]).sum())
+    ok, msg = _binom_ok(dead, int(movers.sum()), 0.15)
+    assert ok, msg

@@ -172,3 +172,15 @@ def test_a_range_table_keeps_every_living_range_through_many_adds_releases_and_c
         assert sorted(got.tolist()) == cells and np.isclose(w.sum(), 1.0)
     assert t.alive.sum() == len(expected)
     np.testing.assert_allclose(t.use(500).sum(), len(expected))
+
+
+def test_add_many_makes_the_ranges_add_makes_one_by_one():
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(1, 40, size=30)
+    offsets = np.r_[0, np.cumsum(sizes)]
+    cells = rng.integers(0, 1000, size=offsets[-1])
+    one, many = RangeTable(), RangeTable()
+    ids = [one.add(cells[offsets[i] : offsets[i + 1]]) for i in range(sizes.size)]
+    assert many.add_many(offsets, cells).tolist() == ids
+    for name in ("start", "cells", "weight", "alive"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(many, name), err_msg=name)  # to the bit

@@ -104,7 +104,8 @@ def test_a_resident_meets_the_hazards_as_the_mean_over_its_home_range():
 
 def test_the_component_bound_of_settlement_skips_only_seeds_that_cannot_succeed(small, monkeypatch):
     """find_range skips a seed whose free component is short of the stock or the cells a range
-    needs (free_components): a run with the bound is the same, to the bit, as one without it."""
+    needs (free_components), and a disperser does not search where no such seed is within
+    reach (hopeful_distance): a run with the bounds is the same, to the bit, as one without."""
     import pardus.processes.territories as T
 
     prep = _prep(years=12)
@@ -118,6 +119,7 @@ def test_the_component_bound_of_settlement_skips_only_seeds_that_cannot_succeed(
         return out
 
     monkeypatch.setattr(T.Territories, "components", no_bound)
+    monkeypatch.setattr(T.Territories, "hopeful", lambda self, comps: np.zeros((2, self.R * self.C), dtype=np.int64))  # search everywhere
     without = SpatialBatch(prep, 4, range(2), small, SpatialParams()).run()
     for k in with_bound:
         np.testing.assert_array_equal(with_bound[k], without[k], err_msg=k)
@@ -139,3 +141,14 @@ def test_free_components_are_the_connected_free_acceptable_cells_with_their_stoc
     assert label[1] != label[4] and label[3] == label[7] == label[11] == label[10]  # cell 1 and 4 meet only through the held cell 0
     np.testing.assert_allclose(sorted(comp_stock), sorted([1.0, 4.0, 3 + 7 + 10 + 11]))
     assert sorted(comp_size) == [1, 1, 4]
+
+
+def test_hopeful_distance_is_the_grid_distance_to_a_component_that_can_hold_a_range():
+    from pardus.landscape import Grid
+    from pardus.processes.territories import hopeful_distance
+
+    g = Grid.regular(1, 6, 1000.0, neighbours=4)
+    label = np.array([-1, 0, -1, -1, 1, -1], dtype=np.int64)
+    comp_stock, comp_size = np.array([5.0, 50.0]), np.array([1, 1], dtype=np.int64)
+    d = hopeful_distance(label, comp_stock, comp_size, 10.0, 1, g.neighbour_table, 1, 6, 3, np.empty(6, dtype=np.int64), np.empty(6, dtype=np.int64))
+    assert d.tolist() == [3, 3, 2, 1, 0, 1]  # component 0 is too poor; capped at 3

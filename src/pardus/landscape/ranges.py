@@ -83,6 +83,36 @@ class RangeTable:
         self._alive[rid] = True
         return rid
 
+    def add_many(self, offsets: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """New ranges over ``cells[offsets[i]:offsets[i + 1]]`` (equal use), as :meth:`add` of
+        each in turn would make them; their ids."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        cells = np.asarray(cells, dtype=np.int64)[: offsets[-1]]
+        sizes = np.diff(offsets)
+        m = sizes.size
+        if m == 0:
+            return np.zeros(0, dtype=np.int64)
+        if (sizes <= 0).any():
+            raise ValueError("a range needs at least one cell")
+        while self._n + m + 1 > self._start.size:
+            self._start = np.resize(self._start, 2 * self._start.size)
+            self._alive = np.resize(self._alive, 2 * self._alive.size)
+        k = cells.size
+        if self._size + k > self._cells.size:
+            cap = max(2 * self._cells.size, self._size + k)
+            self._cells = np.resize(self._cells, cap)
+            self._weight = np.resize(self._weight, cap)
+        self._cells[self._size : self._size + k] = cells
+        # the weights exactly as add() makes them: 1/k, divided by their sum
+        per = {int(z): (np.full(z, 1.0 / z) / np.full(z, 1.0 / z).sum())[0] for z in np.unique(sizes)}
+        self._weight[self._size : self._size + k] = np.repeat(np.array([per[int(z)] for z in sizes]), sizes)
+        ids = np.arange(self._n, self._n + m, dtype=np.int64)
+        self._start[self._n + 1 : self._n + m + 1] = self._size + offsets[1:]
+        self._alive[ids] = True
+        self._size += k
+        self._n += m
+        return ids
+
     def release(self, rid: int) -> None:
         """The range is no longer anyone's (its animal died or left)."""
         if not (0 <= rid < self._n) or not self._alive[rid]:

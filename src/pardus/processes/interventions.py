@@ -197,7 +197,8 @@ class HabitatChange(InterventionType):
     def apply(self, state, cells, year, baseline, cost):
         L, s = state.layers, self.spec
         power = (year - s.start + 1) if s.yearly else 1
-        L["carrying_capacity"][cells] *= s.carrying_capacity_factor**power
+        if "carrying_capacity" in L:  # non-spatial (on a map K follows from the home ranges)
+            L["carrying_capacity"][cells] *= s.carrying_capacity_factor**power
         L["prey_capacity"][cells] *= s.prey_capacity_factor**power
         if "prey_capacity_factor" in L:
             L["prey_capacity_factor"][cells] *= s.prey_capacity_factor**power

@@ -53,6 +53,7 @@ class MapDispersalParams:
     road_death: tuple[float, ...] = _table(ROAD_CODES, DEFAULT_ROAD_DEATH, "road_death")  # per entry of a road cell (assumption: two road kills in 2015–16)
     barrier: tuple[float, ...] = _table(ROAD_CODES, DEFAULT_BARRIER, "barrier")  # probability a road refuses a step (assumption)
     crossing_effect: float = 0.9  # share of road death and barrier a crossing cancels (assumption, range 0.7–1)
+    transient_mortality: float = 0.1  # a year's extra risk of one that searched and did not settle (assumption, range 0–0.3; MODEL.md §4.7)
 
     def __post_init__(self) -> None:
         if self.max_steps < 0 or self.settle_every < 1 or self.persistence <= 0:
@@ -62,6 +63,8 @@ class MapDispersalParams:
                 raise ValueError(f"{name} are probabilities (0–1)")
         if not 0.0 <= self.crossing_effect <= 1.0:
             raise ValueError("crossing_effect is a share (0–1)")
+        if not 0.0 <= self.transient_mortality <= 1.0:
+            raise ValueError("transient_mortality is a probability (0–1)")
 
     @classmethod
     def with_tables(cls, cover=None, road=None, road_death=None, barrier=None, **kw) -> "MapDispersalParams":
@@ -128,7 +131,7 @@ PROVISIONAL = 1 << 40  # owner value of a range claimed during the year's disper
 @njit(cache=True)
 def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect,
                  max_steps, settle_every, owner, acceptable, stock, radius, required, min_cells, max_cells, max_tries,
-                 out, seen, queue, dist, found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m):  # fmt: skip
+                 out, seen, queue, dist, found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near):  # fmt: skip
     """The year's walk of every disperser of ``rows`` (in order), each from its replicate's
     stream: chunks of ``settle_every`` steps (:func:`walk`), after each a settlement attempt
     (:func:`pardus.processes.territories.find_range`) with the range rules of its sex
@@ -155,7 +158,9 @@ def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours,
             if dead:
                 died[k] = True
                 break
-            if sx == 0:
+            if near[sx, base + c] > radius:  # no seed within reach can hold a range (territories.hopeful_distance)
+                got = 0
+            elif sx == 0:
                 got = find_range(c, base, owner[0], acceptable, stock, neighbours, radius, required[0], min_cells[0], max_cells[0], max_tries, out, seen, queue, dist,
                                  comp_f, stock_f, size_f)  # fmt: skip
             else:
@@ -204,7 +209,9 @@ class MapDispersal:
         required = np.array([tp.required_stock(0), tp.required_stock(1)])
         min_cells = np.array([1, tp.male_min_cells], dtype=np.int64)
         max_cells = np.array([tp.female_max_cells, tp.male_max_cells], dtype=np.int64)
-        (comp_f, stock_f, size_f), (comp_m, stock_m, size_m) = t.components(acceptable, stock)
+        comps = t.components(acceptable, stock)
+        (comp_f, stock_f, size_f), (comp_m, stock_m, size_m) = comps
+        near = t.hopeful(comps)
         died = np.zeros(rows.size, dtype=np.bool_)
         found_start = np.zeros(rows.size + 1, dtype=np.int64)
         found_cells = np.empty(rows.size * int(max_cells.max()), dtype=np.int64)
@@ -212,12 +219,11 @@ class MapDispersal:
             streams.s, rows, pop.rep, pop.cell, pop.sex.astype(np.int64), self.C, weight, layers["road"].astype(np.int64), layers["crossing"].astype(np.bool_),
             self.neighbours, self.dir_of, p.persistence, np.asarray(p.road_death), np.asarray(p.barrier), p.crossing_effect, p.max_steps, p.settle_every,
             t.owner, acceptable, stock, tp.search_radius, required, min_cells, max_cells, tp.max_tries, t._out, t._seen, t._queue, t._dist,
-            found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m,
+            found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near,
         )  # fmt: skip
-        settled = found_start[1:] > found_start[:-1]
-        for k in np.flatnonzero(settled):  # the claimed ranges get their ids, in the order they were found
-            i = rows[k]
-            cells = found_cells[found_start[k] : found_start[k + 1]]
-            t.claim(i, pop, cells)
-            pop.status[i] = RESIDENT
+        sizes = np.diff(found_start)
+        settled = sizes > 0
+        # the claimed ranges get their ids, in the order they were found
+        t.claim_many(rows[settled], pop, np.r_[0, np.cumsum(sizes[settled])], found_cells[: found_start[-1]])
+        pop.status[rows[settled]] = RESIDENT
         return died, settled

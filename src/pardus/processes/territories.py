@@ -146,6 +146,39 @@ def free_components(owner, acceptable, stock, neighbours, n_reps, C, label, queu
 
 
 @njit(cache=True)
+def hopeful_distance(label, comp_stock, comp_size, required, min_cells, neighbours, n_reps, C, cap, dist, queue):
+    """Per global cell the grid distance (steps over every neighbour, as :func:`find_range`
+    searches) to the nearest free acceptable cell whose component could hold a range, capped
+    at ``cap``: a search from a cell farther than its radius tries only seeds that fail, so it
+    can be skipped — exactly (later claims only make the true distance larger)."""
+    n_nb = neighbours.shape[1]
+    for r in range(n_reps):
+        base = r * C
+        head, tail = 0, 0
+        for c in range(C):
+            lab = label[base + c]
+            if lab >= 0 and comp_stock[lab] >= required * (1.0 - 1e-9) and comp_size[lab] >= min_cells:
+                dist[base + c] = 0
+                queue[tail] = c
+                tail += 1
+            else:
+                dist[base + c] = cap
+        while head < tail:
+            c = queue[head]
+            head += 1
+            d = dist[base + c] + 1
+            if d >= cap:
+                continue
+            for j in range(n_nb):
+                nb = neighbours[c, j]
+                if nb >= 0 and dist[base + nb] > d:
+                    dist[base + nb] = d
+                    queue[tail] = nb
+                    tail += 1
+    return dist
+
+
+@njit(cache=True)
 def find_range(start, base, owner, acceptable, stock, neighbours, radius, required, min_cells, max_cells, max_tries, out, seen, queue, dist,
                comp, comp_stock, comp_size):  # fmt: skip
     """A range near local cell ``start``: the cells within ``radius`` steps (breadth first) that
@@ -212,6 +245,15 @@ class Territories:
         """Per sex, :func:`free_components` of the batch now: ((label, stock, cells), …)."""
         return tuple((self._label[sex],) + free_components(self.owner[sex], acceptable, stock, self.neighbours, self.R, self.C, self._label[sex], self._queue) for sex in (0, 1))
 
+    def hopeful(self, comps) -> np.ndarray:
+        """(2, cells of the batch): per sex :func:`hopeful_distance` capped at search_radius + 1."""
+        p = self.p
+        out = np.empty((2, self.R * self.C), dtype=np.int64)
+        for sex, (label, stock, size) in enumerate(comps):
+            min_cells = p.male_min_cells if sex == 1 else 1
+            hopeful_distance(label, stock, size, p.required_stock(sex), min_cells, self.neighbours, self.R, self.C, p.search_radius + 1, out[sex], self._queue)
+        return out
+
     def suitability(self, layers: dict) -> tuple[np.ndarray, np.ndarray]:
         """(acceptable cover, prey stock) per cell of the batch, for :meth:`settle`."""
         return self.p.acceptable(layers["cover"]), layers["prey"] * layers["area_km2"]
@@ -265,6 +307,24 @@ class Territories:
         pop.range_id[i] = rid
         pop.cell[i] = cells[0]
         return rid
+
+    def claim_many(self, rows: np.ndarray, pop, offsets: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """:meth:`claim` for each animal of ``rows`` in turn, animal k taking the (global) cells
+        ``cells[offsets[k]:offsets[k + 1]]``; the same ids and state, in one go. Returns the ids."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rids = self.table.add_many(offsets, cells)
+        if rids.size == 0:
+            return rids
+        if rids[-1] >= self.sex_of.size:
+            self.sex_of = np.resize(self.sex_of, max(2 * self.sex_of.size, int(rids[-1]) + 1, 64))
+        sexes = pop.sex[rows].astype(np.int8)
+        self.sex_of[rids] = sexes
+        sizes = np.diff(offsets)
+        used = cells[: offsets[-1]]
+        self.owner[np.repeat(sexes, sizes).astype(np.int64), used] = np.repeat(rids, sizes)
+        pop.range_id[rows] = rids
+        pop.cell[rows] = used[offsets[:-1]]
+        return rids
 
     def release(self, rids) -> None:
         """The ranges of animals that died or left become free."""

@@ -27,6 +27,10 @@ UNIT_NAMES = {
 def parameter_rows(res: Resolved) -> list[tuple[str, Any, str, str]]:
     """(dotted key, value, set by, source) for every resolved parameter."""
     flat = _flatten(res.scenario.model_dump(mode="json"))
+    spatial = _landscape_parameters(res)
+    if spatial:  # the process tables as they run, in place of the tables as written
+        flat = {k: v for k, v in flat.items() if not any(k == f"landscape.{t}" or k.startswith(f"landscape.{t}.") for t in LANDSCAPE_SECTIONS)}
+        flat.update(spatial)
     rows = []
     for key, value in flat.items():
         set_by = res.origin.get(key, "default")
@@ -40,6 +44,39 @@ def parameter_rows(res: Resolved) -> list[tuple[str, Any, str, str]]:
                     break
         rows.append((key, value, set_by, source or ("schema default" if set_by == "default" else "—")))
     return rows
+
+
+LANDSCAPE_SECTIONS = {"fire": "4.10", "succession": "4.11", "prey": "4.12", "territories": "4.13", "dispersal": "4.13", "disease": "4.15"}
+
+
+def _landscape_parameters(res: Resolved) -> dict[str, Any]:
+    """For a scenario on a map: every parameter of its process tables with the value it runs
+    with (``landscape.fire.ignitions_per_weight`` …), in place of the tables as written; a
+    parameter [prey] or [threats] gives is shown with where it comes from."""
+    import dataclasses
+
+    sc = res.scenario
+    if sc.landscape is None:
+        return {}
+    from ..spatial import DERIVED, TABLES, spatial_params
+
+    params = spatial_params(sc)
+    out: dict[str, Any] = {}
+    for table in TABLES:
+        obj = getattr(params, table)
+        out[f"landscape.{table}.enabled"] = obj is not None
+        res.sources.setdefault(f"landscape.{table}.enabled", "assumption: the process is part of the spatial model (false leaves it out)")
+        if obj is None:
+            continue
+        for f in dataclasses.fields(obj):
+            key = f"landscape.{table}.{f.name}"
+            value = getattr(obj, f.name)
+            out[key] = list(value) if isinstance(value, tuple) else value
+            if f.name in DERIVED.get(table, {}):
+                res.sources.setdefault(key, f"= {DERIVED[table][f.name]} (the scenario's own value)")
+            else:
+                res.sources.setdefault(key, f"process default: docs/model.md §{LANDSCAPE_SECTIONS[table]} gives its source or range")
+    return out
 
 
 def describe_intervention(label: str, iv, sc: Scenario) -> str:
