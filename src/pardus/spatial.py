@@ -187,8 +187,18 @@ def spatial_params(sc: Scenario) -> SpatialParams:
     return SpatialParams(t["territories"], t["dispersal"], t["fire"], t["succession"], t["prey"], t["disease"], spec.start_radius_km, spec.exposure_decay_km)
 
 
+def _signature(source: str) -> tuple:
+    """What a landscape folder holds now (names, sizes, times): the cache key of its files."""
+    from pathlib import Path
+
+    folder = Path(source)
+    if source == "default" or not folder.is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.suffix.lower() in (".tif", ".tiff")))
+
+
 @lru_cache(maxsize=4)
-def _load(source: str, seed: int, neighbours: int) -> Landscape:
+def _load(source: str, seed: int, neighbours: int, signature: tuple = ()) -> Landscape:
     land = default_landscape(seed) if source == "default" else read_landscape(source, neighbours=neighbours)
     if land.grid.neighbours != neighbours:
         land = Landscape(dataclasses.replace(land.grid, neighbours=neighbours), land.layers, land.regions)
@@ -197,7 +207,7 @@ def _load(source: str, seed: int, neighbours: int) -> Landscape:
 
 def load_landscape(spec) -> Landscape:
     """The landscape of a [landscape] table (cached per process; a fresh layer dict each call)."""
-    land = _load(spec.source, spec.seed, spec.neighbours)
+    land = _load(spec.source, spec.seed, spec.neighbours, _signature(spec.source))
     return Landscape(land.grid, {k: v.copy() for k, v in land.layers.items()}, dict(land.regions))
 
 
@@ -243,6 +253,10 @@ def spatial_problems(sc: Scenario) -> list[str]:
         return [f"landscape.source = \"{spec.source}\" — {exc}"]
     if "country" not in land.regions:
         return [f"landscape.source = \"{spec.source}\" — the landscape has no 'country' region layer (region_country.tif), which places the populations"]
+    missing = [name for name in INPUT_LAYERS if name not in land.layers]
+    if missing:
+        return [f"landscape.source = \"{spec.source}\" — the landscape lacks the layer(s) {', '.join(missing)}, which the spatial model reads; "
+                f"add {', '.join(m + '.tif' for m in missing)} to the folder (`pardus landscape export default` writes every layer as a template)"]  # fmt: skip
     out = []
     names = land.regions["country"].names
     for name, p in sc.populations.items():
@@ -364,6 +378,9 @@ class MapManagement(Management):
     )  # fmt: skip
 
 
+# the layers a landscape must bring; the others start from the landscape's cover (prey
+# capacity factor 1, no firebreaks, no crossings, no patrols, years since fire 0)
+INPUT_LAYERS = ("cover", "road", "deer_farm", "human_access", "prey", "area_km2")
 FOREST = tuple(LAYERS["cover"].code(c) for c in ("mixed_forest", "oak_forest"))
 MAP_RECORDS = ("burned_years", "prey_sum", "cover_end", "range_years")  # per (replicate, cell); with occupied_years
 
@@ -398,6 +415,14 @@ class SpatialBatch(Batch):
         land.layers["outbreak"] = np.zeros(C, dtype=bool)
         land.layers["infection"] = np.zeros(C, dtype=bool)
         land.layers.setdefault("dog_vaccination", np.zeros(C))
+        # layers a landscape of one's own may leave out (see INPUT_LAYERS for those it must bring)
+        land.layers.setdefault("prey_capacity_factor", np.ones(C))
+        land.layers.setdefault("prey_capacity", np.asarray(params.prey.capacity_by_cover)[land.layers["cover"].astype(np.int64)])
+        for name in ("firebreak", "patrol_effort"):
+            land.layers.setdefault(name, np.zeros(C))
+        land.layers.setdefault("crossing", np.zeros(C, dtype=bool))
+        for name in ("years_since_fire", "cover_age"):
+            land.layers.setdefault(name, np.zeros(C, dtype=np.int32))
         core = land.layers["zone"] == LAYERS["zone"].code("core") if "zone" in land.layers else np.zeros(C, dtype=bool)
         land.layers.setdefault("suppression", core.copy())  # fires are fought in the park core
         self.landscape = land

@@ -218,3 +218,40 @@ def test_a_scenario_file_resolves_its_paths_relative_to_itself(folder, tmp_path)
     f.write_text(f'extends = "amur-2015"\n[run]\nyears = 2\n[landscape]\nsource = "{rel}"\n')
     sc = load_scenario(str(f))
     assert load_landscape(sc.landscape).grid.shape == (60, 50)
+
+
+def test_a_landscape_folder_without_a_layer_the_map_needs_is_refused_by_name(folder, tmp_path):
+    import shutil
+
+    thin = tmp_path / "thin"
+    shutil.copytree(folder, thin)
+    for name in ("deer_farm", "road", "firebreak", "patrol_effort", "cover_age"):
+        (thin / f"{name}.tif").unlink()
+    with pytest.raises(ScenarioError) as e:
+        load_scenario("amur-2015").replace({"landscape": {"source": str(thin)}})
+    assert "lacks the layer(s) road, deer_farm" in str(e.value) and "road.tif, deer_farm.tif" in str(e.value)
+    (thin / "road.tif").symlink_to(folder / "road.tif")
+    (thin / "deer_farm.tif").symlink_to(folder / "deer_farm.tif")
+    sc = load_scenario("amur-2015").replace({"run.years": 2, "landscape": {"source": str(thin)}})
+    ds = simulate(sc, replicates=1, seed=1, workers=1)  # the optional layers start empty
+    assert ds["N"].isel(year=-1).sum() > 0
+
+
+def test_the_report_of_a_spatial_run_has_the_maps_the_series_and_one_replicate(folder, tmp_path):
+    from pardus.report import build_report
+    from pardus.report.figures import plot_frames
+    from pardus.results import compare_to_baseline, summarize
+    from pardus.spatial import frames
+
+    base = _scenario(folder).replace({"name": "base"})
+    ring = _scenario(folder, {"b": {"type": "firebreak", "population": "russia", "start": 2016, "area": "ring:core:2"}}).replace({"name": "ring"})
+    ds = simulate(base, ring, replicates=2, seed=3, workers=1)
+    path = build_report(ds, summarize(ds), compare_to_baseline(ds, "base"), tmp_path / "report")
+    figs = {p.name for p in (tmp_path / "report" / "figures").iterdir()}
+    assert {"maps.png", "landscape-series.png", "one-replicate.png"} <= figs
+    html = path.read_text()
+    assert "The map.</b>" in html and "not yet calibrated" in html
+    # the small multiples are replicate 0 of the run, re-simulated to the bit
+    fr = frames(base, 3, 0, at=[YEARS])
+    assert fr["animals"][0] == int(ds["N"].sel(scenario="base").isel(replicate=0, year=-1).sum())
+    assert plot_frames(ds.assign_attrs(posterior="x"), {}) is None  # drawn parameter sets: no re-simulation

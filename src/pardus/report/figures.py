@@ -956,7 +956,7 @@ def plot_frames(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
         for i in range(k):
             a0, a1, a2 = axes[i]
             a0.imshow(fr["cover"][i], cmap=cover_cmap, norm=cover_norm, extent=extent, interpolation="nearest")
-            a0.imshow(np.where(fr["burned"][i], 1.0, np.nan), cmap=mpl.colors.ListedColormap(["#e31a1c"]), extent=extent, interpolation="nearest")
+            a0.imshow(np.where(fr["burned"][i], 1.0, np.nan), cmap=mpl.colors.ListedColormap(["#000000"]), extent=extent, interpolation="nearest")
             water = fr["cover"][i] == 0
             im = a1.imshow(np.where(water, np.nan, fr["prey"][i]), cmap="Greens", vmin=0, vmax=prey_max, extent=extent, interpolation="nearest")
             rg = np.where(fr["ranges"][i] < 0, np.nan, fr["ranges"][i]).astype(float)
@@ -966,13 +966,13 @@ def plot_frames(ds: xr.Dataset, colors: Mapping[str, str]) -> FigureSpec | None:
                 _map_context(ax, ds, extent) if ax is not a0 else (ax.set_xticks([]), ax.set_yticks([]), ax.grid(False))
             a0.set_ylabel(f"{fr['year'][i]}\n{fr['animals'][i]} animals")
             if i == 0:
-                a0.set_title("Cover, fires of the year (red)")
+                a0.set_title("Cover, fires of the year (black)")
                 a1.set_title("Prey")
                 a2.set_title("Home ranges")
         cb = fig.colorbar(im, ax=axes[:, 1], orientation="horizontal", shrink=0.85, pad=0.02)
         cb.set_label("roe-deer eq. per km²", fontsize=8)
         handles = [Patch(color=COVER_COLOURS[COVER_CODES[c]], label=COVER_CODES[c].replace("_", " ")) for c in codes if c]
-        handles += [Patch(color="#e31a1c", label="burned this year"), Patch(color="#f4a582", label="female range"),
+        handles += [Patch(color="#000000", label="burned this year"), Patch(color="#f4a582", label="female range"),
                     Patch(color="#92c5de", label="male range"), Patch(color="#5e3c99", label="female and male")]  # fmt: skip
         fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False, fontsize=8)
         png = _render(fig)

@@ -347,7 +347,20 @@ def extinction_sentence(ds: xr.Dataset) -> str:
 
 def _howto(ds: xr.Dataset, currency: str) -> str:
     money = "the currency the scenarios name (not stored in this results file)" if currency == UNKNOWN_CURRENCY else f"<b>{esc(currency)}</b>"
-    return _HOWTO_TEMPLATE.format(extinction=extinction_sentence(ds), currency=money)
+    text = _HOWTO_TEMPLATE.format(extinction=extinction_sentence(ds), currency=money)
+    if int(ds.attrs.get("spatial", 0) or 0):
+        text = text.replace("</ul>", _HOWTO_MAP + "</ul>")
+    return text
+
+
+_HOWTO_MAP = """<li><b>The map.</b> These scenarios ran on a landscape: fires, forest succession, prey in
+every cell, home ranges, dispersal over roads. The maps show, for each cell over all replicates
+and years, how likely it is to lie in a leopard's home range, to burn, how much prey it holds and
+whether its forest was lost; the small multiples follow one replicate year by year. The spatial
+form is <b>not yet calibrated</b> to the census record: compare its scenarios with each other,
+not its numbers with those of the calibrated non-spatial presets. The deterministic growth
+rates come from the vital rates alone, before prey and home ranges limit the population.</li>
+"""
 
 
 def _attr(ds: xr.Dataset, key: str, default: str = "unknown") -> str:
