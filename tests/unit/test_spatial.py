@@ -104,9 +104,11 @@ def test_a_resident_meets_the_hazards_as_the_mean_over_its_home_range():
 
 def test_the_component_bound_of_settlement_skips_only_seeds_that_cannot_succeed(small, monkeypatch):
     """find_range skips a seed whose free component is short of the stock or the cells a range
-    needs (free_components), and a disperser does not search where no such seed is within
-    reach (hopeful_distance): a run with the bounds is the same, to the bit, as one without."""
+    needs (free_components), a disperser does not search where no such seed is within reach
+    (hopeful_distance), and a seed that failed is not grown again until a range is claimed:
+    a run with the bounds is the same, to the bit, as one without."""
     import pardus.processes.territories as T
+    from pardus.processes.map_dispersal import MapDispersal
 
     prep = _prep(years=12)
     with_bound = SpatialBatch(prep, 4, range(2), small, SpatialParams()).run()
@@ -120,6 +122,7 @@ def test_the_component_bound_of_settlement_skips_only_seeds_that_cannot_succeed(
 
     monkeypatch.setattr(T.Territories, "components", no_bound)
     monkeypatch.setattr(T.Territories, "hopeful", lambda self, comps: np.zeros((2, self.R * self.C), dtype=np.int64))  # search everywhere
+    monkeypatch.setattr(MapDispersal, "remember_failures", False)  # grow every seed every time
     without = SpatialBatch(prep, 4, range(2), small, SpatialParams()).run()
     for k in with_bound:
         np.testing.assert_array_equal(with_bound[k], without[k], err_msg=k)

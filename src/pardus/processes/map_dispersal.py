@@ -131,7 +131,7 @@ PROVISIONAL = 1 << 40  # owner value of a range claimed during the year's disper
 @njit(cache=True)
 def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect,
                  max_steps, settle_every, owner, acceptable, stock, radius, required, min_cells, max_cells, max_tries,
-                 out, seen, queue, dist, found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near):  # fmt: skip
+                 out, seen, queue, dist, found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near, failed, epoch):  # fmt: skip
     """The year's walk of every disperser of ``rows`` (in order), each from its replicate's
     stream: chunks of ``settle_every`` steps (:func:`walk`), after each a settlement attempt
     (:func:`pardus.processes.territories.find_range`) with the range rules of its sex
@@ -162,10 +162,10 @@ def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours,
                 got = 0
             elif sx == 0:
                 got = find_range(c, base, owner[0], acceptable, stock, neighbours, radius, required[0], min_cells[0], max_cells[0], max_tries, out, seen, queue, dist,
-                                 comp_f, stock_f, size_f)  # fmt: skip
+                                 comp_f, stock_f, size_f, failed[0], epoch[0, r])  # fmt: skip
             else:
                 got = find_range(c, base, owner[1], acceptable, stock, neighbours, radius, required[1], min_cells[1], max_cells[1], max_tries, out, seen, queue, dist,
-                                 comp_m, stock_m, size_m)  # fmt: skip
+                                 comp_m, stock_m, size_m, failed[1], epoch[1, r])  # fmt: skip
             if got > 0:
                 break
         a = found_start[k]
@@ -176,6 +176,7 @@ def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours,
         found_start[k + 1] = a + got
         if got > 0:
             n_found += 1
+            epoch[sx, r] += 1  # the free cells of this sex changed: earlier failures no longer hold
     return n_found
 
 
@@ -186,6 +187,8 @@ def direction_index(neighbours: int) -> np.ndarray:
 
 class MapDispersal:
     """Moves dispersers over a batch's landscape and settles them (:class:`Territories`)."""
+
+    remember_failures = True  # a seed whose range failed to grow is not grown again until a claim (exact; off: for tests)
 
     def __init__(self, params: MapDispersalParams, neighbours: np.ndarray, cells_per_rep: int):
         self.p = params
@@ -212,6 +215,8 @@ class MapDispersal:
         comps = t.components(acceptable, stock)
         (comp_f, stock_f, size_f), (comp_m, stock_m, size_m) = comps
         near = t.hopeful(comps)
+        failed = np.zeros((2, t.R * self.C), dtype=np.int64)  # seeds that failed, by the stamp they failed under
+        epoch = (np.ones if self.remember_failures else np.zeros)((2, t.R), dtype=np.int64)
         died = np.zeros(rows.size, dtype=np.bool_)
         found_start = np.zeros(rows.size + 1, dtype=np.int64)
         found_cells = np.empty(rows.size * int(max_cells.max()), dtype=np.int64)
@@ -219,7 +224,7 @@ class MapDispersal:
             streams.s, rows, pop.rep, pop.cell, pop.sex.astype(np.int64), self.C, weight, layers["road"].astype(np.int64), layers["crossing"].astype(np.bool_),
             self.neighbours, self.dir_of, p.persistence, np.asarray(p.road_death), np.asarray(p.barrier), p.crossing_effect, p.max_steps, p.settle_every,
             t.owner, acceptable, stock, tp.search_radius, required, min_cells, max_cells, tp.max_tries, t._out, t._seen, t._queue, t._dist,
-            found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near,
+            found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near, failed, epoch,
         )  # fmt: skip
         sizes = np.diff(found_start)
         settled = sizes > 0

@@ -180,13 +180,17 @@ def hopeful_distance(label, comp_stock, comp_size, required, min_cells, neighbou
 
 @njit(cache=True)
 def find_range(start, base, owner, acceptable, stock, neighbours, radius, required, min_cells, max_cells, max_tries, out, seen, queue, dist,
-               comp, comp_stock, comp_size):  # fmt: skip
+               comp, comp_stock, comp_size, failed, stamp):  # fmt: skip
     """A range near local cell ``start``: the cells within ``radius`` steps (breadth first) that
     are acceptable and free are tried as seeds in turn, up to ``max_tries`` of them, until a
     range grows from one (:func:`grow_range`); returns its size (0: none), its cells in ``out``.
     ``seen`` and ``dist`` are scratch (left as they came: all False, all −1). ``comp`` /
     ``comp_stock`` / ``comp_size`` (:func:`free_components`; ``comp`` all −1 for none) skip the
-    seeds whose component cannot hold a range — the same result, less work."""
+    seeds whose component cannot hold a range — the same result, less work. ``failed``
+    (global cells) remembers the seeds whose range did not grow, stamped ``stamp`` (> 0): while
+    the caller keeps the stamp (no range of this sex claimed in this replicate since — the free
+    cells, and so every grow, are as they were) such a seed fails again without growing;
+    ``stamp`` 0 remembers nothing."""
     head, tail = 0, 0
     queue[tail] = start
     dist[start] = 0
@@ -201,10 +205,14 @@ def find_range(start, base, owner, acceptable, stock, neighbours, radius, requir
             lab = comp[base + c]
             # a component short of the stock or of the cells fails for sure (a margin for rounding)
             hopeless = lab >= 0 and (comp_stock[lab] < required * (1.0 - 1e-9) or comp_size[lab] < min_cells)
+            if stamp > 0 and failed[base + c] == stamp:
+                hopeless = True  # grown from before, with the same free cells: it fails again
             if not hopeless:
                 k = grow_range(c, base, owner, acceptable, stock, neighbours, required, min_cells, max_cells, out, seen)
                 if k > 0:
                     break
+                if stamp > 0:
+                    failed[base + c] = stamp
         if dist[c] >= radius:
             continue
         for j in range(neighbours.shape[1]):
@@ -220,6 +228,7 @@ def find_range(start, base, owner, acceptable, stock, neighbours, radius, requir
 
 _NO_STOCK = np.zeros(0)
 _NO_SIZE = np.zeros(0, dtype=np.int64)
+_NO_FAILED = np.zeros(0, dtype=np.int64)
 
 
 class Territories:
@@ -287,7 +296,7 @@ class Territories:
             min_cells = p.male_min_cells if sex == 1 else 1
             max_cells = p.male_max_cells if sex == 1 else p.female_max_cells
             k = find_range(local, base, owner, acceptable, stock, self.neighbours, p.search_radius, p.required_stock(sex), min_cells, max_cells,
-                           p.max_tries, self._out, self._seen, self._queue, self._dist, self._no_comp, _NO_STOCK, _NO_SIZE)  # fmt: skip
+                           p.max_tries, self._out, self._seen, self._queue, self._dist, self._no_comp, _NO_STOCK, _NO_SIZE, _NO_FAILED, 0)  # fmt: skip
             if k == 0:
                 continue
             self.claim(i, pop, self._out[:k] + base)
