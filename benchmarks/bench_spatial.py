@@ -36,7 +36,10 @@ def main() -> None:
 
     land = default_landscape(rows=120 * args.scale, cols=100 * args.scale)
     sc = load_scenario(str(Path(__file__).resolve().parents[1] / "examples" / "spatial-baseline.toml")).replace({"run.years": args.years})
+    import dataclasses
+
     prep, params = prepare(sc), spatial_params(sc)
+    params = dataclasses.replace(params, start_radius_km=params.start_radius_km * args.scale)  # the design scales with the map
     SpatialBatch(prepare(sc.replace({"run.years": 2})), 0, range(1), land, params).run()  # kernels loaded, outside the timing
     t0 = time.perf_counter()
     b = SpatialBatch(prep, args.seed, range(args.replicates), land, params)

@@ -651,6 +651,7 @@ def breeder_store(sc: Scenario) -> tuple[bool, type]:
 
 
 MAX_BATCH = 64  # replicates advanced together: beyond this the Python per batch-year is negligible
+SPATIAL_MAX_BATCH = 32  # on a map: a batch of 32 peaks near 0.5 GiB on the default landscape (64: 0.8 GiB)
 BATCH_KINSHIP_BYTES = 128 * 2**20  # kinship stores of a batch, at most (estimated)
 
 
@@ -659,6 +660,8 @@ def batch_size(prep: Prepared) -> int:
     their kinship stores (about 1.4 × the larger of the initial size and total K, squared, per
     replicate) would exceed BATCH_KINSHIP_BYTES, and one for a large population."""
     sc = prep.scenario
+    if sc.landscape is not None:  # on a map each replicate holds every layer of every cell: ~10 MiB each
+        return SPATIAL_MAX_BATCH
     if kinship_mode(sc) == "pedigree":  # batch small populations, not large ones
         store, dtype = breeder_store(sc)
         by_store = BATCH_KINSHIP_BYTES // (breeder_store_slots(sc) ** 2 * np.dtype(dtype).itemsize) if store else MAX_BATCH
