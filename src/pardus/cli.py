@@ -115,10 +115,11 @@ def _run(resolved, replicates: Optional[int], seed: int, workers: Optional[int],
     n = max(s.run.replicates for s in scenarios) if replicates is None else replicates
     if scheduler and workers:
         err.print(f"warning: --workers {workers} is ignored with --scheduler: the cluster's workers run the replicates", highlight=False, markup=False)
-    from .scenario.checks import common_currency
+    from .scenario.checks import common_currency, common_landscape
 
     try:
         common_currency(scenarios)
+        common_landscape(scenarios)
     except ValueError as exc:
         raise UserError([str(exc)]) from None
     if output is not None:

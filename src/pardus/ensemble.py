@@ -350,6 +350,7 @@ def simulate(
     from pathlib import Path
 
     from .results import build_dataset, common_currency
+    from .scenario.checks import common_landscape
     from .scenario.loader import Resolved, resolve_scenarios
 
     resolved: list[Scenario] = []
@@ -374,5 +375,6 @@ def simulate(
     if problems:
         raise ValueError("; ".join(problems))
     common_currency(resolved)  # before simulating: costs in two currencies cannot be compared
+    common_landscape(resolved)  # and the cells of two maps cannot be stacked
     names, records = run_ensemble(resolved, replicates=n, seed=seed, workers=workers, scheduler=scheduler, progress=progress)
     return build_dataset(resolved, names, records, seed, sweeps=sweeps)

@@ -255,3 +255,8 @@ def test_the_report_of_a_spatial_run_has_the_maps_the_series_and_one_replicate(f
     fr = frames(base, 3, 0, at=[YEARS])
     assert fr["animals"][0] == int(ds["N"].sel(scenario="base").isel(replicate=0, year=-1).sum())
     assert plot_frames(ds.assign_attrs(posterior="x"), {}) is None  # drawn parameter sets: no re-simulation
+
+
+def test_spatial_and_nonspatial_scenarios_are_not_run_together(folder):
+    with pytest.raises(ValueError, match="all be non-spatial or all on the same map — found non-spatial: amur-2015; the map"):
+        simulate(load_scenario("amur-2015").replace({"run.years": YEARS}), _scenario(folder).replace({"name": "map"}), replicates=1, workers=1)

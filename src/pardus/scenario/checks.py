@@ -270,3 +270,16 @@ def common_currency(scenarios: list[Scenario]) -> str:
             "convert unit_cost and fixed_cost to one currency and set the same run.currency everywhere"
         )
     return next(iter(by)) if by else "USD"
+
+
+def common_landscape(scenarios: list[Scenario]) -> None:
+    """Scenarios of one run are all non-spatial or all on the same map (the same
+    landscape.source and landscape.seed): their results share one set of cells. A ValueError
+    naming the scenarios of each kind otherwise. Check before simulating."""
+    by: dict[str, list[str]] = {}
+    for sc in scenarios:
+        key = "non-spatial" if sc.landscape is None else f"the map {sc.landscape.source!r} (seed {sc.landscape.seed})"
+        by.setdefault(key, []).append(sc.name)
+    if len(by) > 1:
+        found = "; ".join(f"{k}: {', '.join(names)}" for k, names in by.items())
+        raise ValueError(f"scenarios of one run must all be non-spatial or all on the same map — found {found}; run them separately")
