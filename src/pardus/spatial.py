@@ -215,17 +215,27 @@ def load_landscape(spec) -> Landscape:
 # where the interventions act
 
 
+def region_of(sc: Scenario, population: str) -> str:
+    """The region of the landscape's country layer a population lives in: its ``region``, or
+    its name ("" for a population off the map)."""
+    p = sc.populations.get(population)
+    return population if p is None or p.region is None else p.region
+
+
 def intervention_targets(land: Landscape, sc: Scenario, acceptable: np.ndarray) -> dict[str, dict]:
     """Per intervention: ``cells`` (its local cells: its area within its population's region),
     ``site`` (a release's or translocation's local cell) and ``source_cells`` (a translocation's
-    source region, bool per cell). Raises TargetError naming the key and the fix."""
+    source region, bool per cell). An intervention in a population off the map (no region)
+    has no cells and does nothing. Raises TargetError naming the key and the fix."""
     country = land.regions["country"]
     out = {}
     for name, iv in sc.interventions.items():
         base = f"interventions.{name}"
-        if iv.population not in country.names:
-            raise TargetError(f"{base}.population = \"{iv.population}\" — the landscape has no region of that name in its country layer ({', '.join(country.names)})")
-        region = country.codes == country.names.index(iv.population)
+        where = region_of(sc, iv.population)
+        if where not in country.names:
+            out[name] = {"cells": np.zeros(0, dtype=np.int64), "site": None, "source_cells": None}
+            continue
+        region = country.codes == country.names.index(where)
         mask = region if iv.area is None else area_mask(land, iv.area, iv.width, f"{base}.area") & region
         if not mask.any():
             raise TargetError(f"{base}.area = \"{iv.area}\" — has no cell in the region of {iv.population}; give an area inside it")
@@ -233,9 +243,10 @@ def intervention_targets(land: Landscape, sc: Scenario, acceptable: np.ndarray) 
         if iv.type in ("release", "translocation"):
             entry["site"] = site_cell(land, iv.site, f"{base}.site") if iv.site is not None else central_cell(land, mask, acceptable, f"{base}.area" if iv.area else f"{base} (the region of {iv.population})")
         if iv.type == "translocation":
-            if iv.source not in country.names:
-                raise TargetError(f"{base}.source = \"{iv.source}\" — the landscape has no region of that name in its country layer ({', '.join(country.names)})")
-            entry["source_cells"] = country.codes == country.names.index(iv.source)
+            src = region_of(sc, iv.source)
+            if src not in country.names:
+                raise TargetError(f"{base}.source = \"{iv.source}\" — a population off the map (its region \"{src}\" is not in the landscape's country layer: {', '.join(country.names)}); translocate from a population on the map")
+            entry["source_cells"] = country.codes == country.names.index(src)
         out[name] = entry
     return out
 
@@ -259,9 +270,19 @@ def spatial_problems(sc: Scenario) -> list[str]:
                 f"add {', '.join(m + '.tif' for m in missing)} to the folder (`pardus landscape export default` writes every layer as a template)"]  # fmt: skip
     out = []
     names = land.regions["country"].names
+    taken: dict[str, str] = {}
     for name, p in sc.populations.items():
-        if name not in names and p.initial_size > 0:
-            out.append(f"populations.{name} — {p.initial_size} animals, but the landscape's country layer has no region '{name}' (its regions: {', '.join(names)}); rename the population or set initial_size = 0")
+        where = region_of(sc, name)
+        if where not in names:
+            if p.initial_size > 0:
+                out.append(
+                    f"populations.{name} — {p.initial_size} animals, but the landscape's country layer has no region '{where}' (its regions: {', '.join(names)}); "
+                    "set populations." + name + ".region to one of them, or initial_size = 0 (off the map)"
+                )
+        elif where in taken:
+            out.append(f"populations.{name} — lives in region '{where}', as populations.{taken[where]} does; a region holds one population (give region = \"\" to leave one off the map)")
+        else:
+            taken[where] = name
     params = spatial_params(sc)
     try:
         intervention_targets(land, sc, params.territories.acceptable(land.layers["cover"]))
@@ -401,7 +422,7 @@ class SpatialBatch(Batch):
         k = len(names)
         C = land.n_cells
         country = land.regions["country"]
-        codes = np.array([country.names.index(n) if n in country.names else -1 for n in names])
+        codes = np.array([country.names.index(region_of(sc, n)) if region_of(sc, n) in country.names else -1 for n in names])
         # the reporting regions: each population is the region of the same name
         rep_codes = np.full(C, -1, dtype=np.int32)
         for i, c in enumerate(codes):
@@ -468,6 +489,7 @@ class SpatialBatch(Batch):
             "source_cells": {name: t["source_cells"] for name, t in targets.items() if t["source_cells"] is not None},
             "territories": self.territories,
             "cell_km": km,
+            "population_access": {name: p.human_access for name, p in sc.populations.items()},
         }
         management = MapManagement(Management.Params.from_scenario(sc), names, baseline, self.captive, spatial)
         # the spatial schedule
@@ -595,4 +617,19 @@ def frames(scenario: Scenario, seed: int, replicate: int = 0, at: list[int] | No
         out["animals"].append(int((state.pop.cause[: state.pop.n] == ALIVE).sum()))
 
     b.run(on_year=grab)
+    return out
+
+
+def spatial_warnings(sc: Scenario) -> list[str]:
+    """What a spatial scenario does that is allowed but probably not meant: interventions in a
+    population off the map (they do nothing), and populations off the map."""
+    if sc.landscape is None:
+        return []
+    try:
+        names = load_landscape(sc.landscape).regions["country"].names
+    except (LandscapeError, OSError, ValueError, KeyError):
+        return []
+    off = [n for n in sc.populations if region_of(sc, n) not in names]
+    out = [f"populations.{n} — off the map (no region '{region_of(sc, n)}' in the landscape's country layer): it stays empty" for n in off]
+    out += [f"interventions.{k} — in {iv.population}, which is off the map: it does nothing" for k, iv in sc.interventions.items() if iv.population in off]
     return out

@@ -260,3 +260,25 @@ def test_the_report_of_a_spatial_run_has_the_maps_the_series_and_one_replicate(f
 def test_spatial_and_nonspatial_scenarios_are_not_run_together(folder):
     with pytest.raises(ValueError, match="all be non-spatial or all on the same map — found non-spatial: amur-2015; the map"):
         simulate(load_scenario("amur-2015").replace({"run.years": YEARS}), _scenario(folder).replace({"name": "map"}), replicates=1, workers=1)
+
+
+def test_a_process_parameter_of_the_map_is_a_dotted_key_calibration_and_sweeps_can_set(folder):
+    from pardus.spatial import spatial_params
+
+    sc = _scenario(folder, territories={"prey_take": 0.3})
+    moved = sc.replace({"landscape.territories.prey_take": 0.2, "landscape.dispersal.transient_mortality": 0.25})
+    p = spatial_params(moved)
+    assert p.territories.prey_take == 0.2 and p.dispersal.transient_mortality == 0.25
+    assert spatial_params(sc).territories.prey_take == 0.3
+
+
+def test_populations_live_in_their_region_and_one_off_the_map_stays_empty(folder):
+    sc = _scenario(folder).replace({"populations.russia.region": "china", "populations.china.region": "russia"})
+    ds = simulate(sc, replicates=1, seed=2, workers=1)
+    forest = ds["forest_km2"].isel(scenario=0, replicate=0, year=0)
+    plain = simulate(_scenario(folder), replicates=1, seed=2, workers=1)["forest_km2"].isel(scenario=0, replicate=0, year=0)
+    assert float(forest.sel(population="russia")) == float(plain.sel(population="china"))  # russia now lives on the Chinese side
+    with pytest.raises(ScenarioError, match="populations.china — lives in region 'china', as populations.russia does"):
+        _scenario(folder).replace({"populations.russia.region": "china"})
+    with pytest.raises(ScenarioError, match="set populations.russia.region to one of them, or initial_size = 0"):
+        _scenario(folder).replace({"populations.russia.region": ""})

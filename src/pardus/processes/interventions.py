@@ -194,6 +194,10 @@ class HabitatChange(InterventionType):
     unit = "none (a change of the landscape, not a paid action: `fixed_cost`/`unit_cost` per year may still be set)"
     sets = ("carrying_capacity", "prey_capacity", "human_access", "prey_capacity_factor")
 
+    def __init__(self, name, spec, index, context):
+        super().__init__(name, spec, index, context)
+        self.access_of = context.get("population_access")  # spatial: each population's own human_access
+
     def apply(self, state, cells, year, baseline, cost):
         L, s = state.layers, self.spec
         power = (year - s.start + 1) if s.yearly else 1
@@ -209,7 +213,11 @@ class HabitatChange(InterventionType):
             if "cover_age" in L:
                 L["cover_age"][cells] = 0
         if s.human_access is not None:
-            L["human_access"][cells] = s.human_access
+            if self.access_of is None:  # non-spatial: the population's access is replaced
+                L["human_access"][cells] = s.human_access
+            else:  # on a map: every cell's access changes as the population's would (the pattern kept)
+                base = self.access_of.get(s.population, 0.0)
+                L["human_access"][cells] = np.minimum(1.0, baseline["human_access"][cells] * (s.human_access / base)) if base > 0 else s.human_access
         cost += s.unit_cost
 
 

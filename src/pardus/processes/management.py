@@ -69,8 +69,8 @@ class Management(Process):
         acting = []
         offsets = state.cells_per_rep * np.arange(state.n_reps)[:, None]
         for iv, local in zip(self.interventions, self.targets):
-            if not iv.in_effect(year):
-                continue
+            if not iv.in_effect(year) or (local is not None and local.size == 0):
+                continue  # not this year, or in a population off the map
             if year == iv.spec.start:
                 cost += iv.spec.fixed_cost
             # its cells in every replicate of the batch: the population's one cell, or its area on the map

@@ -468,6 +468,10 @@ def resolve_scenarios(ref: str | Path) -> list[Resolved]:
             problems.extend(p for p in spatial if p not in problems)
             continue
         warn = suspicious_values(scenario, origin, label)
+        if scenario.landscape is not None:
+            from ..spatial import spatial_warnings
+
+            warn.extend(f"{origin.get(w.split(' ', 1)[0]) or label}: {w}" for w in spatial_warnings(scenario))
         known = _flatten(scenario.model_dump(mode="json"))
         warn.extend(
             f"{label}: sources.{k} — names no parameter of the scenario; check the key"

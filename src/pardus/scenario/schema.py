@@ -207,6 +207,9 @@ class Population(Strict):
         "", description="the country (or other reporting unit) the population lies in; a census record may name it"
         " instead of the populations (default: the population's own name)"
     )
+    region: str | None = Field(
+        None, description="spatial form only: the region of the landscape's country layer the population lives in (default: the population's name; \"\": none, the population is off the map)"
+    )
     initial_size: NonNegInt
     carrying_capacity: PosInt
     area_km2: Annotated[float, Field(gt=0.0)] = 1000.0
