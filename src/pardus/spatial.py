@@ -442,6 +442,7 @@ class SpatialBatch(Batch):
         for name in ("firebreak", "patrol_effort"):
             land.layers.setdefault(name, np.zeros(C))
         land.layers.setdefault("crossing", np.zeros(C, dtype=bool))
+        land.layers.setdefault("no_conversion", np.zeros(C, dtype=bool))
         for name in ("years_since_fire", "cover_age"):
             land.layers.setdefault(name, np.zeros(C, dtype=np.int32))
         core = land.layers["zone"] == LAYERS["zone"].code("core") if "zone" in land.layers else np.zeros(C, dtype=bool)

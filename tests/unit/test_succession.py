@@ -23,6 +23,7 @@ def _state(cover, burned=None, interval=None, age=None, zone=None, reps=1):
         "fire_interval": np.tile(np.zeros(n, np.int32) if interval is None else np.asarray(interval, np.int32), reps),
         "cover_age": np.tile(np.zeros(n, np.int32) if age is None else np.asarray(age, np.int32), reps),
         "zone": np.tile(np.zeros(n, np.int8) if zone is None else np.asarray(zone, np.int8), reps),
+        "no_conversion": np.zeros(n * reps, dtype=bool),
     }
     return State(year=0, t=0, pop=None, layers=layers, tally={}, is_lethal=np.zeros(1, bool), n_reps=reps)
 
@@ -79,6 +80,12 @@ def test_logging_and_clearing_happen_at_their_rates_outside_protected_zones():
     cover = np.array([C["agriculture"], C["oak_forest"], C["oak_forest"]])
     out, _ = _step(SuccessionParams(clearing_rate=1.0), Grid.regular(1, 3, 1000.0, neighbours=4), _state(cover, age=[1, 1, 1]))
     assert out.tolist() == [C["agriculture"], C["agriculture"], C["oak_forest"]]  # no clearing spreads within a year
+    # a protected area set by an intervention (no_conversion) is not logged either
+    cover = np.full(n, C["mixed_forest"])
+    state = _state(cover, age=[1] * n)
+    state.layers["no_conversion"][: n // 2] = True
+    out, _ = _step(SuccessionParams(logging_rate=1.0), grid, state, seed=4)
+    assert (out[: n // 2] == C["mixed_forest"]).all() and (out[n // 2 :] == C["oak_forest"]).all()
 
 
 def test_fire_records_the_interval_since_the_previous_fire():

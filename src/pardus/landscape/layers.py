@@ -76,6 +76,7 @@ for _spec in (
     LayerSpec("elevation", "float64", "m", "elevation above sea level", kind="input", spatial_only=True),
     LayerSpec("road", "int8", "code", "road class on the cell", ROAD_CODES, kind="input", spatial_only=True),
     LayerSpec("crossing", "bool", "-", "wildlife crossing or tunnel on a road cell", kind="managed", spatial_only=True),
+    LayerSpec("no_conversion", "bool", "-", "no logging or clearing in the cell (a protected area upgraded by an intervention)", kind="managed", spatial_only=True),
     LayerSpec("suppression", "bool", "-", "fires are fought in the cell (a fire burns few such cells; default: the park core)", kind="managed", spatial_only=True),
     LayerSpec("deer_farm", "bool", "-", "livestock deer farm on the cell", kind="input", spatial_only=True),
     LayerSpec("zone", "int8", "code", "protection zone", ZONE_CODES, kind="input", spatial_only=True),

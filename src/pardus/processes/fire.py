@@ -275,6 +275,7 @@ def simulate_fire(land, params: FireParams | None = None, years: int = 50, repli
     if firebreak is not None:  # a firebreak (share of spread stopped per cell) laid over the landscape's own
         layers["firebreak"] = np.tile(np.maximum(land.layers["firebreak"], np.asarray(firebreak, dtype=float)), replicates)
     layers["suppression"] = np.tile(np.zeros(n, dtype=bool) if zone is None else zone, replicates)
+    layers["no_conversion"] = np.zeros(n * replicates, dtype=bool)
     layers.setdefault("cover_age", np.tile(land.layers["years_since_fire"], replicates).astype(np.int32))
     state = State(year=0, t=0, pop=None, layers=layers, tally={}, is_lethal=np.zeros(1, bool), n_reps=replicates)
     streams = {p.name: Streams.from_seeds([process_seed(replicate_seed(seed, r), p.name) for r in range(replicates)]) for p in schedule}

@@ -322,12 +322,13 @@ class Firebreak(InterventionType):
 @register
 class ProtectedArea(InterventionType):
     model = schema.ProtectedArea
-    effect = "fire suppression, human access × (1 − access_reduction), hunting ban in its cells"
+    effect = "no logging or clearing, fire suppression, human access × (1 − access_reduction), hunting ban in its cells"
     unit = "km² per year"
-    sets = ("suppression", "human_access", "hunting_ban")
+    sets = ("no_conversion", "suppression", "human_access", "hunting_ban")
 
     def apply(self, state, cells, year, baseline, cost):
         L, s = state.layers, self.spec
+        L["no_conversion"][cells] = True
         if s.suppression:
             L["suppression"][cells] = True
         L["human_access"][cells] *= 1.0 - s.access_reduction

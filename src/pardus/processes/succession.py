@@ -21,7 +21,8 @@ comes back only over decades without fire.
 **Habitat loss** (rate-based, MODEL.md §4.1): each year an unprotected forest cell is logged
 with probability ``logging_rate`` (``mixed_forest`` → ``oak_forest``, ``oak_forest`` →
 ``shrubland``), and a forest or shrub cell next to farmland is cleared for farming with
-probability ``clearing_rate``. Cells of a protected zone (``zone`` ≥ ``protected_from_zone``,
+probability ``clearing_rate``. Cells of a protected zone (``zone`` ≥ ``protected_from_zone``, or
+``no_conversion`` set by a protected-area intervention,
 i.e. buffer and core by default) are not converted. One uniform per cell and year, always, from
 the replicate's stream.
 
@@ -138,6 +139,7 @@ class Succession(Process):
         Field("burned", "cell"),
         Field("fire_interval", "cell", "years"),
         Field("zone", "cell"),
+        Field("no_conversion", "cell"),
     )
     writes = (Field("cover", "cell"), Field("cover_age", "cell", "years"))
 
@@ -153,8 +155,10 @@ class Succession(Process):
         cover = L["cover"].astype(np.int8)
         near = seed_sources(cover, self.grid.shape, state.n_reps, p.seed_distance)
         age = L["cover_age"].astype(np.int32)
+        # a protected area upgraded by an intervention is protected as the park's zones are
+        zone = np.where(L["no_conversion"], np.int8(127), L["zone"].astype(np.int8)).astype(np.int8)
         succession_step(
-            streams.s, state.n_reps, n, cover, age, L["burned"].astype(np.bool_), L["fire_interval"].astype(np.int32), L["zone"].astype(np.int8),
+            streams.s, state.n_reps, n, cover, age, L["burned"].astype(np.bool_), L["fire_interval"].astype(np.int32), zone,
             self.neighbours, near, p.oak_reburn, p.shrub_reburn, p.grass_to_shrub, p.shrub_to_oak, p.oak_to_mixed, p.logging_rate,
             p.clearing_rate, p.protected_from_zone, p.pine_killed, p.oak_to_shrub, p.shrub_to_grass,
         )  # fmt: skip

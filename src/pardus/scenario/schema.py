@@ -383,8 +383,8 @@ class Firebreak(_Intervention):
 
 class ProtectedArea(_Intervention):
     """Spatial form only: a protected-area upgrade from ``start`` (e.g. buffer zone to
-    national-park core): fire suppression, fewer people (human access × (1 − access_reduction))
-    and a ban on hunting in its cells."""
+    national-park core): no logging or clearing, fire suppression, fewer people (human access ×
+    (1 − access_reduction)) and a ban on hunting in its cells."""
 
     type: Literal["protected_area"]
     population: str
