@@ -337,6 +337,8 @@ class Batch:
     def __init__(self, prep: Prepared, seed: int, replicates: list[int] | range):
         self.prep = prep
         sc = prep.scenario
+        if sc.landscape is not None and type(self) in (Batch, Replicate):
+            raise ValueError(f"scenario '{sc.name}' runs on a map ([landscape]): use run_batch() or pardus.spatial.SpatialBatch, not the non-spatial Batch")
         self.replicates = list(replicates)
         R = len(self.replicates)
         self.n_reps = R
