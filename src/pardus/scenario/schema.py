@@ -422,7 +422,7 @@ class LandscapeSpec(Strict):
     population is the region of the same name of the landscape's ``country`` layer (a population
     the map has no region for stays empty); K comes from the territories the prey supports, not
     from ``carrying_capacity``. The process tables hold the parameters of the processes on the map
-    (their names and defaults: ``pardus explain --landscape``); a key they do not know is an error."""
+    (their names and values: ``pardus explain FILE``); a key they do not know is an error."""
 
     source: str = Field("default", min_length=1, description="'default' (the embedded schematic landscape of southwest Primorye) or the path of a folder of GeoTIFF layers (as `pardus landscape export` writes)")
     seed: NonNegInt = Field(2015, description="the seed the default landscape is generated from")
