@@ -669,7 +669,7 @@ def presets() -> None:
 
 landscape_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Look at a landscape and write its layers as GeoTIFF.")
 app.add_typer(landscape_app, name="landscape")
-H_LANDSCAPE = "`default` (the embedded schematic of southwest Primorye) or a folder of GeoTIFF layers (<layer>.tif, region_<name>.tif)"
+H_LANDSCAPE = "`default` (the embedded schematic of southwest Primorye), a folder of GeoTIFF layers (<layer>.tif, region_<name>.tif), or a scenario file with [landscape]"
 
 
 def _landscape(source: str, seed: int):
@@ -678,6 +678,14 @@ def _landscape(source: str, seed: int):
 
     if source == "default":
         return default_landscape(seed=seed)
+    if source.endswith(".toml"):  # a scenario file: the map of its [landscape]
+        from .spatial import load_landscape
+
+        found = _load_all([source])
+        sc = found[0].scenario
+        if sc.landscape is None:
+            raise UserError([f"{source}: has no [landscape] — give a scenario on a map, `default` or a folder of GeoTIFF layers"])
+        return load_landscape(sc.landscape)
     try:
         return read_landscape(source)
     except LandscapeError as exc:

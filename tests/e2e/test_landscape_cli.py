@@ -93,3 +93,12 @@ def test_fire_takes_firebreaks_as_geometry_or_a_ring_and_refuses_bad_ones(tmp_pa
     (tmp_path / "far.geojson").write_text(json.dumps(far))
     res = pardus_cmd("landscape", "fire", "-n", "1", "--years", "2", "--firebreak", "far.geojson", cwd=tmp_path)
     assert res.returncode == 2 and "lies outside the landscape" in res.stderr
+
+
+def test_show_draws_the_map_of_a_scenario_file_and_refuses_one_without(tmp_path: Path):
+    root = Path(__file__).resolve().parents[2]
+    res = pardus_cmd("landscape", "show", str(root / "examples/spatial-baseline.toml"), "-o", "map.png", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "map.png").stat().st_size > 10_000
+    res = pardus_cmd("landscape", "show", str(root / "examples/amur-2015-baseline.toml"), "-o", "none.png", cwd=tmp_path)
+    assert res.returncode == 2 and "has no [landscape]" in res.stderr and not (tmp_path / "none.png").exists()
