@@ -510,7 +510,7 @@ class SpatialBatch(Batch):
         self.layers.setdefault("fire_interval", np.zeros(R * C, dtype=np.int32))
         ageing = Ageing.Params(sc.demography.max_age, sc.demography.dependence_years, independent_status=TRANSIENT)
         sched += [
-            CellPrey(params.prey, C),
+            CellPrey(params.prey, C, land.grid.neighbour_table),
             Environment(Environment.Params.from_scenario(sc, prep.natural)),
             *([MapDiseaseDraw(disease)] if params.disease is not None else []),
             Mortality(hazards, cohort="independent", adult_age=adult_age),

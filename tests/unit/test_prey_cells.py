@@ -46,7 +46,7 @@ def test_logistic_growth_toward_the_capacity_of_the_cover_with_offtake_and_feedi
     assert L["prey"][0] == pytest.approx(18.0 * (1 - 0.2 / 0.4), rel=1e-6)
 
 
-def test_leopards_eat_over_their_home_ranges_by_use_and_where_they_are_without_one():
+def test_leopards_eat_over_their_home_ranges_by_use_and_prey_and_where_they_are_without_one():
     p = CellPreyParams(growth_rate=0.0, growth_sd=0.0, offtake=0.0, kills_per_leopard=40.0)
     n = 4
     L = _layers(n, C["oak_forest"], 100.0, area=2.0)
@@ -60,6 +60,12 @@ def test_leopards_eat_over_their_home_ranges_by_use_and_where_they_are_without_o
     eaten = 100.0 - L["prey"]
     # the female (need 1) eats 40 kills over 2 km² cells: 3/4 and 1/4 of 20 per km²; the adult male (need 1.25) at his cell; cubs eat within their mother's share
     np.testing.assert_allclose(eaten, [15.0, 5.0, 0.0, 25.0], rtol=1e-12)
+    # where the prey differs, the female hunts in proportion to use × stock: cell 0 holds 3 × 50 × 2,
+    # cell 1 holds 1 × 150 × 2 (use-weighted) — half of her 40 kills from each, 10 per km²
+    L = _layers(n, C["oak_forest"], 100.0, area=2.0)
+    L["prey"][:2] = [50.0, 150.0]
+    CellPrey(p, n).step(_state(L, pop, ranges), np.random.default_rng(0))
+    np.testing.assert_allclose([50.0, 150.0] - L["prey"][:2], [10.0, 10.0], rtol=1e-12)
 
 
 def test_one_deviate_per_replicate_moves_every_cell_of_it():
@@ -75,3 +81,16 @@ def test_parameters_are_checked():
         CellPreyParams(capacity_by_cover=(1.0, 2.0))
     with pytest.raises(ValueError, match="offtake lies in 0–1"):
         CellPreyParams(offtake=1.5)
+
+
+def test_prey_moves_toward_its_habitat_neighbours_and_recolonises_an_empty_cell():
+    from pardus.landscape import Grid
+
+    g = Grid.regular(1, 4, 1000.0, neighbours=4)
+    p = CellPreyParams(growth_rate=0.0, growth_sd=0.0, offtake=0.0, kills_per_leopard=0.0, movement=0.25)
+    L = _layers(4, C["oak_forest"], 8.0)
+    L["cover"][3] = C["water"]
+    L["prey"][:] = [0.0, 8.0, 4.0, 0.0]
+    CellPrey(p, 4, g.neighbour_table).step(_state(L), np.random.default_rng(0))
+    # cell 0's only habitat neighbour holds 8: a quarter of the way; cell 1 between 0 and 4; cell 2 beside 8 (water does not count)
+    np.testing.assert_allclose(L["prey"], [2.0, 8.0 + 0.25 * (2.0 - 8.0), 5.0, 0.0])

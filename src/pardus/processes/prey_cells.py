@@ -11,8 +11,13 @@ regional), minus human offtake, minus what the leopards eat, plus supplemental f
 
 with A human access, E patrol effort, ban the hunting-ban share. D_c is the leopards' demand on
 the cell in adult-female equivalents (``need`` by sex and stage): an animal with a home range
-spreads its need over the range's cells by their use weights, one without eats where it is.
-Cells without capacity (water, settlements) hold no prey.
+spreads its need over the range's cells in proportion to use weight × prey stock (it hunts
+where the prey is, so that no cell of a range is emptied while others are full), one without
+eats where it is.
+Cells without capacity (water, settlements) hold no prey. Before the step, prey moves between
+neighbouring cells of habitat: each cell moves ``movement`` of the way to its habitat
+neighbours' mean (0.1, an assumption: ungulates range over a few km²), so a cell the leopards
+or hunters emptied is recolonised from around it.
 """
 
 from __future__ import annotations
@@ -40,18 +45,23 @@ class CellPreyParams:
     patrol_half_effort: float = 1.0  # patrol-days per km² per year giving half the effect (assumption)
     capacity_by_cover: tuple[float, ...] = tuple(PREY_CAPACITY[COVER_CODES[k]] for k in sorted(COVER_CODES))
     adult_age: int = 3
+    movement: float = 0.1  # share of the difference to the neighbouring cells' mean that moves in a year (assumption, range 0–0.3: ungulates range over a few km²)
 
     def __post_init__(self) -> None:
         if len(self.capacity_by_cover) != len(COVER_CODES):
             raise ValueError(f"capacity_by_cover needs one value per cover class ({len(COVER_CODES)})")
         if self.growth_rate < 0 or self.growth_sd < 0 or not 0 <= self.offtake <= 1 or self.kills_per_leopard < 0:
             raise ValueError("growth_rate, growth_sd and kills_per_leopard are non-negative and offtake lies in 0–1")
+        if not 0.0 <= self.movement <= 1.0:
+            raise ValueError("movement is a share (0–1)")
 
 
 @njit(cache=True)
-def leopard_demand(n, cause, age, sex, cell, range_id, need, adult_age, start, cells, weight, out):
+def leopard_demand(n, cause, age, sex, cell, range_id, need, adult_age, start, cells, weight, prey, area, out):
     """Demand of the living animals aged ≥ 1 on every cell (adult-female equivalents): over the
-    cells of an animal's range by their use weights, else at its cell."""
+    cells of an animal's range in proportion to use weight × prey stock there (a leopard hunts
+    where the prey is: it does not empty one cell while its neighbours are full; equal use where
+    the range holds no prey), else at its cell."""
     for i in range(n):
         if cause[i] != -1 or age[i] < 1:
             continue
@@ -62,8 +72,39 @@ def leopard_demand(n, cause, age, sex, cell, range_id, need, adult_age, start, c
         if r < 0:
             out[cell[i]] += v
         else:
+            tot = 0.0
             for j in range(start[r], start[r + 1]):
-                out[cells[j]] += v * weight[j]
+                tot += weight[j] * prey[cells[j]] * area[cells[j]]
+            if tot > 0.0:
+                for j in range(start[r], start[r + 1]):
+                    out[cells[j]] += v * weight[j] * prey[cells[j]] * area[cells[j]] / tot
+            else:
+                for j in range(start[r], start[r + 1]):
+                    out[cells[j]] += v * weight[j]
+    return out
+
+
+@njit(cache=True)
+def prey_movement(P, K, neighbours, n_reps, C, m):
+    """Prey moving between neighbouring cells of habitat (K > 0): each moves ``m`` of the way
+    to the mean of its habitat neighbours (read as the year began), so an emptied cell is
+    recolonised from around it."""
+    out = P.copy()
+    n_nb = neighbours.shape[1]
+    for r in range(n_reps):
+        base = r * C
+        for c in range(C):
+            if K[base + c] <= 0.0:
+                continue
+            tot = 0.0
+            k = 0
+            for j in range(n_nb):
+                nb = neighbours[c, j]
+                if nb >= 0 and K[base + nb] > 0.0:
+                    tot += P[base + nb]
+                    k += 1
+            if k > 0:
+                out[base + c] = P[base + c] + m * (tot / k - P[base + c])
     return out
 
 
@@ -100,9 +141,10 @@ class CellPrey(Process):
     # prey_capacity: this year's K of every cell (for the processes that compare prey with it)
     writes = (Field("prey", "cell", "roe-deer eq./km²"), Field("prey_capacity", "cell", "roe-deer eq./km²"))
 
-    def __init__(self, params: CellPreyParams, cells_per_rep: int):
+    def __init__(self, params: CellPreyParams, cells_per_rep: int, neighbours: np.ndarray | None = None):
         self.p = params
         self.cells_per_rep = cells_per_rep
+        self.neighbours = None if neighbours is None else np.asarray(neighbours, dtype=np.int64)  # None: prey does not move
         self._cap = np.asarray(params.capacity_by_cover, dtype=float)
         self._need = np.asarray(params.need, dtype=float)
 
@@ -120,10 +162,13 @@ class CellPrey(Process):
         if pop is not None and pop.n:
             t = state.ranges
             start, cells, weight = (t.start, t.cells, t.weight) if t is not None else (np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0))
-            leopard_demand(pop.n, pop.cause, pop.age, pop.sex, pop.cell, pop.range_id, self._need, p.adult_age, start, cells, weight, demand)
+            leopard_demand(pop.n, pop.cause, pop.age, pop.sex, pop.cell, pop.range_id, self._need, p.adult_age, start, cells, weight, L["prey"], L["area_km2"], demand)
         K = self.capacity(L)
         L["prey_capacity"] = K
+        P = L["prey"]
+        if self.neighbours is not None and p.movement > 0:
+            P = prey_movement(np.asarray(P, dtype=np.float64), K, self.neighbours, state.n_reps, self.cells_per_rep, p.movement)
         L["prey"] = prey_cells_step(
-            L["prey"], K, L["human_access"], L["patrol_effort"], L["hunting_ban"], L["feeding"], L["area_km2"], noise, demand,
+            P, K, L["human_access"], L["patrol_effort"], L["hunting_ban"], L["feeding"], L["area_km2"], noise, demand,
             p.growth_rate, p.growth_sd, p.offtake, p.kills_per_leopard, p.patrol_max_effect, p.patrol_half_effort,
         )  # fmt: skip
