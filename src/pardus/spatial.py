@@ -631,6 +631,10 @@ def spatial_warnings(sc: Scenario) -> list[str]:
     except (LandscapeError, OSError, ValueError, KeyError):
         return []
     off = [n for n in sc.populations if region_of(sc, n) not in names]
-    out = [f"populations.{n} — off the map (no region '{region_of(sc, n)}' in the landscape's country layer): it stays empty" for n in off]
+    # said for a population that is off the map by its name only (region = "" says it is meant)
+    out = [
+        f"populations.{n} — off the map (no region '{region_of(sc, n)}' in the landscape's country layer): it stays empty; give region = \"\" if that is meant"
+        for n in off if sc.populations[n].region is None
+    ]  # fmt: skip
     out += [f"interventions.{k} — in {iv.population}, which is off the map: it does nothing" for k, iv in sc.interventions.items() if iv.population in off]
     return out
