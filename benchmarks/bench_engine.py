@@ -3,7 +3,7 @@
 Checks out REV (default: the last commit before the batched engine) into a temporary folder
 with ``git worktree``, compiles its kernels once, then alternates old and new:
 
-1. ``pardus run amur-2015 -n 1000 -w 2`` through the CLI, as a user runs it: start-up,
+1. ``pardus run amur-2015-nonspatial -n 1000 -w 2`` through the CLI, as a user runs it: start-up,
    simulation, writing the results file (wall and CPU seconds of the whole process, medians);
 2. µs per replicate-year by process, in one process (each process's ``step`` timed);
 3. a cold first run: the new revision's kernels removed from numba's cache, then run.
@@ -35,7 +35,7 @@ import json, sys, time
 from pardus.engine import prepare
 import pardus.engine as E
 from pardus.scenario import load_scenario
-prep = prepare(load_scenario("amur-2015"))
+prep = prepare(load_scenario("amur-2015-nonspatial"))
 n = int(sys.argv[1])
 tim = {}
 def wrapped(obj):
@@ -91,14 +91,14 @@ def main() -> None:
     try:
         sides = {"old": old / "src", "new": ROOT / "src"}
         out = tmp / "out.nc"
-        run = ["-m", "pardus.cli", "run", "amur-2015", "-n", str(args.replicates), "-w", "2", "-o", str(out)]
+        run = ["-m", "pardus.cli", "run", "amur-2015-nonspatial", "-n", str(args.replicates), "-w", "2", "-o", str(out)]
         for name, src in sides.items():  # compile each side's kernels once, untimed
-            subprocess.run([py, "-m", "pardus.cli", "run", "amur-2015", "-n", "2", "-w", "1", "-o", str(out)], env=_env(src), cwd=tmp, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run([py, "-m", "pardus.cli", "run", "amur-2015-nonspatial", "-n", "2", "-w", "1", "-o", str(out)], env=_env(src), cwd=tmp, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
         for _ in range(args.rounds):
             for name, src in sides.items():
                 times[name].append(_timed([py, *run], _env(src), tmp))
-        print(f"1. pardus run amur-2015 -n {args.replicates} -w 2 (whole process, {args.rounds} rounds, alternating; old = {args.old})")
+        print(f"1. pardus run amur-2015-nonspatial -n {args.replicates} -w 2 (whole process, {args.rounds} rounds, alternating; old = {args.old})")
         med = {}
         for name in sides:
             walls = [w for w, _ in times[name]]
@@ -122,10 +122,10 @@ def main() -> None:
         cache = tmp / "numba-cache"
         env = _env(sides["new"])
         env["NUMBA_CACHE_DIR"] = str(cache)
-        short = [py, "-m", "pardus.cli", "run", "amur-2015", "-n", "200", "-w", "2", "-o", str(out)]
+        short = [py, "-m", "pardus.cli", "run", "amur-2015-nonspatial", "-n", "200", "-w", "2", "-o", str(out)]
         cold = _timed(short, env, tmp)
         warm = _timed(short, env, tmp)
-        print(f"   amur-2015 -n 200 -w 2: cold {cold[0]:.2f} s wall / {cold[1]:.2f} CPU-s, warm {warm[0]:.2f} s / {warm[1]:.2f} CPU-s")
+        print(f"   amur-2015-nonspatial -n 200 -w 2: cold {cold[0]:.2f} s wall / {cold[1]:.2f} CPU-s, warm {warm[0]:.2f} s / {warm[1]:.2f} CPU-s")
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,11 +1,11 @@
-"""Benchmark: the amur-2015 preset (non-spatial, full pedigree kinship, 20 neutral loci plus
+"""Benchmark: the amur-2015-nonspatial preset (non-spatial, full pedigree kinship, 20 neutral loci plus
 lethal loci) for 1,000 replicates × 100 years on all local cores.
 
 Prints replicate-years per second, wall time and peak memory (this process + its workers).
 Target (issue #2): whole run ≤ 10 s on the 2-core reference machine (≥ 10,000
 replicate-years/s), memory ≤ 1 GiB.
 
-    python benchmarks/bench_nonspatial.py [--replicates 1000] [--workers N] [--preset amur-2015]
+    python benchmarks/bench_nonspatial.py [--replicates 1000] [--workers N] [--preset amur-2015-nonspatial]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--replicates", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
-    ap.add_argument("--preset", default="amur-2015")
+    ap.add_argument("--preset", default="amur-2015-nonspatial")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 

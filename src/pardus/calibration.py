@@ -204,11 +204,57 @@ def _sampler_class():
     return SeededMappingSampler
 
 
+def _defensive_class():
+    """pyabc's multivariate normal kernel mixed with the prior (defensive importance sampling,
+    Hesterberg 1995, Technometrics 37: 185–194): a share ``prior_share`` of the proposals is
+    drawn from the uniform prior, and the proposal density is the same mixture. A particle's
+    importance weight prior/proposal is then at most 1/prior_share, so one accepted far from
+    the others — with a noisy simulator a lucky run fits from anywhere — cannot take the whole
+    posterior (its effective sample size collapsing to a few particles)."""
+    import pandas as pd
+    from pyabc import Parameter
+    from pyabc.transition import MultivariateNormalTransition
+
+    global DefensiveTransition
+    if "DefensiveTransition" not in globals():
+
+        class _Defensive(MultivariateNormalTransition):
+            def __init__(self, bounds, prior_share: float):
+                super().__init__()
+                self.lo = np.array([a for a, _ in bounds], dtype=float)
+                self.hi = np.array([b for _, b in bounds], dtype=float)
+                self.prior_share = float(prior_share)
+                self.prior_density = float(1.0 / np.prod(self.hi - self.lo))
+
+            def rvs_single(self):
+                if np.random.uniform() < self.prior_share:
+                    x = self.lo + np.random.uniform(size=self.lo.size) * (self.hi - self.lo)
+                    return Parameter(pd.Series(x, index=self.X.columns))
+                return super().rvs_single()
+
+            def rvs(self, size=None):
+                if size is None:
+                    return self.rvs_single()
+                return pd.DataFrame([self.rvs_single() for _ in range(size)], columns=self.X.columns)
+
+            def pdf(self, x):
+                q = super().pdf(x)
+                arr = np.array([x[k] for k in self.X.columns], dtype=float) if isinstance(x, (Parameter, pd.Series)) else x[self.X.columns].to_numpy(dtype=float)
+                inside = np.all((arr >= self.lo) & (arr <= self.hi), axis=-1)
+                return (1.0 - self.prior_share) * q + self.prior_share * self.prior_density * inside
+
+        _Defensive.__name__ = _Defensive.__qualname__ = "DefensiveTransition"
+        DefensiveTransition = _Defensive
+    return DefensiveTransition
+
+
 def __getattr__(name: str):
-    """The sampler class is made on first use (pyabc is imported only to calibrate); a worker
-    that unpickles one (a Dask worker, say) makes it here."""
+    """The sampler and kernel classes are made on first use (pyabc is imported only to
+    calibrate); a worker that unpickles one (a Dask worker, say) makes it here."""
     if name == "SeededMappingSampler":
         return _sampler_class()
+    if name == "DefensiveTransition":
+        return _defensive_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -264,6 +310,7 @@ class Settings:
     workers: int | None = None
     scheduler: str | None = None
     stable: float = 0.0  # stop when every median moved less than this share of its prior range, twice running (0: off)
+    prior_share: float = 0.1  # share of each generation's proposals drawn from the prior (defensive importance sampling; 0: off)
 
 
 @dataclass
@@ -361,7 +408,8 @@ def calibrate(res: Resolved, record: str, params: list[str] | None = None, setti
     np.random.seed(st.seed % (2**32))  # what pyabc draws outside the tasks (population sizes, KDE bandwidths) is seeded too
     random.seed(st.seed)
     sampler = cls(st.seed, map_, progress)
-    abc = _stable_abc(pyabc)(sim, prior, Distance(lo, hi), population_size=st.particles, sampler=sampler, eps=pyabc.MedianEpsilon())
+    transition = _defensive_class()(prob.bounds, st.prior_share) if st.prior_share > 0 else pyabc.MultivariateNormalTransition()
+    abc = _stable_abc(pyabc)(sim, prior, Distance(lo, hi), population_size=st.particles, sampler=sampler, eps=pyabc.MedianEpsilon(), transitions=transition)
     abc.stable, abc.widths, abc.medians_seen, abc.stopped_stable = st.stable, np.array([b - a for a, b in prob.bounds]), [], False
     tmp = tempfile.mkdtemp(prefix="pardus-abc-")
     db = Path(tmp) / "abc.db"
@@ -469,7 +517,10 @@ def to_dataset(result: Result, res: Resolved, record: str):
             "stopped": result.stopped,
             "effective_sample_size": float(1.0 / np.sum(result.weights**2)),
             "simulated_years": result.years,
-            "sampler": "pyabc ABC-SMC, median ε schedule, multivariate normal kernel, seeded mapping sampler",
+            "sampler": "pyabc ABC-SMC, median ε schedule, multivariate normal kernel"
+            + (f" mixed with the prior ({st.prior_share:g} of the proposals)" if st.prior_share > 0 else "")
+            + ", seeded mapping sampler",
+            "prior_share": st.prior_share,
         },
     )
     return ds
@@ -582,6 +633,13 @@ def posterior_fit(sc, post: Posterior) -> tuple[list[int], list[str]]:
             f"{post.path}: none of its parameters ({', '.join(post.keys)}) is a parameter of {sc.name} — give the scenario it was calibrated for ({post.scenario_name}) or one that shares its parameters"
         )
     source = Scenario.model_validate_json(post.scenario_json)
+    if (source.landscape is None) != (sc.landscape is None):
+        on, off = (post.scenario_name, sc.name) if sc.landscape is None else (sc.name, post.scenario_name)
+        raise CalibrationError(
+            f"{post.path}: calibrated {'on a map' if source.landscape is not None else 'without a map'} ({post.scenario_name}), but {sc.name} runs "
+            f"{'on a map' if sc.landscape is not None else 'without one'}: the same parameters mean something else in the two forms ({on} on the map, {off} not)"
+            f" — use a posterior calibrated in the scenario's own form (e.g. amur-history for amur-2015, amur-history-nonspatial for amur-2015-nonspatial)"
+        )
     survival = any(k.startswith("demography.survival.") for i in use for k in post.members[i])
     if survival and source.demography.survival.basis != sc.demography.survival.basis:
         raise CalibrationError(

@@ -437,6 +437,7 @@ def calibrate(
     min_acceptance: float = typer.Option(0.03, "--min-acceptance", help="stop when a generation accepts fewer than this share of its simulations"),
     max_simulations: int = typer.Option(200_000, "--max-simulations", help="stop after this many simulations"),
     stable: float = typer.Option(0.0, "--stable", help="stop when every parameter's posterior median moved less than this share of its prior range in each of the last two generations (e.g. 0.02; 0: off)"),
+    prior_share: float = typer.Option(0.1, "--prior-share", help="share of each generation's proposals drawn from the prior (defensive importance sampling: no particle's weight exceeds 1/share of the prior's; 0: off)"),
     predictive_n: int = typer.Option(200, "--predictive", help="replicates of the posterior predictive (figure and coverage; 0: none)"),
     seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help=H_WORKERS),
@@ -459,6 +460,8 @@ def calibrate(
         problems.append(f"--stable {stable}: give a share of the prior range from 0 (off) to below 1, e.g. 0.02")
     if tolerance < 0.0:
         problems.append(f"--tolerance {tolerance}: give ε ≥ 0 (0: every count inside its interval)")
+    if not 0.0 <= prior_share < 1.0:
+        problems.append(f"--prior-share {prior_share}: give a share from 0 (off) to below 1, e.g. 0.1")
     if problems:
         raise UserError(problems)
     resolved = _load_all([scenario])
@@ -481,7 +484,7 @@ def calibrate(
         spent[0] += n
         err.print(f"generation {call}: {n} simulations ({spent[0]} in all)", highlight=False)
 
-    settings = Settings(particles, generations, tolerance, min_acceptance, max_simulations, seed, workers, scheduler, stable)
+    settings = Settings(particles, generations, tolerance, min_acceptance, max_simulations, seed, workers, scheduler, stable, prior_share)
     try:
         result = run_abc(res, record, param, settings, progress=generation)
     except CalibrationError as exc:
@@ -837,7 +840,7 @@ def landscape_run(
     names = list(rec["names"])
     N = rec["N"].sum(axis=(3, 4))  # (replicates, years, populations)
     T = N.shape[1] - 1
-    t = Table(box=None, title=f"mean N over {replicates} replicates (spatial, uncalibrated)")
+    t = Table(box=None, title=f"mean N over {replicates} replicates (on the map)")
     t.add_column("year", justify="right")
     for name in names:
         t.add_column(name, justify="right")

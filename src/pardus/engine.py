@@ -604,7 +604,7 @@ def run_replicate(scenario: Scenario, seed: int, replicate: int, names: list[str
 # genetics.kinship = "auto": the dense store of all living pairs up to this many animals (the
 # larger of the total initial size and total K), the pedigree with its breeder store beyond.
 # Measured crossover (benchmarks/bench_scale.py, batches of replicates as an ensemble runs
-# them): dense is 1.4-2x faster at K = 100 and amur-2015 (K 210), the pedigree 1.3x at K = 300,
+# them): dense is 1.4-2x faster at K = 100 and amur-2015-nonspatial (K 210), the pedigree 1.3x at K = 300,
 # 3x at K = 1,000 and 3.7x at K = 2,000.
 AUTO_DENSE_MAX_ANIMALS = 250
 

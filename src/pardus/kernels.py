@@ -25,8 +25,9 @@ def compile_kernels() -> float:
 
     for name in list_presets():
         sc = load_scenario(name)
-        run_replicate(truncated(sc, 3), 1, 0)
-    sc = load_scenario("amur-2015")
+        if sc.landscape is None:  # the spatial presets: below, on a small map
+            run_replicate(truncated(sc, 3), 1, 0)
+    sc = load_scenario("amur-2015-nonspatial")
     # releases use kernels no preset's baseline needs
     release = {"type": "release", "population": next(iter(sc.populations)), "start": sc.run.start_year + 1, "females": 1, "males": 1}
     run_replicate(sc.replace({"run.years": 3, "interventions": {"release": release}}), 1, 0)
@@ -66,7 +67,7 @@ def warm_kernels() -> None:
     from .engine import run_replicate
     from .scenario import list_presets, load_scenario
 
-    sc = load_scenario("amur-2015")
+    sc = load_scenario("amur-2015-nonspatial")
     release = {"type": "release", "population": next(iter(sc.populations)), "start": sc.run.start_year + 1, "females": 1, "males": 1}
     run_replicate(sc.replace({"run.years": 2, "interventions": {"release": release}}), 1, 0)
     _WARM = True

@@ -636,5 +636,15 @@ def spatial_warnings(sc: Scenario) -> list[str]:
         f"populations.{n} — off the map (no region '{region_of(sc, n)}' in the landscape's country layer): it stays empty; give region = \"\" if that is meant"
         for n in off if sc.populations[n].region is None
     ]  # fmt: skip
-    out += [f"interventions.{k} — in {iv.population}, which is off the map: it does nothing" for k, iv in sc.interventions.items() if iv.population in off]
+    # an intervention on the place of a population put off the map explicitly (region = "") is
+    # expected to do nothing, as when a preset keeps the schedule of its non-spatial form; one
+    # that brings animals there is always said (they would not be simulated)
+    meant = {n for n in off if sc.populations[n].region == ""}
+    for k, iv in sc.interventions.items():
+        if iv.population not in off:
+            continue
+        if iv.type in ("release", "translocation"):
+            out.append(f"interventions.{k} — into {iv.population}, which is off the map: the animals are not simulated; give populations.{iv.population} a region on the map")
+        elif iv.population not in meant:
+            out.append(f"interventions.{k} — in {iv.population}, which is off the map: it does nothing; give the population a region on the map, or region = \"\" if that is meant")
     return out

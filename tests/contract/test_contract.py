@@ -1,7 +1,7 @@
 """Contract over the registry of processes: every process declares what it reads and writes,
 and a yearly step changes nothing it did not declare.
 
-Each process of a real schedule (the amur-2015 preset with every intervention type active) is
+Each process of a real schedule (the amur-2015-nonspatial preset with every intervention type active) is
 stepped on its own over several years; before and after each step the whole state is
 snapshotted — individual columns, genotypes, kinship, cell layers, year tallies and year-level
 values — and every difference must be covered by a declared write.
@@ -25,7 +25,7 @@ EXTRA_INDIVIDUAL = {"geno": "genotype", "kin": "kinship"}
 
 
 def _scenario():
-    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
+    raw = copy.deepcopy(resolve_scenario("amur-2015-nonspatial").raw)
     raw["run"]["years"] = 6
     raw["threats"]["disease"]["probability"] = 0.5  # outbreaks happen in a short run
     # the non-spatial ceiling acts (China above its K at once) and Vortex density dependence is on
@@ -230,7 +230,7 @@ def test_on_the_map_no_process_writes_or_reads_what_it_did_not_declare():
 
 
 def load_scenario_for_map():
-    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
+    raw = copy.deepcopy(resolve_scenario("amur-2015-nonspatial").raw)
     raw["run"]["years"] = 4
     raw["landscape"] = {"source": "default", "disease": {"dog_epidemic": 1.0, "spill_rate": 5.0}}
     raw["interventions"] = {

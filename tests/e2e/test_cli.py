@@ -212,18 +212,19 @@ def test_check_presets_and_examples_are_valid(work):
     examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
     if not examples:
         pytest.skip("no examples/ folder next to tests/")
-    r = pardus_cmd("check", "amur-2015", "nonspatial-vortex", *examples, cwd=work)
+    presets = ("amur-2015", "amur-history", "amur-2015-nonspatial", "amur-history-nonspatial", "nonspatial-vortex")
+    r = pardus_cmd("check", *presets, *examples, cwd=work)
     assert_ok(r)
     from pardus.scenario.loader import resolve_scenarios
 
     scenarios = sum(len(resolve_scenarios(e)) for e in examples)  # a file with a [sweep] gives several
-    assert r.stdout.count("is valid") == 2 + scenarios and "warning(s))" in r.stdout and "(1 warning" not in r.stdout
+    assert r.stdout.count("is valid") == len(presets) + scenarios and "warning(s))" in r.stdout and "(1 warning" not in r.stdout
 
 
 def test_presets_command_lists_the_shipped_presets(work):
     r = pardus_cmd("presets", cwd=work)
     assert_ok(r)
-    for name in ("amur-2015", "nonspatial-vortex"):
+    for name in ("amur-2015", "amur-history", "amur-2015-nonspatial", "amur-history-nonspatial", "nonspatial-vortex"):
         assert f"{name}: " in r.stdout
 
 
@@ -323,7 +324,7 @@ def test_explain_prints_parameters_origin_sources_derived_and_schedule(work):
         work,
         "explained.toml",
         """
-extends = "amur-2015"
+extends = "amur-2015-nonspatial"
 name = "explained"
 [run]
 years = 20
@@ -356,7 +357,7 @@ effort = 2.0
         assert re.search(rf"│ {re.escape(key)} +│", out), f"{key} not listed"
     row = lambda key: next(line for line in out.splitlines() if re.search(rf"│ {re.escape(key)} +│", line))  # noqa: E731
     assert re.search(r"│ 20 +│ \S*explained\.toml +│ assumption: 20 years for the test", row("run.years")), row("run.years")
-    assert re.search(r"│ 0\.924 +│ preset:amur-2015 +│ posterior median of amur-history", row("demography.survival.female.adult"))
+    assert re.search(r"│ 0\.92 +│ preset:amur-2015-nonspatial +│ posterior median of amur-history-nonspatial", row("demography.survival.female.adult"))
     assert re.search(r"│ 3 +│ \S*explained\.toml +│ MODEL\.md §5: planned release", row("interventions.rel.females"))
     # derived values
     assert re.search(r"λ = \d\.\d{4}, r = -?\d\.\d{4}, R0 = \d\.\d{3}, generation time = \d+\.\d{2} years", out)
@@ -843,7 +844,7 @@ def test_a_signal_stops_everything_and_writes_nothing(tmp_path, how, signum, cod
     Nothing here is timed: the test waits (blocking) for the progress bar to show finished
     replicates, signals, waits for the exit, and then checks the states. Worker processes must be
     gone the moment pardus has exited, because pardus reaps them before it exits."""
-    write(tmp_path, "big.toml", 'extends = "amur-2015"\nname = "big"\n[run]\nyears = 100\n')
+    write(tmp_path, "big.toml", 'extends = "amur-2015-nonspatial"\nname = "big"\n[run]\nyears = 100\n')
     outdir = tmp_path / "out"
     outdir.mkdir()
     master, slave = pty.openpty()  # a terminal, so that the progress bar is drawn live

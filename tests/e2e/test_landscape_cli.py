@@ -51,7 +51,7 @@ def test_fire_prints_the_regime_and_draws_the_burn_probability(tmp_path: Path):
 
 
 def test_run_puts_a_scenario_on_the_map_with_its_interventions(tmp_path: Path):
-    res = pardus_cmd("landscape", "run", "amur-2015", "-n", "2", "--years", "4", cwd=tmp_path)
+    res = pardus_cmd("landscape", "run", "amur-2015-nonspatial", "-n", "2", "--years", "4", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "russia" in res.stdout and "adults / 100 km²" in res.stdout and "deaths by cause" in res.stdout
     root = Path(__file__).resolve().parents[2]

@@ -120,7 +120,7 @@ def test_transients_that_find_no_range_die_at_the_transient_mortality():
     from pardus.scenario import load_scenario
     from pardus.spatial import SpatialBatch
 
-    sc = load_scenario("amur-2015").replace({
+    sc = load_scenario("amur-2015-nonspatial").replace({
         "run.years": 1,
         "landscape": {"territories": {"female_max_cells": 1, "male_min_cells": 1, "male_max_cells": 1},
                       "dispersal": {"road_death": [0.0] * 5, "transient_mortality": 0.15}},

@@ -35,7 +35,7 @@ def test_only_the_parameter_that_can_act_has_a_total_index():
 
 
 def test_ranges_come_from_the_sources_or_the_command_line():
-    res = resolve_scenario("amur-2015")
+    res = resolve_scenario("amur-2015-nonspatial")
     prob = S.problem(res, ["prey.kills_per_leopard", "demography.p_breed=0.4:0.8"])
     assert prob.bounds == [(40.0, 70.0), (0.4, 0.8)]  # "assumption (range 40–70)" in its source
     with pytest.raises(S.SensitivityError) as exc:

@@ -32,16 +32,16 @@ def test_simulate_accepts_presets_and_scenarios_and_is_deterministic():
 
 
 def test_load_scenario_gives_a_scenario_that_simulate_takes():
-    sc = pardus.load_scenario("amur-2015")
+    sc = pardus.load_scenario("amur-2015-nonspatial")
     assert isinstance(sc, Scenario)
     ds = pardus.simulate(sc.replace({"run.years": 3}), replicates=2, seed=1, workers=1)
-    assert ds.sizes["year"] == 4 and list(ds.scenario.values) == ["amur-2015"]
+    assert ds.sizes["year"] == 4 and list(ds.scenario.values) == ["amur-2015-nonspatial"]
 
 
 def test_replace_and_overrides_are_validated_like_a_file():
-    sc = pardus.load_scenario("amur-2015", overrides={"demography.survival.female.adult": 0.85, "name": "better"})
+    sc = pardus.load_scenario("amur-2015-nonspatial", overrides={"demography.survival.female.adult": 0.85, "name": "better"})
     assert sc.demography.survival.female.adult == 0.85 and sc.name == "better"
-    assert sc.demography.survival.male.adult == pardus.load_scenario("amur-2015").demography.survival.male.adult
+    assert sc.demography.survival.male.adult == pardus.load_scenario("amur-2015-nonspatial").demography.survival.male.adult
     # a table merges key by key, as in a file that extends another
     merged = sc.replace({"demography.survival.female": {"cub": 0.5}})
     assert merged.demography.survival.female.cub == 0.5 and merged.demography.survival.female.adult == 0.85

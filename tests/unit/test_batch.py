@@ -17,7 +17,7 @@ from pardus.scenario import load_scenario
 
 
 def _scenario():
-    sc = load_scenario("amur-2015")
+    sc = load_scenario("amur-2015-nonspatial")
     release = {"type": "release", "population": "lazovsky", "start": 2017, "every": 3, "females": 2, "males": 2}
     move = {"type": "translocation", "source": "russia", "population": "lazovsky", "start": 2018, "every": 4, "females": 1, "males": 1, "mortality": 0.2}
     patrols = {"type": "anti_poaching", "population": "china", "start": 2016, "effort": 2.0, "unit_cost": 10.0}
@@ -112,7 +112,7 @@ def _released_genotypes(extra_interventions: dict) -> dict[int, np.ndarray]:
     from pardus.processes.base import State
     from pardus.scenario import resolve_scenario, scenario_from_dict
 
-    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
+    raw = copy.deepcopy(resolve_scenario("amur-2015-nonspatial").raw)
     raw["interventions"] = {**extra_interventions, "release": {"type": "release", "population": "lazovsky", "start": 2016, "females": 3, "males": 2}}
     prep_ = prepare(scenario_from_dict(raw))
     b = Batch(prep_, 5, range(4))

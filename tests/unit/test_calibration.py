@@ -58,7 +58,7 @@ def test_distance_adds_the_log_misses_of_the_intervals():
 
 
 def test_a_record_may_name_a_country_for_all_its_populations(tmp_path):
-    sc = resolve_scenario("amur-history").scenario
+    sc = resolve_scenario("amur-history-nonspatial").scenario
     units = reporting_units(sc)
     assert units["russia"] == ("southwest", "ussuriysk", "lazovsky") and units["china"] == ("china",) and units["southwest"] == ("southwest",)
     counts = read_record(record(tmp_path / "r.csv", [(1975, 30, 40, "russia"), (1975, 1, 9, "russia+china")]), units)
@@ -151,6 +151,11 @@ def test_a_posterior_is_refused_where_its_parameters_mean_something_else(tmp_pat
     other = small(demography={**res.raw["demography"], "p_breed": 0.5})
     use, missing = posterior_fit(other.scenario, post)
     assert use == [0] and missing == []
+    # calibrated without a map: refused for the same scenario on a map, and the reverse
+    with pytest.raises(CalibrationError, match="calibrated without a map .* runs on a map: the same parameters mean something else"):
+        posterior_fit(other.scenario.replace({"landscape": {"source": "default"}, "populations.main.region": "russia"}), post)
+    with pytest.raises(CalibrationError, match="calibrated on a map \\(amur-history\\), but amur-2015-nonspatial runs without one"):
+        posterior_fit(resolve_scenario("amur-2015-nonspatial").scenario, read_posterior("amur-history"))
     (tmp_path / "junk.nc").write_bytes(b"not netcdf")
     with pytest.raises(CalibrationError, match="cannot be read as a posterior file"):
         read_posterior(tmp_path / "junk.nc")
@@ -165,14 +170,17 @@ def test_nothing_to_calibrate_says_how_to_mark_parameters(tmp_path):
         calibrate(res, record(tmp_path / "late.csv", [(2030, 20, 45, "main")]), ["demography.p_breed=0.3:0.9"], Settings(particles=10, workers=1))
 
 
-def test_amur_2015_takes_its_calibrated_values_from_the_shipped_posterior():
-    """amur-2015 is re-derived from amur-history calibrated to the shipped record (`make
-    posterior`): every value its sources call a posterior median is the weighted median of the
-    shipped posterior (to the 3 decimals the preset gives), so the preset cannot drift from it."""
+@pytest.mark.parametrize(("preset", "history"), [("amur-2015", "amur-history"), ("amur-2015-nonspatial", "amur-history-nonspatial")])
+def test_amur_2015_takes_its_calibrated_values_from_the_shipped_posterior(preset, history):
+    """amur-2015 (on the map) and amur-2015-nonspatial are re-derived from their hindcasts
+    calibrated to the shipped record (`make posterior`): every value whose source calls it a
+    posterior median of that hindcast is the weighted median of its shipped posterior (to the 3
+    decimals the preset gives), so the preset cannot drift from it."""
     from pardus.calibration import weighted_quantiles
 
-    post = read_posterior("amur-history")
-    res = resolve_scenario("amur-2015")
+    post = read_posterior(history)
+    assert post.scenario_name == history
+    res = resolve_scenario(preset)
     from pardus.scenario.loader import _flatten
 
     flat = _flatten(res.scenario.model_dump(mode="json"))
@@ -180,10 +188,10 @@ def test_amur_2015_takes_its_calibrated_values_from_the_shipped_posterior():
     for j, keys in enumerate(post.members):
         med = weighted_quantiles(post.values[:, j], post.weights, [0.5])[0]
         for k in keys:
-            if k in flat and "posterior median" in res.sources.get(k, ""):
+            if k in flat and f"posterior median of {history} " in res.sources.get(k, ""):
                 assert flat[k] == pytest.approx(round(float(med), 3), abs=5e-4), (k, flat[k], med)
                 checked += 1
-    assert checked >= 5, f"only {checked} amur-2015 values cite the posterior"
+    assert checked >= 5, f"only {checked} {preset} values cite the posterior of {history}"
     assert res.scenario.demography.survival.basis == "natural"
 
 
@@ -228,3 +236,29 @@ def test_the_stability_rule_stops_when_the_medians_settle(tmp_path):
     assert r.stopped.startswith("posterior stable") and len(r.epsilons) == 3  # the first generation it can be judged
     off = calibrate(res, rec, params, Settings(particles=20, generations=4, min_acceptance=0.0, workers=1, seed=3))
     assert off.stopped == "4 generations done" and np.array_equal(off.medians[:3], r.medians)
+
+
+def test_the_defensive_kernel_mixes_the_prior_into_the_proposal():
+    """A share of the proposals comes from the uniform prior and the proposal density is the
+    same mixture, so no particle's importance weight (prior / proposal) exceeds 1/share."""
+    import pandas as pd
+
+    from pardus.calibration import _defensive_class
+
+    T = _defensive_class()([(0.0, 1.0), (0.0, 2.0)], 0.2)
+    T.fit(pd.DataFrame({"p0": [0.5, 0.51, 0.49], "p1": [1.0, 1.01, 0.99]}), np.array([0.4, 0.3, 0.3]))
+    prior = 1.0 / 2.0
+    far = pd.Series({"p0": 0.01, "p1": 1.99})  # where the kernel gives next to nothing
+    assert 0.2 * prior <= T.pdf(far) < 0.2 * prior * 1.001
+    assert prior / T.pdf(far) <= 1 / 0.2 + 1e-9
+    outside = pd.Series({"p0": 1.5, "p1": 1.0})  # outside the prior: the kernel's share only
+    from pyabc.transition import MultivariateNormalTransition
+
+    plain = MultivariateNormalTransition()
+    plain.fit(T.X, T.w)
+    assert T.pdf(outside) == pytest.approx(0.8 * plain.pdf(outside))
+    # draws: 0.2 of them uniform over the prior; those land farther than 0.2 from p0 = 0.5 with
+    # probability 0.6, the kernel's practically never: 0.12 of all, SE sqrt(0.12·0.88/4000) = 0.005
+    np.random.seed(3)
+    x = np.array([T.rvs_single()["p0"] for _ in range(4000)])
+    assert abs(np.mean(np.abs(x - 0.5) > 0.2) - 0.12) < 4 * 0.0051

@@ -96,7 +96,7 @@ def test_exposure_is_the_layer_at_the_cell_or_the_mean_over_the_range():
 
 
 def test_nonspatial_landscape_is_one_cell_per_population_with_its_regions():
-    sc = resolve_scenario("amur-history").scenario
+    sc = resolve_scenario("amur-history-nonspatial").scenario
     names = list(sc.populations)
     land = Landscape.nonspatial(sc, names)
     assert not land.spatial and land.n_cells == len(names)
@@ -112,7 +112,7 @@ def test_nonspatial_landscape_is_one_cell_per_population_with_its_regions():
 
 
 def test_batch_reports_by_region_and_each_animal_has_range_and_status():
-    prep = prepare(resolve_scenario("amur-2015").scenario)
+    prep = prepare(resolve_scenario("amur-2015-nonspatial").scenario)
     b = Batch(prep, 3, range(2))
     pop = b.pop
     n = pop.n

@@ -111,6 +111,6 @@ def test_a_nonspatial_landscape_has_nothing_to_export(tmp_path):
     from pardus.landscape import Landscape
     from pardus.scenario import resolve_scenario
 
-    sc = resolve_scenario("amur-2015").scenario
+    sc = resolve_scenario("amur-2015-nonspatial").scenario
     with pytest.raises(LandscapeError, match="non-spatial"):
         write_landscape(Landscape.nonspatial(sc, list(sc.populations)), tmp_path)

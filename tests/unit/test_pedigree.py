@@ -26,7 +26,7 @@ from pardus.scenario import load_scenario
 def _scenario(mode: str, avoid: float | None = None):
     release = {"type": "release", "population": "lazovsky", "start": 2017, "every": 3, "females": 2, "males": 2}
     move = {"type": "translocation", "source": "russia", "population": "lazovsky", "start": 2018, "every": 4, "females": 1, "males": 1, "mortality": 0.2}
-    return load_scenario("amur-2015").replace(
+    return load_scenario("amur-2015-nonspatial").replace(
         {
             "run.years": 30,
             "genetics.lethal_equivalents": 0.0,  # F changes no draw: both modes see the same animals

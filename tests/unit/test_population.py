@@ -77,7 +77,7 @@ def test_related_founders_have_the_configured_kinship_and_diversity():
     from pardus.population.genetics import diversity
     from pardus.scenario import resolve_scenario, scenario_from_dict
 
-    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
+    raw = copy.deepcopy(resolve_scenario("amur-2015-nonspatial").raw)
     raw["genetics"]["founder_kinship"] = 0.2
     prep = prepare(scenario_from_dict(raw))
     gds, expect = [], []
@@ -118,7 +118,7 @@ def test_kinship_sum_follows_births_releases_and_deaths_exactly_and_slots_are_re
     from pardus.engine import Replicate, prepare
     from pardus.scenario import resolve_scenario, scenario_from_dict
 
-    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
+    raw = copy.deepcopy(resolve_scenario("amur-2015-nonspatial").raw)
     raw["run"]["years"] = 40
     raw["interventions"] = {
         "rel": {"type": "release", "population": "russia", "start": 2020, "end": 2050, "every": 3, "females": 2, "males": 2}
@@ -191,7 +191,7 @@ def test_dependent_young_of_the_stable_start_are_litters_of_founder_parents(kins
     from pardus.scenario import load_scenario
 
     theta = 0.05
-    sc = load_scenario("amur-2015").replace({"genetics.founder_kinship": theta, "genetics.kinship": kinship})
+    sc = load_scenario("amur-2015-nonspatial").replace({"genetics.founder_kinship": theta, "genetics.kinship": kinship})
     d = sc.demography
     assert d.dependence_years == 2
     b = Batch(prepare(sc), 5, range(4))

@@ -61,8 +61,8 @@ N_CAUSES = len(CAUSES)
 
 
 def amur_raw() -> dict:
-    """The amur-2015 preset as a plain dict (callers modify it)."""
-    raw = copy.deepcopy(resolve_scenario("amur-2015").raw)
+    """The amur-2015-nonspatial preset as a plain dict (callers modify it)."""
+    raw = copy.deepcopy(resolve_scenario("amur-2015-nonspatial").raw)
     raw.pop("sources", None)
     return raw
 
@@ -504,7 +504,7 @@ def test_interpolated_beta_quantile_agrees_with_scipy_over_the_documented_table_
     assert not bad, f"{len(bad)}/{a.size} classes off by ≥ 1e-5, e.g. " + "; ".join(bad[:3])
 
 
-# U- and J-shaped betas: a large SD for the mean (amur-2015's breeding: mean 0.9, SD 0.1 gives
+# U- and J-shaped betas: a large SD for the mean (amur-2015-nonspatial's breeding: mean 0.9, SD 0.1 gives
 # a = 7.2, b = 0.8), and the extreme U shape a = b = 0.03 that no table can follow
 _SKEWED = [(7.2, 0.8), (0.8, 7.2), (0.5, 0.5), (0.1, 3.0), (0.9, 0.2), (30.0, 0.4), (0.3, 0.3)]
 

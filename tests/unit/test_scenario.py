@@ -26,8 +26,8 @@ from pardus.scenario.explain import derived_lines, parameter_rows, schedule_line
 from pardus.scenario.loader import _flatten
 
 VORTEX = "preset:nonspatial-vortex"
-AMUR = "preset:amur-2015"
-#: amur-2015 with the observed all-cause survival of 2014-15 given (basis = "all_causes")
+AMUR = "preset:amur-2015-nonspatial"
+#: amur-2015-nonspatial with the observed all-cause survival of 2014-15 given (basis = "all_causes")
 OBSERVED = Path(__file__).resolve().parents[2] / "examples" / "amur-2015-observed-survival.toml"
 
 #: a problem line: ``file: dotted.key = value — rule`` (``= value`` is left out where the
@@ -92,7 +92,7 @@ def rows_by_key(res) -> dict[str, tuple]:
 
 def test_shipped_presets_are_listed_and_load_without_warnings():
     presets = list_presets()
-    assert {"amur-2015", "nonspatial-vortex"} <= set(presets)
+    assert {"amur-2015", "amur-history", "amur-2015-nonspatial", "amur-history-nonspatial", "nonspatial-vortex"} <= set(presets)
     for name in presets:
         res = resolve_scenario(name)
         assert res.scenario.name == name
@@ -450,7 +450,7 @@ def test_translocation_from_and_to_populations_that_do_not_exist(tmp_path):
         tmp_path,
         "t.toml",
         """
-        extends = "amur-2015"
+        extends = "amur-2015-nonspatial"
         [interventions.move]
         type = "translocation"
         source = "rusia"
@@ -469,7 +469,7 @@ def test_dispersal_to_and_from_unknown_populations(tmp_path):
         tmp_path,
         "d.toml",
         """
-        extends = "amur-2015"
+        extends = "amur-2015-nonspatial"
         [dispersal]
         destinations = { russia = { chian = 1.0 }, korea = { russia = 1.0 } }
         """,
@@ -484,7 +484,7 @@ def test_intervention_end_before_start(tmp_path):
         tmp_path,
         "e.toml",
         """
-        extends = "amur-2015"
+        extends = "amur-2015-nonspatial"
         [interventions.p]
         type = "anti_poaching"
         population = "russia"
@@ -502,7 +502,7 @@ def test_unknown_intervention_type_suggests_the_nearest(tmp_path):
         tmp_path,
         "i.toml",
         """
-        extends = "amur-2015"
+        extends = "amur-2015-nonspatial"
         [interventions.p]
         type = "anti_poachng"
         population = "russia"
@@ -625,7 +625,7 @@ def test_suspicious_values_are_warnings_not_errors(tmp_path):
         tmp_path,
         "w.toml",
         """
-        extends = "amur-2015"
+        extends = "amur-2015-nonspatial"
         [run]
         replicates = 50
         [demography.survival]
@@ -702,7 +702,7 @@ def child(tmp_path):
         tmp_path,
         "child.toml",
         """
-        extends = "amur-2015"
+        extends = "amur-2015-nonspatial"
         name = "child"
         description = "test scenario"
         [run]
@@ -749,10 +749,10 @@ def test_explain_says_who_set_each_value_and_its_source(child):
     value, set_by, source = rows["demography.survival.female.cub"]
     assert (value, source) == (0.7, "assumption: lower cub survival for the test") and is_label_of(set_by, path)
     value, set_by, source = rows["demography.survival.female.adult"]
-    assert (value, set_by) == (resolve_scenario("amur-2015").scenario.demography.survival.female.adult, AMUR)
-    assert source.startswith("posterior median of amur-history")
+    assert (value, set_by) == (resolve_scenario("amur-2015-nonspatial").scenario.demography.survival.female.adult, AMUR)
+    assert source.startswith("posterior median of amur-history-nonspatial")
     value, set_by, source = rows["demography.max_age"]
-    assert (value, set_by) == (15, AMUR) and source and source == resolve_scenario("amur-2015").sources["demography.max_age"]
+    assert (value, set_by) == (15, AMUR) and source and source == resolve_scenario("amur-2015-nonspatial").sources["demography.max_age"]
     # a schema default that no file sets
     value, set_by, source = rows["demography.avoid_kinship_above"]
     assert (value, set_by) == (None, "default") and source.startswith("not set")
@@ -827,7 +827,7 @@ def test_schedule_clips_to_the_simulated_years(tmp_path):
         tmp_path,
         "clip.toml",
         """
-        extends = "amur-2015"
+        extends = "amur-2015-nonspatial"
         [run]
         years = 10
         [interventions.rel]
@@ -861,7 +861,7 @@ def test_schedule_does_not_start_an_intervention_that_ended_before_the_run(tmp_p
         tmp_path,
         "past.toml",
         """
-        extends = "amur-2015"
+        extends = "amur-2015-nonspatial"
         [run]
         years = 20
         [interventions.old]
@@ -884,7 +884,7 @@ def test_explain_derives_the_leopards_a_populations_prey_can_feed():
     prey sets, beside the carrying capacity."""
     from pardus.scenario.explain import prey_ceilings
 
-    sc = resolve_scenario("amur-2015").scenario
+    sc = resolve_scenario("amur-2015-nonspatial").scenario
     p, po, pop = sc.prey, sc.threats.poaching, sc.populations["russia"]
     e = pop.patrol_effort
     h = p.offtake * pop.human_access * (1 - po.prey_patrol_max_effect * e / (e + po.patrol_half_effort))

@@ -19,7 +19,7 @@ def small():
 
 
 def _prep(years=6):
-    return prepare(load_scenario("amur-2015").replace({"run.years": years}))
+    return prepare(load_scenario("amur-2015-nonspatial").replace({"run.years": years}))
 
 
 def test_a_spatial_run_is_reproducible_and_a_replicate_does_not_depend_on_its_batch(small):
@@ -96,7 +96,7 @@ def test_a_resident_meets_the_hazards_as_the_mean_over_its_home_range():
     state = State(year=0, t=0, pop=Population(n_loci=1, capacity=4), layers=layers, tally={}, is_lethal=np.zeros(1, bool), ranges=t)
     sub = _CellSubset(state, np.array([20]), np.array([rid]), {"human_access", "patrol_effort", "hunting_ban"})
     np.testing.assert_allclose(sub.layers["human_access"], [0.8, 0.5])
-    hz = Poaching.from_scenario(load_scenario("amur-2015"))
+    hz = Poaching.from_scenario(load_scenario("amur-2015-nonspatial"))
     table = hz.table(sub)
     one = State(year=0, t=0, pop=None, layers={k: np.array([0.5]) if k == "human_access" else np.zeros(1) for k in layers}, tally={}, is_lethal=np.zeros(1, bool))
     np.testing.assert_allclose(table[1], hz.table(one)[0])

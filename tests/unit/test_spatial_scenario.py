@@ -29,7 +29,7 @@ def folder(tmp_path_factory):
 
 
 def _scenario(folder, interventions=None, **landscape):
-    sc = load_scenario("amur-2015").replace({"run.years": YEARS, "landscape": {"source": str(folder), **landscape}})
+    sc = load_scenario("amur-2015-nonspatial").replace({"run.years": YEARS, "landscape": {"source": str(folder), **landscape}})
     if interventions:
         sc = sc.replace({"interventions": interventions})
     return sc
@@ -153,7 +153,7 @@ def test_a_release_at_a_site_puts_transients_there(folder):
 
 
 def test_interventions_on_the_map_are_refused_in_a_nonspatial_scenario():
-    sc = load_scenario("amur-2015")
+    sc = load_scenario("amur-2015-nonspatial")
     with pytest.raises(ScenarioError) as e:
         sc.replace({"interventions": {"b": {"type": "firebreak", "population": "russia", "start": 2016, "area": "ring:core:2"}}})
     assert "acts on a map; add a [landscape] table" in str(e.value)
@@ -199,7 +199,7 @@ def test_bad_landscape_tables_name_the_key_and_the_fix(folder):
     assert "landscape.territories.kills_per_leopard — given by prey.kills_per_leopard of the scenario; set it there" in text
     assert "landscape.dispersal.max_steps = 2.5 — must be a whole number" in text
     with pytest.raises(ScenarioError, match="no such folder"):
-        load_scenario("amur-2015").replace({"landscape": {"source": str(folder / "missing")}})
+        load_scenario("amur-2015-nonspatial").replace({"landscape": {"source": str(folder / "missing")}})
 
 
 def test_process_tables_switch_fire_off_and_take_parameters(folder):
@@ -215,7 +215,7 @@ def test_a_scenario_file_resolves_its_paths_relative_to_itself(folder, tmp_path)
     f = tmp_path / "sub" / "s.toml"
     rel = "../" + folder.name
     (tmp_path / folder.name).symlink_to(folder)
-    f.write_text(f'extends = "amur-2015"\n[run]\nyears = 2\n[landscape]\nsource = "{rel}"\n')
+    f.write_text(f'extends = "amur-2015-nonspatial"\n[run]\nyears = 2\n[landscape]\nsource = "{rel}"\n')
     sc = load_scenario(str(f))
     assert load_landscape(sc.landscape).grid.shape == (60, 50)
 
@@ -228,11 +228,11 @@ def test_a_landscape_folder_without_a_layer_the_map_needs_is_refused_by_name(fol
     for name in ("deer_farm", "road", "firebreak", "patrol_effort", "cover_age"):
         (thin / f"{name}.tif").unlink()
     with pytest.raises(ScenarioError) as e:
-        load_scenario("amur-2015").replace({"landscape": {"source": str(thin)}})
+        load_scenario("amur-2015-nonspatial").replace({"landscape": {"source": str(thin)}})
     assert "lacks the layer(s) road, deer_farm" in str(e.value) and "road.tif, deer_farm.tif" in str(e.value)
     (thin / "road.tif").symlink_to(folder / "road.tif")
     (thin / "deer_farm.tif").symlink_to(folder / "deer_farm.tif")
-    sc = load_scenario("amur-2015").replace({"run.years": 2, "landscape": {"source": str(thin)}})
+    sc = load_scenario("amur-2015-nonspatial").replace({"run.years": 2, "landscape": {"source": str(thin)}})
     ds = simulate(sc, replicates=1, seed=1, workers=1)  # the optional layers start empty
     assert ds["N"].isel(year=-1).sum() > 0
 
@@ -250,7 +250,7 @@ def test_the_report_of_a_spatial_run_has_the_maps_the_series_and_one_replicate(f
     figs = {p.name for p in (tmp_path / "report" / "figures").iterdir()}
     assert {"maps.png", "landscape-series.png", "one-replicate.png"} <= figs
     html = path.read_text()
-    assert "The map.</b>" in html and "not yet calibrated" in html
+    assert "The map.</b>" in html and "calibrated on the map" in html
     # the small multiples are replicate 0 of the run, re-simulated to the bit
     fr = frames(base, 3, 0, at=[YEARS])
     assert fr["animals"][0] == int(ds["N"].sel(scenario="base").isel(replicate=0, year=-1).sum())
@@ -258,8 +258,8 @@ def test_the_report_of_a_spatial_run_has_the_maps_the_series_and_one_replicate(f
 
 
 def test_spatial_and_nonspatial_scenarios_are_not_run_together(folder):
-    with pytest.raises(ValueError, match="all be non-spatial or all on the same map — found non-spatial: amur-2015; the map"):
-        simulate(load_scenario("amur-2015").replace({"run.years": YEARS}), _scenario(folder).replace({"name": "map"}), replicates=1, workers=1)
+    with pytest.raises(ValueError, match="all be non-spatial or all on the same map — found non-spatial: amur-2015-nonspatial; the map"):
+        simulate(load_scenario("amur-2015-nonspatial").replace({"run.years": YEARS}), _scenario(folder).replace({"name": "map"}), replicates=1, workers=1)
 
 
 def test_a_process_parameter_of_the_map_is_a_dotted_key_calibration_and_sweeps_can_set(folder):
@@ -282,3 +282,53 @@ def test_populations_live_in_their_region_and_one_off_the_map_stays_empty(folder
         _scenario(folder).replace({"populations.russia.region": "china"})
     with pytest.raises(ScenarioError, match="set populations.russia.region to one of them, or initial_size = 0"):
         _scenario(folder).replace({"populations.russia.region": ""})
+
+
+def test_a_population_put_off_the_map_is_quiet_but_animals_released_into_it_are_said():
+    """amur-2015 puts lazovsky off the map explicitly (region = ""): no warning, nor for a patrol
+    there; a release into it is said (its animals would not be simulated). A population off the
+    map by its name only is said, and so is every intervention in it."""
+    from pardus.spatial import spatial_warnings
+
+    sc = load_scenario("amur-2015")
+    assert sc.populations["lazovsky"].region == "" and spatial_warnings(sc) == []
+    patrol = sc.replace({"interventions": {"p": {"type": "anti_poaching", "population": "lazovsky", "start": 2016, "effort": 1.0}}})
+    assert spatial_warnings(patrol) == []
+    rel = sc.replace({"interventions": {"rel": {"type": "release", "population": "lazovsky", "start": 2016, "females": 2, "males": 2}}})
+    assert spatial_warnings(rel) == ["interventions.rel — into lazovsky, which is off the map: the animals are not simulated; give populations.lazovsky a region on the map"]
+    hist = load_scenario("amur-history-nonspatial").replace({
+        "landscape": {"source": "default"}, "populations.southwest.region": "russia",
+        "populations.ussuriysk.initial_size": 0, "populations.lazovsky.initial_size": 0, "populations.lazovsky.region": "",
+    })  # fmt: skip
+    w = spatial_warnings(hist)
+    assert any(x.startswith("populations.ussuriysk — off the map (no region 'ussuriysk'") for x in w), w
+    assert any(x.startswith("interventions.habitat-loss-ussuriysk — in ussuriysk, which is off the map: it does nothing") for x in w), w
+    assert not any("lazovsky" in x for x in w), w
+    assert spatial_warnings(load_scenario("amur-history")) == []
+
+
+def test_every_default_of_the_map_processes_has_its_source_and_explain_shows_it():
+    """Each parameter of the process tables ([landscape.fire] …) that the scenario does not give
+    has a source in its class (SOURCES): an assumption with its range or values, or a
+    publication; `explain` shows it for a scenario on the map."""
+    import dataclasses
+    import re
+
+    from pardus.scenario.explain import _landscape_parameters as landscape_parameters
+    from pardus.scenario.loader import resolve_scenario
+    from pardus.spatial import DERIVED, TABLES
+
+    cited = re.compile(r"et al\.|\b(19|20)\d\d\b|altaconservation")
+    for table, cls in TABLES.items():
+        names = [f.name for f in dataclasses.fields(cls)]
+        assert set(cls.SOURCES) == set(names) - set(DERIVED.get(table, {})), table
+        defaults = cls()
+        for name, src in cls.SOURCES.items():
+            categorical = isinstance(getattr(defaults, name), tuple) and all(isinstance(v, str) for v in getattr(defaults, name))
+            # an assumption gives its range (a categorical default: its values)
+            assert ("assumption" in src and (categorical or re.search(r"\d\s*–\s*\d", src))) or cited.search(src), (table, name, src)
+    res = resolve_scenario("amur-2015")
+    params = landscape_parameters(res)
+    assert params["landscape.fire.ignitions_per_weight"] == 0.05
+    assert res.sources["landscape.fire.ignitions_per_weight"] == TABLES["fire"].SOURCES["ignitions_per_weight"]
+    assert res.sources["landscape.prey.offtake"] == "= prey.offtake (the scenario's own value)"

@@ -20,6 +20,7 @@ outbreaks). Leopard-to-leopard transmission and lasting immunity are not modelle
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -80,6 +81,13 @@ class Disease(Hazard):
 class SpilloverParams:
     """The dog reservoir of the spatial form (``[landscape.disease]``); survival, breeding and
     vaccine efficacy are ``threats.disease``'s."""
+
+    #: where each default comes from (shown by ``pardus explain``; a test checks every field has one)
+    SOURCES: ClassVar[dict[str, str]] = {
+        "dog_epidemic": "assumption (range 0.05–0.5): the share of years in which distemper circulates among village dogs",
+        "spill_rate": "assumption (range 0.1–2): the infection hazard of a leopard living among the dogs in such a year",
+        "decay_km": "assumption (range 1–10 km): village dogs roam a few km from their village",
+    }
 
     dog_epidemic: float = 0.2  # assumption (range 0.05–0.5): years in which distemper circulates among village dogs
     spill_rate: float = 0.5  # assumption (range 0.1–2): infection hazard of a leopard living among the dogs in such a year

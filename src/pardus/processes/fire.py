@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -59,6 +60,17 @@ DEFAULT_SPREAD = {"grassland": 0.32, "shrubland": 0.29, "oak_forest": 0.25, "mix
 @dataclass(frozen=True)
 class FireParams:
     """Parameters of the fire process (per cover class in ``COVER_CODES`` order)."""
+
+    #: where each default comes from (shown by ``pardus explain``; a test checks every field has one)
+    SOURCES: ClassVar[dict[str, str]] = {
+        "flammability": "assumption (range 0–1 per cover class; grassland 1, shrubland 0.8, oak forest 0.45, mixed forest 0.25): dry grass carries the spring and autumn fires, closed Korean pine forest least; set with p_spread and ignitions_per_weight so that the default landscape burns about 19 % of its land a year, the share of south-west Primorye burned a year in the ALTA/WCS 2004 satellite analysis of fires (ALTA, altaconservation.org)",
+        "p_spread": "assumption (range 0.1–0.4 per cover class, below the bond-percolation threshold of 1/2 on the grid): set with flammability so that the default landscape burns about 19 % a year (ALTA/WCS 2004 satellite analysis, altaconservation.org)",
+        "access_a": "assumption (range 0–0.2): ignitions without people; lightning fires are rare in the spring and autumn fire seasons of Primorye",
+        "access_b": "assumption (range 0.5–2): ignitions added per unit of human access (careless fires and grass burning near villages and roads)",
+        "ignitions_per_weight": "assumption (range 0.02–0.1): set so that the default landscape burns about 19 % of its land a year (ALTA/WCS 2004 satellite analysis, altaconservation.org); `pardus landscape fire` prints what it gives",
+        "seasons": "assumption (spring share 0.6–0.8, autumn spread factor 0.5–1): most fires burn in spring after snowmelt and before green-up, fewer in autumn",
+        "suppressed_mean_size": "assumption (range 5–50 cells): fires fought by the park's fire brigades stay small; set so that the park core burns about 7 % a year, the share of the Kedrovaya Pad reserve in the ALTA/WCS 2004 satellite analysis (altaconservation.org)",
+    }
 
     flammability: tuple[float, ...] = field(default_factory=lambda: _by_cover(DEFAULT_FLAMMABILITY))
     p_spread: tuple[float, ...] = field(default_factory=lambda: _by_cover(DEFAULT_SPREAD))

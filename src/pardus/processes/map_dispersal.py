@@ -21,6 +21,7 @@ choice, then the barrier and the death uniform for a road cell.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -44,6 +45,20 @@ def _table(names: dict[int, str], values: dict[str, float], what: str) -> tuple[
 
 @dataclass(frozen=True)
 class MapDispersalParams:
+    #: where each default comes from (shown by ``pardus explain``; a test checks every field has one)
+    SOURCES: ClassVar[dict[str, str]] = {
+        "max_steps": "assumption (range 20–150 cells a year): dispersing leopards move tens of km",
+        "settle_every": "assumption (range 1–10 steps): how often a disperser looks for a vacant range on its way",
+        "persistence": "assumption (range 1–10): the weight of going on in the same direction (a correlated random walk)",
+        "resistance_by_cover": "assumption (per cover class: forests 0, shrubland 0.5 (0–1), grassland 1.5 (0.5–3), farmland 2 (1–4), settlement 4 (2–8), mine 3 (1–6)): leopards move through forest and avoid open and settled land",
+        "resistance_by_road": "assumption (track 0, road 0.5 (0–1), highway 1.5 (0.5–3), railway 1 (0.5–2)): roads deter crossing",
+        "resistance_access": "assumption (range 0–3): added per unit of human access",
+        "road_death": "assumption (per entry of a road cell: track 0, road 0.005 (0–0.02), highway 0.03 (0.01–0.1), railway 0.01 (0–0.03)): two leopards were reported killed on roads in 2015–16",
+        "barrier": "assumption (track 0, road 0.2 (0–0.5), highway 0.6 (0.3–0.9), railway 0.4 (0.1–0.7)): the chance a road turns a step back",
+        "crossing_effect": "assumption (range 0.7–1): the share of road death and barrier a crossing (a tunnel or overpass such as the Narvinsky tunnel of 2016) cancels",
+        "transient_mortality": "assumption (range 0–0.3): a leopard searching a year without a range runs a higher risk; no Amur leopard estimate",
+    }
+
     max_steps: int = 60  # cells a year (assumption, range 20–150: dispersers move tens of km)
     settle_every: int = 5  # steps between settlement attempts (assumption)
     persistence: float = 3.0  # weight of going on in the same direction (assumption, range 1–10)

@@ -23,6 +23,7 @@ or hunters emptied is recolonised from around it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -36,6 +37,12 @@ from .base import Field, Process, State
 
 @dataclass(frozen=True)
 class CellPreyParams:
+    #: where each default not taken from the scenario comes from (shown by ``pardus explain``)
+    SOURCES: ClassVar[dict[str, str]] = {
+        "capacity_by_cover": "assumption (roe-deer equivalents per km²; ranges: mixed forest 15 (10–20), oak forest 18 (12–24), shrubland 8 (4–12), grassland 3 (1–6), farmland 1 (0–3), none in water, settlements and mines): the mast of Korean pine and Mongolian oak feeds the ungulates",
+        "movement": "assumption (range 0–0.3): the share of the difference to the neighbouring cells' mean that moves in a year; ungulates range over a few km²",
+    }
+
     growth_rate: float = 0.40  # assumption (range 0.2–0.6), as amur-2015's prey.growth_rate
     growth_sd: float = 0.15  # assumption (range 0–0.3)
     offtake: float = 0.15  # assumption (range 0.05–0.3): illegal hunting at full access

@@ -34,6 +34,7 @@ pine–broadleaf forest in 60–100).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -48,6 +49,22 @@ MIXED, OAK, SHRUB, GRASS, FARM = _C["mixed_forest"], _C["oak_forest"], _C["shrub
 
 @dataclass(frozen=True)
 class SuccessionParams:
+    #: where each default comes from (shown by ``pardus explain``; a test checks every field has one)
+    SOURCES: ClassVar[dict[str, str]] = {
+        "oak_reburn": "assumption (range 5–20 years): a reburn this soon after a fire can turn oak forest to shrub",
+        "shrub_reburn": "assumption (range 3–10 years): a reburn this soon can turn shrub to grassland",
+        "pine_killed": "assumption (range 0.05–0.5): the share of burns of mixed forest that kill its Korean pine (most fires in these forests are surface fires)",
+        "oak_to_shrub": "assumption (range 0.02–0.4): the share of reburns within oak_reburn that turn oak forest to shrub",
+        "shrub_to_grass": "assumption (range 0.05–0.5): the share of reburns within shrub_reburn that turn shrub to grassland",
+        "grass_to_shrub": "assumption (range 5–15 years): unburned grassland grows back to shrub",
+        "shrub_to_oak": "assumption (range 20–30 years): unburned shrub grows back to oak forest",
+        "oak_to_mixed": "assumption (range 60–100 years): oak forest returns to mixed Korean pine–broadleaf forest when a pine seed source is within seed_distance",
+        "seed_distance": "assumption (range 1–5 km): Korean pine seeds are cached by nutcrackers and jays near their source",
+        "logging_rate": "assumption: 0, logging off unless a scenario sets it (range 0–0.02 a year per unprotected forest cell)",
+        "clearing_rate": "assumption: 0, clearing for farmland off unless a scenario sets it (range 0–0.02 a year per cell next to farmland)",
+        "protected_from_zone": "assumption (range 1–2): the buffer (1) and core (2) zones of the national park are protected from conversion",
+    }
+
     oak_reburn: int = 10  # assumption, range 5–20 years
     shrub_reburn: int = 5  # assumption, range 3–10 years
     # how often a fire does it (fire severity): most fires in these forests are surface fires

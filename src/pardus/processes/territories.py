@@ -28,6 +28,7 @@ demography to reproduce, not for the range rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -40,6 +41,17 @@ AVOIDED_DEFAULT = ("water", "grassland", "agriculture", "settlement", "mine")
 
 @dataclass(frozen=True)
 class TerritoryParams:
+    #: where each default not taken from the scenario comes from (shown by ``pardus explain``)
+    SOURCES: ClassVar[dict[str, str]] = {
+        "prey_take": "assumption (range 0.15–0.4): the share of a range's prey stock a resident may take a year; set so that female ranges are about 40 km² under the default landscape's prey (assumption: female ranges of 25–100 km²)",
+        "female_max_cells": "assumption (range 50–150 km²): the largest range a female holds (female ranges of 25–100 km² assumed)",
+        "male_min_cells": "assumption (range 100–200 km²): mate access sets a male's range, not food",
+        "male_max_cells": "assumption (range 200–400 km²): the largest range a male holds (male ranges of 100–300 km² assumed)",
+        "search_radius": "assumption (range 5–20 cells): how far around itself an animal looks for a vacant place",
+        "max_tries": "assumption (range 4–64): the places within the radius it tries before it gives up for the year",
+        "avoided": "assumption: grassland, farmland, settlements, mines and water hold no range (leopards avoid open and settled land, as the source texts say of burned forest turned to grassland)",
+    }
+
     kills_per_leopard: float = 55.0  # per adult female and year (MODEL.md §4.4; as prey.kills_per_leopard)
     need_female: float = 1.0
     need_male: float = 1.25  # as amur-2015's prey.need.male.adult

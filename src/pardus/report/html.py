@@ -356,10 +356,11 @@ def _howto(ds: xr.Dataset, currency: str) -> str:
 _HOWTO_MAP = """<li><b>The map.</b> These scenarios ran on a landscape: fires, forest succession, prey in
 every cell, home ranges, dispersal over roads. The maps show, for each cell over all replicates
 and years, how likely it is to lie in a leopard's home range, to burn, how much prey it holds and
-whether its forest was lost; the small multiples follow one replicate year by year. The spatial
-form is <b>not yet calibrated</b> to the census record: compare its scenarios with each other,
-not its numbers with those of the calibrated non-spatial presets. The deterministic growth
-rates come from the vital rates alone, before prey and home ranges limit the population.</li>
+whether its forest was lost; the small multiples follow one replicate year by year. The
+presets on the map are calibrated on the map (amur-history against the census record); a
+scenario on the map compares with another on the map, not with the numbers of the non-spatial
+form, whose populations are well mixed and capped by a carrying capacity. The deterministic
+growth rates come from the vital rates alone, before prey and home ranges limit the population.</li>
 """
 
 

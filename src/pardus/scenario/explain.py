@@ -75,7 +75,7 @@ def _landscape_parameters(res: Resolved) -> dict[str, Any]:
             if f.name in DERIVED.get(table, {}):
                 res.sources.setdefault(key, f"= {DERIVED[table][f.name]} (the scenario's own value)")
             else:
-                res.sources.setdefault(key, f"process default: docs/model.md §{LANDSCAPE_SECTIONS[table]} gives its source or range")
+                res.sources.setdefault(key, type(obj).SOURCES[f.name])
     return out
 
 
