@@ -21,8 +21,8 @@ scenario's ``[landscape.*]`` tables (:func:`spatial_params`), the interventions 
 areas (:func:`intervention_targets`, :class:`MapManagement`), distemper spills over from the
 village dogs (:class:`pardus.processes.disease.Spillover`), and the records gain the maps
 (``burned_years``, ``prey_sum``, ``cover_end``, ``range_years`` per cell, summarised over the
-replicates by :func:`pardus.results.build_dataset`). Not yet here: calibration of the spatial
-parameters, the spatial presets.
+replicates by :func:`pardus.results.build_dataset`). The presets ``amur-2015`` and ``amur-history``
+run on the embedded default landscape, with the rates calibrated there (``make posterior``).
 """
 
 from __future__ import annotations

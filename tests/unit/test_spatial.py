@@ -59,6 +59,44 @@ def test_animals_live_on_land_in_exclusive_ranges_and_are_counted_by_their_count
             assert rec["N"][r, -1, names.index(name)].sum() == int(((pop.rep[:n] == r) & (country == code)).sum())
 
 
+def test_the_transboundary_population_is_one_population_that_walks_and_holds_ranges_across_the_border(small):
+    """On the map Russia and China are regions of one landscape, not two populations joined by
+    a dispersal rate: animals cross the border, ranges straddle it, and each animal is counted
+    in the country of its cell in the year it is there (issue #7's transboundary fix)."""
+    b = SpatialBatch(_prep(years=12), 5, range(4), small, SpatialParams())
+    C = small.n_cells
+    country = small.regions["country"]
+    ru, cn = country.names.index("russia"), country.names.index("china")
+    first: dict[tuple[int, int], int] = {}  # (replicate, id) → country where first seen
+    crossed, straddling = [0], [0]
+
+    def on_year(t, state):
+        pop = state.pop
+        n = pop.n
+        alive = np.flatnonzero(pop.cause[:n] < 0)
+        where = country.codes[pop.cell[alive] - C * pop.rep[alive]]
+        for i, c in zip(alive, where):
+            key = (int(pop.rep[i]), int(pop.id[i]))
+            c0 = first.setdefault(key, int(c))
+            crossed[0] += int(c0 != c and {c0, int(c)} == {ru, cn})
+        for i in alive[pop.range_id[alive] >= 0]:
+            cells = b.territories.table.cells_of(int(pop.range_id[i]))[0] - C * int(pop.rep[i])
+            codes = set(country.codes[cells].tolist())
+            straddling[0] += int(ru in codes and cn in codes)
+
+    rec = b.run(on_year=on_year)
+    assert crossed[0] > 0, "no animal ever moved between the Russian and Chinese cells"
+    assert straddling[0] > 0, "no home range ever straddled the border"
+    # the country counts are the animals in each country's cells, nothing lost or counted twice
+    names = list(b.prep.names)
+    pop, n = b.pop, b.pop.n
+    alive = pop.cause[:n] < 0
+    for r in range(4):
+        assert rec["N"][r, -1].sum() == int((alive & (pop.rep[:n] == r)).sum())
+    # the non-spatial dispersal rate between russia and china plays no part on the map
+    assert "dispersal" not in [p.name for p in b.schedule]
+
+
 def test_hazard_tables_for_the_occupied_cells_only_are_the_full_tables_there(small):
     """On a map the mortality tables are computed for the cells animals live in (and their home
     ranges): at the cells, the same values as the full tables."""
