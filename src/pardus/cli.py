@@ -643,9 +643,13 @@ def report(
     results: Path = typer.Argument(..., help="results file written by `pardus run` or `pardus compare`"),
     output: Path = typer.Option(Path("report"), "--output", "-o", help="folder for report.html and figures/"),
     baseline: Optional[str] = typer.Option(None, "--baseline"),
+    connectivity: Optional[Path] = typer.Option(
+        None, "--connectivity", help="prefix written by `pardus connectivity SCENARIO -o PREFIX`: adds its maps, pairs and ranked candidates"
+    ),
 ) -> None:
     """Write a self-contained HTML report with PNG figures."""
     from .report import build_report
+    from .report.connectivity import ConnectivityInputError
     from .results import compare_to_baseline, summarize
 
     ds = _load_results(results)
@@ -653,7 +657,9 @@ def report(
     base = baseline or str(ds.scenario.values[0])
     cmp = _results_call(compare_to_baseline, ds, base) if ds.sizes["scenario"] > 1 else None
     try:
-        path = build_report(ds, table, cmp, output, baseline=base if cmp is not None else None)
+        path = build_report(ds, table, cmp, output, baseline=base if cmp is not None else None, connectivity=connectivity)
+    except ConnectivityInputError as exc:
+        raise UserError([str(exc)]) from None
     except (NotADirectoryError, FileExistsError):
         raise UserError([f"{output}: is a file — give a folder for report.html and figures/"]) from None
     except OSError as exc:
@@ -936,6 +942,116 @@ def _stop_helpers() -> None:
                 stop()
             except Exception:  # noqa: BLE001 — best effort at exit
                 pass
+
+
+
+@app.command()
+def connectivity(
+    config: str = typer.Argument(..., help="a Circuitscape .ini file (runs it unchanged), or a scenario file or preset with [landscape]"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="output prefix, e.g. out/run1 (replaces the ini's output_file; files are out/run1_resistances.out, …; for a scenario default SCENARIO-connectivity)"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="threads solving focal nodes in parallel (default 1, or max_parallel with parallelize = True)"),
+    geotiff: bool = typer.Option(False, "--geotiff", help="write grids as GeoTIFF (.tif) instead of ASCII (.asc)"),
+    core: Optional[list[str]] = typer.Option(None, "--core", help="scenario form: a habitat core, as an area (zone:core, country:china, ring:core:2, a GeoJSON or GeoTIFF); repeat, at least two"),
+    year: Optional[int] = typer.Option(None, "--year", help="scenario form: the landscape of this year, with the interventions in force then (default: the start year)"),
+    candidates: Optional[str] = typer.Option(None, "--candidates", help="scenario form: cells to rank as crossings or corridor cells: roads, a road class (highway, road, railway) or an area"),
+    corridor_width: float = typer.Option(10.0, "--corridor-width", help="scenario form: least-cost corridor width, km of undisturbed forest (cost-distance above the least-cost path)"),
+) -> None:
+    """Connectivity: run a Circuitscape .ini unchanged (pairwise, one-to-all, all-to-one, advanced; raster or network),
+    or, for a scenario on a map, circuit theory and least-cost corridors between habitat cores and candidate crossings ranked."""
+    if not config.lower().endswith(".ini"):
+        return _connectivity_scenario(config, output, geotiff, core or [], year, candidates, corridor_width, workers)
+    given = [k for k, v in (("--core", core), ("--year", year), ("--candidates", candidates)) if v]
+    if given:
+        raise UserError([f"{', '.join(given)}: only for a scenario — an .ini names its own inputs"])
+    from .connectivity import ConnectivityError, load_ini, run_config
+
+    if workers is not None and workers < 1:
+        raise UserError([f"--workers {workers}: give 1 or more"])
+    try:
+        cfg = load_ini(config, output_prefix=str(output) if output is not None else None)
+        prefix = cfg.output_prefix
+        _check_writable(Path(str(prefix) + ".out"))
+        result = run_config(cfg, workers=workers, geotiff=geotiff)
+    except ConnectivityError as exc:
+        raise UserError(str(exc).splitlines()) from None
+    t = Table(title=f"{escape(cfg.data_type)} {escape(result.mode)}: {escape(str(config))}")
+    R = result.resistances
+    if R is not None and result.mode == "pairwise":
+        t.add_column("pair")
+        t.add_column("resistance", justify="right")
+        ids = R[0, 1:]
+        for i in range(len(ids)):
+            for j in range(i + 1, len(ids)):
+                v = R[i + 1, j + 1]
+                t.add_row(f"{ids[i]:g} – {ids[j]:g}", "not connected" if v == -1 else f"{v:.6g}")
+    elif R is not None:
+        t.add_column("focal node")
+        t.add_column("resistance" if result.mode == "one-to-all" else "result", justify="right")
+        for node, v in R:
+            t.add_row(f"{node:g}", "not solved (-1)" if v == -1 else f"{v:.6g}")
+    else:
+        t.add_column("advanced mode")
+        t.add_column("value", justify="right")
+        V = result.voltages
+        vals = V[:, 1] if V.ndim == 2 and V.shape[1] == 2 and result.data_type == "network" else V.ravel()
+        t.add_row("max voltage", f"{float(vals.max()) if vals.size else 0.0:.6g}")
+    out.print(t)
+    err.print(f"solver: {escape(result.solver)}; {result.solves} linear solve(s) in {result.seconds:.2f} s", highlight=False)
+    err.print(f"wrote {len(result.files)} file(s) beside {escape(str(prefix))}", highlight=False)
+
+def _connectivity_scenario(scenario: str, output, geotiff: bool, cores: list[str], year, candidates, width_km: float, workers) -> None:
+    from .connectivity.analysis import analyse, write_outputs
+    from .landscape.targets import TargetError
+
+    if workers is not None:
+        raise UserError([f"--workers {workers}: the scenario form solves in this process — leave it out"])
+    resolved = _load_all([scenario])
+    if len(resolved) != 1:
+        raise UserError([f"{scenario}: connectivity takes one scenario — this file is a [sweep] of {len(resolved)}"])
+    res = resolved[0]
+    sc = res.scenario
+    if sc.landscape is None:
+        raise UserError([f"{scenario}: scenario '{sc.name}' has no [landscape] — connectivity on a scenario needs its map (give [landscape] source = \"default\"), or give a Circuitscape .ini"])
+    prefix = Path(output) if output is not None else Path(f"{sc.name}-connectivity")
+    _check_writable(Path(f"{prefix}.png"))
+    total = [0]
+
+    def tick(k: int, n: int) -> None:
+        if 10 * k // n > 10 * (k - 1) // n:
+            err.print(f"candidates: {k}/{n} solved", highlight=False)
+        total[0] = n
+
+    try:
+        result = analyse(sc, cores, year=year, candidates=candidates, width_km=width_km, progress=tick)  # paths on the command line: from here
+        files = write_outputs(result, prefix, geotiff=geotiff)
+    except (TargetError, ValueError) as exc:
+        raise UserError(str(exc).splitlines()) from None
+    from .report.connectivity import core_label
+
+    t = Table(title=f"Connectivity of {escape(sc.name)} in {result.state.year} (8 neighbours, average conductance; resistance of forest = 1)")
+    t.add_column("cores")
+    t.add_column("effective resistance", justify="right")
+    t.add_column("least-cost distance (km of forest)", justify="right")
+    t.add_column("least-cost path (km)", justify="right")
+    links = {(lk.core_a, lk.core_b): lk for lk in result.links}
+    for a, b in result.pairs:
+        lk = links.get((a, b))
+        r = result.R[(a, b)]
+        t.add_row(
+            f"{escape(core_label(cores[a - 1]))} – {escape(core_label(cores[b - 1]))}",
+            f"{r:.4g}" if r != float("inf") else "not connected",
+            f"{lk.lcd / 1000:.4g}" if lk and lk.connected else "–",
+            f"{lk.path_length / 1000:.4g}" if lk and lk.connected else "–",
+        )
+    out.print(t)
+    if result.candidates:
+        c = Table(title=f"Best of {len(result.candidates)} candidate cells ({escape(str(candidates))}), each improved alone")
+        for col in ("rank", "easting, northing (km)", "change", "fall of resistance", "current before (A)"):
+            c.add_column(col, justify="right" if col != "change" else "left")
+        for i, k in enumerate(result.candidates[:10], 1):
+            c.add_row(str(i), f"{k.x / 1000:.1f}, {k.y / 1000:.1f}", k.kind, f"{k.share * 100:.3f} %", f"{k.current:.3g}")
+        out.print(c)
+    err.print(f"solver: direct (SuperLU) on the grounded Laplacian; wrote {len(files)} files beside {escape(str(prefix))}", highlight=False)
 
 
 def main() -> None:

@@ -462,8 +462,10 @@ def render_html(
     colors: Mapping[str, str],
     baseline: str | None = None,
     title: str | None = None,
+    connectivity: dict | None = None,
 ) -> str:
-    """The complete report page as a string (figures embedded)."""
+    """The complete report page as a string (figures embedded); ``connectivity`` (from
+    :func:`pardus.report.connectivity.load_for_report`) adds the Connectivity section."""
     title = title or "Amur leopard population viability report"
     scen = [str(s) for s in ds["scenario"].values] if "scenario" in ds.coords else []
     pops = [str(p) for p in ds["population"].values] if "population" in ds.coords else []
@@ -539,8 +541,14 @@ def render_html(
     if calibration_html:
         toc.insert(toc.index(("figures", "Figures")), ("calibration", "Calibration"))
         sections.append(calibration_html)
-    figs_html = "".join(_figure_html(f) for f in figures if not f.name.startswith("posterior-")) or "<p>No figures.</p>"
+    figs_html = "".join(_figure_html(f) for f in figures if not f.name.startswith("posterior-") and f.name != "connectivity") or "<p>No figures.</p>"
     sections.append(f'<section id="figures"><h2>Figures</h2>{figs_html}</section>')
+    if connectivity is not None:
+        from .connectivity import report_section
+
+        conn_html, _fig = report_section(connectivity, esc, _figure_html)
+        toc.insert(toc.index(("figures", "Figures")) + 1, ("connectivity", "Connectivity"))
+        sections.append(conn_html)
     if spec_html:
         sections.append(
             '<section id="scenario-definitions"><h2>Scenario definitions</h2>'
@@ -659,6 +667,7 @@ def build_report(
     *,
     baseline: str | None = None,
     title: str | None = None,
+    connectivity=None,
 ) -> Path:
     """Write ``out_dir/report.html`` (self-contained) and ``out_dir/figures/*.png``.
 
@@ -680,6 +689,9 @@ def build_report(
         the comparison index, else the single all-zero comparison row.
     title:
         page title (default: "Amur leopard population viability report").
+    connectivity:
+        prefix of the files of ``pardus connectivity SCENARIO -o PREFIX``: adds a Connectivity
+        section with their figure, the pairs of cores and the ranked candidates.
 
     Returns the path of ``report.html``.
     """
@@ -697,6 +709,12 @@ def build_report(
     post = embedded_posterior(ds)
     if post is not None:
         figures = figures + calibration_figures(post)
+    conn = None
+    if connectivity is not None:
+        from .connectivity import load_for_report, report_section
+
+        conn = load_for_report(connectivity)
+        figures = figures + [report_section(conn, esc, _figure_html)[1]]
     html_text = render_html(ds, summary, comparison, figures, colors=colors,
-                            baseline=baseline, title=title)
+                            baseline=baseline, title=title, connectivity=conn)
     return write_report_files(Path(out_dir), html_text, figures)
