@@ -40,7 +40,9 @@ browser:
 
 # The main job: amur-2015 on the embedded default landscape against firebreaks around the park
 # core and highway crossings, each replicate with a parameter set of the calibration on the map
-# (--posterior amur-history); then the non-spatial form's intervention scenarios.
+# (--posterior amur-history); where a crossing on the coastal highway would carry the most
+# movement between the park core and the coastal forest (circuit theory on the same map);
+# then the non-spatial form's intervention scenarios.
 demo: install
 	$(PARDUS) compare \
 	  examples/spatial-baseline.toml \
@@ -49,7 +51,10 @@ demo: install
 	  --posterior amur-history \
 	  --replicates $(DEMO_REPLICATES) --seed 2015 --output $(DEMO_DIR)/results.nc
 	$(PARDUS) summary $(DEMO_DIR)/results.nc --csv $(DEMO_DIR)/summary.csv
-	$(PARDUS) report $(DEMO_DIR)/results.nc --output $(DEMO_DIR)/report
+	$(PARDUS) connectivity examples/spatial-baseline.toml \
+	  --core zone:core --core examples/coastal-strip.geojson --candidates highway \
+	  --output $(DEMO_DIR)/connectivity/highway
+	$(PARDUS) report $(DEMO_DIR)/results.nc --output $(DEMO_DIR)/report --connectivity $(DEMO_DIR)/connectivity/highway
 	$(PARDUS) compare \
 	  examples/amur-2015-baseline.toml \
 	  examples/amur-2015-anti-poaching.toml \

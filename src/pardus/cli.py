@@ -999,6 +999,63 @@ def connectivity(
     err.print(f"solver: {escape(result.solver)}; {result.solves} linear solve(s) in {result.seconds:.2f} s", highlight=False)
     err.print(f"wrote {len(result.files)} file(s) beside {escape(str(prefix))}", highlight=False)
 
+@app.command()
+def corridors(
+    resistance: Path = typer.Argument(..., help="resistance grid (.asc, .asc.gz or GeoTIFF; nodata = impassable)"),
+    cores: Path = typer.Argument(..., help="core areas: a grid of the same geometry with a positive id per core (0 or nodata = none)"),
+    output: Path = typer.Option(Path("corridors"), "--output", "-o", help="output prefix: PREFIX_corridors.asc, PREFIX_cwd_<id>.asc, PREFIX_linkTable.csv"),
+    width: Optional[float] = typer.Option(None, "--width", help="corridor width as a cost-weighted distance above the least-cost path (resistance × map units); default untruncated"),
+    neighbours: int = typer.Option(8, "--neighbours", help="8 (ArcGIS / Linkage Mapper) or 4"),
+    conductance: bool = typer.Option(False, "--conductance", help="the first grid holds conductances (1 / resistance)"),
+    keep_through_cores: bool = typer.Option(False, "--keep-through-cores", help="keep links whose least-cost path crosses a third core (Linkage Mapper drops them)"),
+    geotiff: bool = typer.Option(False, "--geotiff", help="write grids as GeoTIFF (.tif) instead of ASCII (.asc)"),
+) -> None:
+    """Least-cost corridors between cores, as Linkage Mapper maps them: cost-weighted distance from each core,
+    least-cost paths, normalised corridors (CWD_a + CWD_b − LCD) and their mosaic, and the link table."""
+    import numpy as np
+
+    from .connectivity.grids import ConnectivityError, OutputStage, check_same_header, read_grid
+    from .connectivity.leastcost import corridors as lc_corridors
+
+    try:
+        r = read_grid(resistance, "resistance")
+        c = read_grid(cores, "cores")
+        check_same_header(r, c, "resistance", "cores")
+        data = r.data
+        if conductance:
+            with np.errstate(divide="ignore"):
+                data = np.where(data > 0, 1.0 / np.where(data > 0, data, 1.0), np.nan)
+        ids = np.where(np.isfinite(c.data), c.data, 0)
+        if (ids != np.round(ids)).any():
+            raise ConnectivityError(f"cores: {cores} has values that are not whole numbers — give one positive integer id per core")
+        result = lc_corridors(data, ids.astype(np.int64), cellsize=r.header.cellsize, neighbours=neighbours, width=width, drop_through_cores=not keep_through_cores)
+        _check_writable(Path(f"{output}_linkTable.csv"))
+        stage = OutputStage(output.parent if str(output.parent) else Path("."))
+        try:
+            stage.grid(f"{output}_corridors", result.corridor, r.header, geotiff=geotiff)
+            for k, grid in result.cwd.items():
+                stage.grid(f"{output}_cwd_{k}", grid, r.header, geotiff=geotiff)
+            lines = ["linkId,core1,core2,cwDist,euclideanDist,lcpLength,cwdToEucRatio,cwdToPathRatio,throughCores,active"]
+            for i, ln in enumerate(result.links, 1):
+                vals = [ln.lcd, ln.euclidean_distance, ln.path_length, ln.cwd_to_euclidean, ln.cwd_to_path_length]
+                lines.append(f"{i},{ln.core_a},{ln.core_b}," + ",".join(f"{v:.10g}" for v in vals) + f",{' '.join(map(str, ln.through_cores))},{int(ln.active)}")
+            stage.text(f"{output}_linkTable.csv", "\n".join(lines) + "\n")
+            files = stage.commit()
+        except BaseException:
+            stage.discard()
+            raise
+    except (ConnectivityError, ValueError) as exc:
+        raise UserError(str(exc).splitlines()) from None
+    t = Table(title=f"Least-cost links between the cores of {escape(str(cores))} ({neighbours} neighbours)")
+    for col in ("link", "cores", "cost-weighted distance", "Euclidean distance", "path length", "CWD / path length", "note"):
+        t.add_column(col, justify="left" if col in ("cores", "note") else "right")
+    for i, ln in enumerate(result.links, 1):
+        note = "not connected" if not ln.connected else (f"through core {', '.join(map(str, ln.through_cores))}" + ("" if ln.active else " (dropped)") if ln.through_cores else "")
+        t.add_row(str(i), f"{ln.core_a} – {ln.core_b}", f"{ln.lcd:.6g}", f"{ln.euclidean_distance:.6g}", f"{ln.path_length:.6g}", f"{ln.cwd_to_path_length:.4g}", note)
+    out.print(t)
+    err.print(f"wrote {len(files)} files beside {escape(str(output))}", highlight=False)
+
+
 def _connectivity_scenario(scenario: str, output, geotiff: bool, cores: list[str], year, candidates, width_km: float, workers) -> None:
     from .connectivity.analysis import analyse, write_outputs
     from .landscape.targets import TargetError

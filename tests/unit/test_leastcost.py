@@ -373,3 +373,41 @@ def test_other_bad_input_is_refused_with_the_argument_named():
         lc.least_cost_path(nodata, [(0, 0)], [(3, 3)])
     with pytest.raises(ValueError, match="width"):
         lc.corridors(res, cores, width=-1)
+
+
+def test_the_corridors_command_writes_linkage_mapper_outputs_and_refuses_bad_grids(tmp_path):
+    """`pardus corridors RESISTANCE CORES`: on a uniform surface of resistance 2 with 100 m
+    cells, the cost-weighted distance between cores 6 columns apart on one row is 2 × 100 ×
+    (their centre distance) = 2 × 100 × 6, and the least-cost path runs straight."""
+    import os
+    import subprocess
+    import sys
+
+    from pardus.connectivity.grids import GridHeader, write_grid
+
+    h = GridHeader(10, 5, 0.0, 0.0, 100.0)
+    res = np.full((5, 10), 2.0)
+    cores = np.zeros((5, 10))
+    cores[2, 1], cores[2, 7] = 1, 2
+    write_grid(tmp_path / "r", res, h)
+    write_grid(tmp_path / "c", np.where(cores > 0, cores, np.nan), h)
+    exe = str(Path(sys.executable).with_name("pardus"))
+    run = lambda *a: subprocess.run([exe, *map(str, a)], capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "COLUMNS": "200"})  # noqa: E731
+    r = run("corridors", "r.asc", "c.asc", "-o", "out/lc", "--width", "200")
+    assert r.returncode == 0, r.stderr
+    rows = (tmp_path / "out" / "lc_linkTable.csv").read_text().splitlines()
+    head, first = rows[0].split(","), rows[1].split(",")
+    got = dict(zip(head, first))
+    assert float(got["cwDist"]) == pytest.approx(2 * 100 * 6)
+    assert float(got["lcpLength"]) == pytest.approx(100 * 6)
+    assert float(got["euclideanDist"]) == pytest.approx(100 * 5)  # edge to edge
+    from pardus.connectivity.grids import read_grid
+
+    cor = read_grid(tmp_path / "out" / "lc_corridors.asc").data
+    assert np.all(cor[2, 1:8] == 0)  # the straight path
+    # one row off the path costs 2 × 100 × (2√2 − 2) more: inside a width of 200; two rows off, 2 × 100 × (4√2 − 4), is not
+    assert cor[1, 4] == pytest.approx(2 * 100 * (2 * np.sqrt(2) - 2)) and np.isnan(cor[0, 4])
+    write_grid(tmp_path / "short", np.ones((4, 10)), GridHeader(10, 4, 0.0, 0.0, 100.0))
+    bad = run("corridors", "short.asc", "c.asc", "-o", "bad/lc")
+    assert bad.returncode == 2 and "does not line up" in bad.stderr and "nrows" in bad.stderr
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())

@@ -87,7 +87,7 @@ _HEADER_KEYS = {"ncols", "nrows", "xllcorner", "yllcorner", "xllcenter", "yllcen
 def _check_file(path, what: str) -> Path:
     p = Path(path)
     if not p.exists():
-        raise ConnectivityError(f"{what}: {p} does not exist — correct the path in the .ini (relative paths are taken from the current folder)")
+        raise ConnectivityError(f"{what}: {p} does not exist — correct the path (relative paths are taken from the current folder)")
     if p.is_dir():
         raise ConnectivityError(f"{what}: {p} is a folder, not a file — give the file's path")
     if not os.access(p, os.R_OK):
