@@ -97,6 +97,9 @@ docs: install
 	$(VENV)/bin/pardus compare examples/spatial-baseline.toml examples/spatial-firebreaks.toml examples/spatial-crossing.toml -n 8 -s 2015 -o build/docs-map/results.nc > /dev/null
 	$(VENV)/bin/pardus report build/docs-map/results.nc -o build/docs-map/report > /dev/null
 	cp build/docs-map/report/figures/maps.png docs/figures/spatial-maps.png
+	$(VENV)/bin/pardus connectivity examples/spatial-baseline.toml --core zone:core --core examples/coastal-strip.geojson \
+	  --candidates highway -o build/docs-map/connectivity/highway > /dev/null
+	cp build/docs-map/connectivity/highway.png docs/figures/connectivity-highway.png
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build src/*.egg-info

@@ -52,8 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ("README.md", "docs/user-guide.md", "docs/model.md")
 
 #: the verbs of `pardus` a block may run, and those that simulate (slow; skipped by --fast)
-VERBS = frozenset({"presets", "check", "explain", "run", "compare", "summary", "validate", "landscape"})
-SIMULATING = frozenset({"run", "compare", "validate", "landscape"})
+VERBS = frozenset({"presets", "check", "explain", "run", "compare", "summary", "validate", "landscape", "connectivity", "corridors"})
+SIMULATING = frozenset({"run", "compare", "validate", "landscape", "connectivity", "corridors"})  # slow: skipped by --fast
 FILTERS = frozenset({"from", "until", "rows"})
 
 BLOCK = re.compile(r"^<!-- generated:(?P<spec>.*?)-->\n(?P<body>.*?)^<!-- end generated -->$", re.M | re.S)

@@ -947,7 +947,7 @@ def _stop_helpers() -> None:
 
 @app.command()
 def connectivity(
-    config: str = typer.Argument(..., help="a Circuitscape .ini file (runs it unchanged), or a scenario file or preset with [landscape]"),
+    config: str = typer.Argument(..., help="a Circuitscape or Omniscape .ini file (runs it unchanged), or a scenario file or preset with [landscape]"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="output prefix, e.g. out/run1 (replaces the ini's output_file; files are out/run1_resistances.out, …; for a scenario default SCENARIO-connectivity)"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="threads solving focal nodes in parallel (default 1, or max_parallel with parallelize = True)"),
     geotiff: bool = typer.Option(False, "--geotiff", help="write grids as GeoTIFF (.tif) instead of ASCII (.asc)"),
@@ -956,7 +956,8 @@ def connectivity(
     candidates: Optional[str] = typer.Option(None, "--candidates", help="scenario form: cells to rank as crossings or corridor cells: roads, a road class (highway, road, railway) or an area"),
     corridor_width: float = typer.Option(10.0, "--corridor-width", help="scenario form: least-cost corridor width, km of undisturbed forest (cost-distance above the least-cost path)"),
 ) -> None:
-    """Connectivity: run a Circuitscape .ini unchanged (pairwise, one-to-all, all-to-one, advanced; raster or network),
+    """Connectivity: run a Circuitscape .ini unchanged (pairwise, one-to-all, all-to-one, advanced; raster or network)
+    or an Omniscape .ini (moving window),
     or, for a scenario on a map, circuit theory and least-cost corridors between habitat cores and candidate crossings ranked."""
     if not config.lower().endswith(".ini"):
         return _connectivity_scenario(config, output, geotiff, core or [], year, candidates, corridor_width, workers)
@@ -967,6 +968,17 @@ def connectivity(
 
     if workers is not None and workers < 1:
         raise UserError([f"--workers {workers}: give 1 or more"])
+    from .connectivity.config import parse_ini_text
+    from .connectivity.omniscape_ini import is_omniscape
+
+    try:
+        raw = parse_ini_text(Path(config).read_text(encoding="utf-8-sig", errors="replace"), config)
+    except OSError:
+        raw = {}  # load_ini says what is wrong with the file
+    except ConnectivityError as exc:
+        raise UserError(str(exc).splitlines()) from None
+    if is_omniscape(raw):
+        return _omniscape_ini(config, raw, output, workers, geotiff)
     try:
         cfg = load_ini(config, output_prefix=str(output) if output is not None else None)
         prefix = cfg.output_prefix
@@ -1054,6 +1066,36 @@ def corridors(
         t.add_row(str(i), f"{ln.core_a} – {ln.core_b}", f"{ln.lcd:.6g}", f"{ln.euclidean_distance:.6g}", f"{ln.path_length:.6g}", f"{ln.cwd_to_path_length:.4g}", note)
     out.print(t)
     err.print(f"wrote {len(files)} files beside {escape(str(output))}", highlight=False)
+
+
+def _omniscape_ini(config: str, raw: dict, output, workers, geotiff: bool) -> None:
+    from .connectivity.grids import ConnectivityError
+    from .connectivity.omniscape_ini import load_omniscape_ini, run_omniscape_job
+
+    def tick(done: int, total: int) -> None:
+        if total and 10 * done // total > 10 * (done - 1) // total:
+            err.print(f"targets: {done}/{total}", highlight=False)
+
+    try:
+        job = load_omniscape_ini(config, raw, output)
+        if geotiff:
+            job.write_as_tif = True
+        result, files = run_omniscape_job(job, workers=workers, progress=tick)
+    except ConnectivityError as exc:
+        raise UserError(str(exc).splitlines()) from None
+    import numpy as np
+
+    t = Table(title=f"Omniscape moving window: {escape(config)} (radius {job.kwargs['radius']}, block size {job.kwargs['block_size']})")
+    t.add_column("output")
+    t.add_column("min", justify="right")
+    t.add_column("mean", justify="right")
+    t.add_column("max", justify="right")
+    for name, grid in (("cumulative current", result.cumulative_current), ("flow potential", result.flow_potential), ("normalised current", result.normalized_current)):
+        if grid is not None:
+            v = grid[np.isfinite(grid)]
+            t.add_row(name, *(f"{f(v):.4g}" if v.size else "–" for f in (np.min, np.mean, np.max)))
+    out.print(t)
+    err.print(f"{result.n_targets} targets, {result.n_solves} solves; solver: {escape(result.solver)}; wrote {len(files)} files in {escape(str(job.project))}", highlight=False)
 
 
 def _connectivity_scenario(scenario: str, output, geotiff: bool, cores: list[str], year, candidates, width_km: float, workers) -> None:

@@ -67,6 +67,9 @@ def test_the_written_circuitscape_ini_reruns_the_same_resistance(ranked, tmp_pat
 
     files = write_outputs(ranked, tmp_path / "demo")
     names = sorted(p.name for p in files)
+    from pardus.fileio import current_umask
+
+    assert all((p.stat().st_mode & 0o777) == 0o666 & ~current_umask() for p in files)  # not the 0600 of a temporary file
     for suffix in ("_resistance.asc", "_cores.asc", "_cum_curmap.asc", "_corridors.asc", "_resistances.out", "_links.csv", "_candidates.csv", ".ini", ".png"):
         assert f"demo{suffix}" in names
     cfg = load_ini(tmp_path / "demo.ini")

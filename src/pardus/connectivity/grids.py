@@ -243,6 +243,7 @@ def _write_tiff(out: Path, data: np.ndarray, header: GridHeader) -> None:
     transform = Affine(header.cellsize, 0.0, header.xllcorner, 0.0, -header.cellsize, header.yllcorner + header.nrows * header.cellsize)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
+    _usual_mode(tmp)
     try:
         with rasterio.open(tmp, "w", driver="GTiff", height=header.nrows, width=header.ncols, count=1, dtype="float64",
                            nodata=NODATA_OUT, transform=transform, crs=header.crs, compress="lzw") as ds:
@@ -254,8 +255,17 @@ def _write_tiff(out: Path, data: np.ndarray, header: GridHeader) -> None:
         raise
 
 
+def _usual_mode(path) -> None:
+    """Give a temporary file the permissions of a file written directly (0666 less the umask),
+    not the private 0600 of ``mkstemp``, before it is renamed into place."""
+    from ..fileio import current_umask
+
+    os.chmod(path, 0o666 & ~current_umask())
+
+
 def _atomic_bytes(out: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    _usual_mode(tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -289,6 +299,7 @@ class OutputStage:
     def _tmp(self, final: Path) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
         os.close(fd)
+        _usual_mode(tmp)
         return Path(tmp)
 
     def text(self, final, text: str) -> Path:
