@@ -955,13 +955,15 @@ def connectivity(
     year: Optional[int] = typer.Option(None, "--year", help="scenario form: the landscape of this year, with the interventions in force then (default: the start year)"),
     candidates: Optional[str] = typer.Option(None, "--candidates", help="scenario form: cells to rank as crossings or corridor cells: roads, a road class (highway, road, railway) or an area"),
     corridor_width: float = typer.Option(10.0, "--corridor-width", help="scenario form: least-cost corridor width, km of undisturbed forest (cost-distance above the least-cost path)"),
+    results: Optional[Path] = typer.Option(None, "--results", help="scenario form: a results file of a run of this scenario: each candidate gets the simulated dispersers' passage through it"),
+    rank_by: str = typer.Option("resistance", "--rank-by", help="scenario form: rank candidates by the fall of effective resistance (resistance) or by simulated passage (dispersal; needs --results)"),
 ) -> None:
     """Connectivity: run a Circuitscape .ini unchanged (pairwise, one-to-all, all-to-one, advanced; raster or network)
     or an Omniscape .ini (moving window),
     or, for a scenario on a map, circuit theory and least-cost corridors between habitat cores and candidate crossings ranked."""
     if not config.lower().endswith(".ini"):
-        return _connectivity_scenario(config, output, geotiff, core or [], year, candidates, corridor_width, workers)
-    given = [k for k, v in (("--core", core), ("--year", year), ("--candidates", candidates)) if v]
+        return _connectivity_scenario(config, output, geotiff, core or [], year, candidates, corridor_width, workers, results, rank_by)
+    given = [k for k, v in (("--core", core), ("--year", year), ("--candidates", candidates), ("--results", results)) if v]
     if given:
         raise UserError([f"{', '.join(given)}: only for a scenario — an .ini names its own inputs"])
     from .connectivity import ConnectivityError, load_ini, run_config
@@ -1098,7 +1100,18 @@ def _omniscape_ini(config: str, raw: dict, output, workers, geotiff: bool) -> No
     err.print(f"{result.n_targets} targets, {result.n_solves} solves; solver: {escape(result.solver)}; wrote {len(files)} files in {escape(str(job.project))}", highlight=False)
 
 
-def _connectivity_scenario(scenario: str, output, geotiff: bool, cores: list[str], year, candidates, width_km: float, workers) -> None:
+def _passage_map(results: Path, name: str):
+    """The dispersal_passage map of scenario ``name`` in a results file (rows × cols)."""
+    ds = _load_results(results)
+    if "dispersal_passage" not in ds:
+        raise UserError([f"--results {results}: has no dispersal_passage map — give the results of a run on the map (`pardus run` of a scenario with [landscape]; files written before this version lack it)"])
+    names = [str(n) for n in ds.scenario.values]
+    if name not in names:
+        raise UserError([f"--results {results}: has no scenario '{name}' (it has {', '.join(names)}) — give a run of this scenario"])
+    return ds["dispersal_passage"].sel(scenario=name).values
+
+
+def _connectivity_scenario(scenario: str, output, geotiff: bool, cores: list[str], year, candidates, width_km: float, workers, results=None, rank_by: str = "resistance") -> None:
     from .connectivity.analysis import analyse, write_outputs
     from .landscape.targets import TargetError
 
@@ -1121,7 +1134,9 @@ def _connectivity_scenario(scenario: str, output, geotiff: bool, cores: list[str
         total[0] = n
 
     try:
-        result = analyse(sc, cores, year=year, candidates=candidates, width_km=width_km, progress=tick)  # paths on the command line: from here
+        passage = _passage_map(results, sc.name) if results is not None else None
+        result = analyse(sc, cores, year=year, candidates=candidates, width_km=width_km, progress=tick, passage=passage,
+                         passage_source=str(results) if results else None, rank_by=rank_by)  # paths on the command line: from here
         files = write_outputs(result, prefix, geotiff=geotiff)
     except (TargetError, ValueError) as exc:
         raise UserError(str(exc).splitlines()) from None
@@ -1144,12 +1159,16 @@ def _connectivity_scenario(scenario: str, output, geotiff: bool, cores: list[str
         )
     out.print(t)
     if result.candidates:
-        c = Table(title=f"Best of {len(result.candidates)} candidate cells ({escape(str(candidates))}), each improved alone")
-        for col in ("rank", "easting, northing (km)", "change", "fall of resistance", "current before (A)"):
+        by = "simulated dispersal through them" if rank_by == "dispersal" else "the fall of effective resistance"
+        c = Table(title=f"Best of {len(result.candidates)} candidate cells ({escape(str(candidates))}), each improved alone, by {by}")
+        cols = ["rank", "easting, northing (km)", "change", "fall of resistance", "current before (A)"] + (["dispersal steps / year"] if results is not None else [])
+        for col in cols:
             c.add_column(col, justify="right" if col != "change" else "left")
         for i, k in enumerate(result.candidates[:10], 1):
-            c.add_row(str(i), f"{k.x / 1000:.1f}, {k.y / 1000:.1f}", k.kind, f"{k.share * 100:.3f} %", f"{k.current:.3g}")
+            c.add_row(str(i), f"{k.x / 1000:.1f}, {k.y / 1000:.1f}", k.kind, f"{k.share * 100:.3f} %", f"{k.current:.3g}", *([f"{k.passage:.3g}"] if results is not None else []))
         out.print(c)
+    if results is not None:
+        out.print(f"current against simulated passage (cells outside the cores): Spearman's ρ = {result.current_passage_correlation():.2f}", highlight=False)
     err.print(f"solver: direct (SuperLU) on the grounded Laplacian; wrote {len(files)} files beside {escape(str(prefix))}", highlight=False)
 
 

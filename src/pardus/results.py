@@ -45,6 +45,7 @@ UNITS = {
     "mean_prey": "roe-deer equivalents per km2",
     "forest_lost": "1",
     "forest_gained": "1",
+    "dispersal_passage": "steps per year",
 }
 DIMS = {
     "N": ("year", "population", "sex", "stage"),
@@ -62,13 +63,14 @@ DIMS = {
     "infected": ("year", "population"),
 }
 # per-(replicate, cell) records of a spatial run, summarised over the replicates as maps
-MAP_INPUTS = ("occupied_years", "burned_years", "prey_sum", "cover_end", "range_years")
+MAP_INPUTS = ("occupied_years", "burned_years", "prey_sum", "cover_end", "range_years", "dispersal_steps")
 MAP_DESCRIPTIONS = {
     "burn_probability": "probability that the cell burns in a year (over replicates and years)",
     "occupancy": "probability that the cell lies in a resident leopard's home range at the end of a year (over replicates and years)",
     "mean_prey": "prey density over replicates and years",
     "forest_lost": "probability that the cell is forest (mixed or oak) at the start and not at the end",
     "forest_gained": "probability that the cell is not forest at the start and is at the end",
+    "dispersal_passage": "steps of dispersing leopards into the cell per year (over replicates and years): where the simulated dispersers walk",
 }
 
 
@@ -96,6 +98,7 @@ def _maps(scenarios: list[Scenario], records: list[dict[str, np.ndarray]], T: in
         forest_end = np.isin(rec["cover_end"], FOREST)
         maps["forest_lost"].append((forest0 & ~forest_end).mean(axis=0))
         maps["forest_gained"].append((~forest0 & forest_end).mean(axis=0))
+        maps["dispersal_passage"].append(rec["dispersal_steps"].astype(float).mean(axis=0) / T if "dispersal_steps" in rec else np.zeros(land.n_cells))
     data = {
         k: xr.Variable(("scenario", "y", "x"), np.stack(v).reshape((len(records),) + shape), attrs={"units": UNITS[k], "long_name": MAP_DESCRIPTIONS[k]})
         for k, v in maps.items()

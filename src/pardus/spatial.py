@@ -20,7 +20,7 @@ A scenario with ``[landscape]`` runs on its map through :func:`pardus.engine.run
 scenario's ``[landscape.*]`` tables (:func:`spatial_params`), the interventions act on their
 areas (:func:`intervention_targets`, :class:`MapManagement`), distemper spills over from the
 village dogs (:class:`pardus.processes.disease.Spillover`), and the records gain the maps
-(``burned_years``, ``prey_sum``, ``cover_end``, ``range_years`` per cell, summarised over the
+(``burned_years``, ``prey_sum``, ``cover_end``, ``range_years``, ``dispersal_steps`` per cell, summarised over the
 replicates by :func:`pardus.results.build_dataset`). The presets ``amur-2015`` and ``amur-history``
 run on the embedded default landscape, with the rates calibrated there (``make posterior``).
 """
@@ -403,7 +403,7 @@ class MapManagement(Management):
 # capacity factor 1, no firebreaks, no crossings, no patrols, years since fire 0)
 INPUT_LAYERS = ("cover", "road", "deer_farm", "human_access", "prey", "area_km2")
 FOREST = tuple(LAYERS["cover"].code(c) for c in ("mixed_forest", "oak_forest"))
-MAP_RECORDS = ("burned_years", "prey_sum", "cover_end", "range_years")  # per (replicate, cell); with occupied_years
+MAP_RECORDS = ("burned_years", "prey_sum", "cover_end", "range_years", "dispersal_steps")  # per (replicate, cell); with occupied_years
 
 
 class SpatialBatch(Batch):
@@ -509,6 +509,7 @@ class SpatialBatch(Batch):
         self.layers.setdefault("burned", np.zeros(R * C, dtype=bool))
         self.layers.setdefault("fire_interval", np.zeros(R * C, dtype=np.int32))
         ageing = Ageing.Params(sc.demography.max_age, sc.demography.dependence_years, independent_status=TRANSIENT)
+        self.map_dispersal = MapDispersal(params.dispersal, land.grid.neighbour_table, C)
         sched += [
             CellPrey(params.prey, C, land.grid.neighbour_table),
             Environment(Environment.Params.from_scenario(sc, prep.natural)),
@@ -517,7 +518,7 @@ class SpatialBatch(Batch):
             MapReproduction(Reproduction.Params.from_scenario(sc), disease, self.territories),
             Mortality(hazards + [InbreedingDepression.from_scenario(sc)], cohort="newborn", adult_age=adult_age),
             Ageing(ageing),
-            TerritoryUpkeep(self.territories, MapDispersal(params.dispersal, land.grid.neighbour_table, C)),
+            TerritoryUpkeep(self.territories, self.map_dispersal),
             Resolve(),
             Census.from_scenario(sc),
         ]
@@ -542,6 +543,7 @@ class SpatialBatch(Batch):
             rec["prey_sum"] = np.zeros((R, C), np.float32)
             rec["cover_end"] = np.zeros((R, C), np.int8)
             rec["range_years"] = np.zeros((R, C), np.int16)
+            rec["dispersal_steps"] = np.zeros((R, C), np.int32)
             k = self.landscape.reporting().n_regions
             rec["burned_km2"] = np.zeros((R, T + 1, k))
             rec["forest_km2"] = np.zeros((R, T + 1, k))
@@ -553,6 +555,8 @@ class SpatialBatch(Batch):
             rec["prey_sum"] += L["prey"].reshape(R, C).astype(np.float32)
             owner = self.territories.owner
             rec["range_years"] += ((owner[0] >= 0) | (owner[1] >= 0)).reshape(R, C)
+            if self.map_dispersal.visits is not None:  # the dispersers' steps into each cell so far
+                rec["dispersal_steps"][:] = self.map_dispersal.visits.reshape(R, C)
             rec["burned_km2"][:, t] = self._by_region(burned * area)
             if "infected" in state.tally:
                 rec["infected"][:, t] = self._by_region(state.tally["infected"])

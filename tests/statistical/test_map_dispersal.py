@@ -38,10 +38,14 @@ def _one_step(cover, road, crossing, params, start, trials, seed):
     weight = np.where(np.isfinite(res), np.exp(-np.where(np.isfinite(res), res, 0.0)), 0.0)
     s = _streams(trials, seed)
     out = []
+    visits = np.zeros(len(cover), np.int32)
     for r in range(trials):
         c, d, dead, took = walk(s.s, r, start, -1, 0, weight, np.asarray(road, np.int64), np.asarray(crossing, np.bool_), grid.neighbour_table,
-                                direction_index(4), params.persistence, np.asarray(params.road_death), np.asarray(params.barrier), params.crossing_effect, 1)  # fmt: skip
+                                direction_index(4), params.persistence, np.asarray(params.road_death), np.asarray(params.barrier), params.crossing_effect, 1, visits)  # fmt: skip
         out.append((c, dead))
+    # every cell entered counts once (a step refused by a road enters nothing; a death on it does)
+    entered = np.bincount([c for c, dead in out if c != start or dead], minlength=len(cover))
+    np.testing.assert_array_equal(visits, entered)
     return out
 
 
@@ -80,12 +84,12 @@ def test_the_walk_keeps_its_direction_with_the_persistence_weight():
     east2 = went_east = 0
     for r in range(4000):
         c1, d1, _, _ = walk(s.s, r, 4, -1, 0, weight, np.zeros(9, np.int64), np.zeros(9, np.bool_), grid.neighbour_table, direction_index(4), p.persistence,
-                            np.zeros(5), np.zeros(5), 0.0, 1)  # fmt: skip
+                            np.zeros(5), np.zeros(5), 0.0, 1, np.zeros(9, np.int32))  # fmt: skip
         if c1 != 5:
             continue
         went_east += 1
         c2, _, _, _ = walk(s.s, r, c1, d1, 0, weight, np.zeros(9, np.int64), np.zeros(9, np.bool_), grid.neighbour_table, direction_index(4), p.persistence,
-                           np.zeros(5), np.zeros(5), 0.0, 1)  # fmt: skip
+                           np.zeros(5), np.zeros(5), 0.0, 1, np.zeros(9, np.int32))  # fmt: skip
         east2 += c2 == 6
     ok, msg = _binom_ok(east2, went_east, 4 / 5)
     assert ok, msg

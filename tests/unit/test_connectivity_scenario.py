@@ -104,3 +104,26 @@ def test_the_command_writes_its_files_and_refuses_bad_cores_with_exit_2(tmp_path
     assert ns.returncode == 2 and "[landscape]" in ns.stderr
     ini = _pardus("connectivity", tmp_path / "c.ini", "--core", "zone:core")
     assert ini.returncode == 2 and "only for a scenario" in ini.stderr
+
+
+def test_a_run_of_the_scenario_puts_the_simulated_dispersal_beside_each_candidate(baseline, stretch, tmp_path):
+    short = tmp_path / "short.toml"
+    short.write_text(f'extends = "{EXAMPLES / "spatial-baseline.toml"}"\nname = "map-baseline"\n[run]\nyears = 6\n')
+    run = _pardus("run", short, "-n", "2", "-w", "1", "-o", tmp_path / "run.nc")
+    assert run.returncode == 0, run.stderr
+    from pardus.results import load_results
+
+    ds = load_results(tmp_path / "run.nc")
+    passage = ds["dispersal_passage"].sel(scenario="map-baseline").values
+    water = ds["landscape_cover"].values == 0
+    assert (passage >= 0).all() and (passage[water] == 0).all() and passage.sum() > 0  # dispersers walked, never on water
+    by_r = analyse(baseline, CORES, candidates=str(stretch), passage=passage, passage_source="run.nc")
+    by_d = analyse(baseline, CORES, candidates=str(stretch), passage=passage, passage_source="run.nc", rank_by="dispersal")
+    for c in by_r.candidates:
+        assert c.passage == passage[c.row, c.col]
+    assert [c.passage for c in by_d.candidates] == sorted((c.passage for c in by_d.candidates), reverse=True)
+    assert sorted((c.row, c.col) for c in by_d.candidates) == sorted((c.row, c.col) for c in by_r.candidates)
+    with pytest.raises(ValueError, match="needs a population run"):
+        analyse(baseline, CORES, candidates=str(stretch), rank_by="dispersal")
+    other = _pardus("connectivity", "amur-2015", "--core", "zone:core", "--core", CORES[1], "--results", tmp_path / "run.nc", "-o", tmp_path / "x")
+    assert other.returncode == 2 and "has no scenario 'amur-2015'" in other.stderr

@@ -56,6 +56,7 @@ class Candidate:
     current: float  # baseline cumulative current through the cell (A)
     delta_r: float  # fall of the summed effective resistance between the cores
     share: float  # delta_r / the summed baseline resistance
+    passage: float = math.nan  # simulated dispersers' steps into the cell a year (a results file's dispersal_passage)
 
 
 @dataclass
@@ -73,6 +74,19 @@ class ScenarioConnectivity:
     candidates: list[Candidate] = field(default_factory=list)
     candidate_spec: str | None = None
     solver: str = SOLVER
+    passage: np.ndarray | None = None  # (rows, cols) simulated dispersal passage of a run of the scenario
+    passage_source: str | None = None
+    rank_by: str = "resistance"
+
+    def current_passage_correlation(self) -> float:
+        """Spearman's rank correlation, over the walkable cells outside the cores, between the
+        circuit's current and the simulated dispersers' passage (NaN without a run)."""
+        if self.passage is None:
+            return math.nan
+        from scipy.stats import spearmanr
+
+        ok = np.isfinite(self.current) & (self.cores == 0) & np.isfinite(self.passage)
+        return float(spearmanr(self.current[ok], self.passage[ok]).statistic) if ok.sum() > 2 else math.nan
 
     @property
     def header(self) -> GridHeader:
@@ -122,11 +136,18 @@ def _improved(state: MapState, cell: int) -> tuple[np.ndarray, str]:
 
 
 def analyse(scenario, cores: list[str], year: int | None = None, candidates: str | None = None, base: Path | None = None,
-            width_km: float = DEFAULT_WIDTH_KM, progress=None) -> ScenarioConnectivity:
+            width_km: float = DEFAULT_WIDTH_KM, progress=None, passage: np.ndarray | None = None, passage_source: str | None = None,
+            rank_by: str = "resistance") -> ScenarioConnectivity:
     """Circuit and least-cost connectivity between ``cores`` (areas, see
     :func:`pardus.connectivity.landscape.core_grid`) on the scenario's landscape in ``year``,
     and, if ``candidates`` is given ('roads', a road class or an area), every candidate cell
-    ranked by the fall of the effective resistance between the cores."""
+    ranked by the fall of the effective resistance between the cores (``rank_by =
+    "resistance"``) or by the simulated dispersers' passage through it (``"dispersal"``: needs
+    ``passage``, the ``dispersal_passage`` map of a run of the scenario, rows × cols)."""
+    if rank_by not in ("resistance", "dispersal"):
+        raise ValueError(f"--rank-by {rank_by}: give resistance or dispersal")
+    if rank_by == "dispersal" and passage is None:
+        raise ValueError("--rank-by dispersal: needs a population run of the scenario — give --results RESULTS.nc")
     if not width_km > 0:
         raise ValueError(f"--corridor-width {width_km:g}: give a positive width in km of undisturbed forest")
     state = map_state(scenario, year)
@@ -149,7 +170,10 @@ def analyse(scenario, cores: list[str], year: int | None = None, candidates: str
     cellsize = state.grid.cell_size
     width = width_km * 1000.0 if cellsize and state.grid.crs else width_km * cellsize
     lc = corridors(r, core, cellsize=cellsize, neighbours=8, width=width)
-    result = ScenarioConnectivity(state, list(cores), r, core, pairs, R, current, lc.corridor, width, list(lc.links), candidate_spec=candidates)
+    result = ScenarioConnectivity(state, list(cores), r, core, pairs, R, current, lc.corridor, width, list(lc.links), candidate_spec=candidates,
+                                  passage=passage, passage_source=passage_source, rank_by=rank_by)
+    if passage is not None and passage.shape != g.shape:
+        raise ValueError(f"--results {passage_source}: its maps are {passage.shape[0]} × {passage.shape[1]} cells, the scenario's landscape {g.shape[0]} × {g.shape[1]} — give a run of this scenario")
     if candidates is None:
         return result
     cand = candidate_cells(state, candidates)
@@ -162,10 +186,14 @@ def analyse(scenario, cores: list[str], year: int | None = None, candidates: str
         after = _pair_solutions(g2, core, connected, keep_voltages=False)
         drop = total - sum(after[p][0] for p in connected)
         row, col = divmod(int(cell), state.grid.cols)
-        result.candidates.append(Candidate(row, col, float(x[cell]), float(y[cell]), kind, float(current[row, col]), float(drop), float(drop / total) if total > 0 else math.nan))
+        pas = float(passage[row, col]) if passage is not None else math.nan
+        result.candidates.append(Candidate(row, col, float(x[cell]), float(y[cell]), kind, float(current[row, col]), float(drop), float(drop / total) if total > 0 else math.nan, pas))
         if progress is not None:
             progress(k + 1, len(cells))
-    result.candidates.sort(key=lambda c: (-c.delta_r, -c.current))
+    if rank_by == "dispersal":
+        result.candidates.sort(key=lambda c: (-c.passage, -c.delta_r))
+    else:
+        result.candidates.sort(key=lambda c: (-c.delta_r, -c.current))
     return result
 
 
@@ -202,9 +230,9 @@ def write_outputs(result: ScenarioConnectivity, prefix: Path, geotiff: bool = Fa
             lines.append(f"{a},{b},{_csv(result.core_names[a - 1])},{_csv(result.core_names[b - 1])}," + ",".join(f"{v:.6g}" for v in cells))
         stage.text(f"{prefix}_links.csv", "\n".join(lines) + "\n")
         if result.candidate_spec is not None:
-            lines = ["rank,row,col,x,y,kind,current,delta_resistance,share_of_resistance"]
+            lines = ["rank,row,col,x,y,kind,current,delta_resistance,share_of_resistance,dispersal_passage"]
             for i, c in enumerate(result.candidates, 1):
-                lines.append(f"{i},{c.row},{c.col},{c.x:.1f},{c.y:.1f},{c.kind},{c.current:.6g},{c.delta_r:.6g},{c.share:.6g}")
+                lines.append(f"{i},{c.row},{c.col},{c.x:.1f},{c.y:.1f},{c.kind},{c.current:.6g},{c.delta_r:.6g},{c.share:.6g},{c.passage:.6g}")
             stage.text(f"{prefix}_candidates.csv", "\n".join(lines) + "\n")
         stage.text(f"{prefix}.ini", circuitscape_ini(Path(res_path.name), Path(core_path.name), Path(f"{name}_circuitscape")))
         from ..report.connectivity import connectivity_figure

@@ -98,10 +98,11 @@ class MapDispersalParams:
 
 
 @njit(cache=True)
-def walk(s, r, start, last_dir, base, weight_of, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect, n_steps):
+def walk(s, r, start, last_dir, base, weight_of, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect, n_steps, visits):
     """``n_steps`` steps of one disperser of replicate r from local cell ``start``. ``weight_of``
-    = exp(−resistance) per global cell (0 for water). Returns (cell, direction, died on a road,
-    steps taken)."""
+    = exp(−resistance) per global cell (0 for water). Every cell entered (also the road cell a
+    walker dies on) counts one in ``visits`` (per global cell). Returns (cell, direction, died
+    on a road, steps taken)."""
     n_nb = neighbours.shape[1]
     c = start
     d = last_dir
@@ -132,11 +133,13 @@ def walk(s, r, start, last_dir, base, weight_of, road, crossing, neighbours, dir
             refused = uniform(s, r) < barrier[rc] * factor
             dies = uniform(s, r) < road_death[rc] * factor
             if dies:
+                visits[base + nb] += 1
                 return nb, j, True, step + 1
             if refused:
                 continue
         c = nb
         d = dir_of[j]
+        visits[base + nb] += 1
     return c, d, False, n_steps
 
 
@@ -146,14 +149,14 @@ PROVISIONAL = 1 << 40  # owner value of a range claimed during the year's disper
 @njit(cache=True)
 def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect,
                  max_steps, settle_every, owner, acceptable, stock, radius, required, min_cells, max_cells, max_tries,
-                 out, seen, queue, dist, found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near, failed, epoch):  # fmt: skip
+                 out, seen, queue, dist, found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near, failed, epoch, visits):  # fmt: skip
     """The year's walk of every disperser of ``rows`` (in order), each from its replicate's
     stream: chunks of ``settle_every`` steps (:func:`walk`), after each a settlement attempt
     (:func:`pardus.processes.territories.find_range`) with the range rules of its sex
     (``required``, ``min_cells``, ``max_cells`` and ``owner`` indexed by sex). A range found is
     claimed at once in ``owner`` (``PROVISIONAL`` + its number, so that later dispersers see it)
     and its global cells written to ``found_cells[found_start[k]:found_start[k + 1]]``; ``cell``
-    is updated. ``died[k]``: killed on a road."""
+    is updated. ``died[k]``: killed on a road. ``visits``: cells entered, counted per global cell."""
     n_found = 0
     found_start[0] = 0
     for k in range(rows.shape[0]):
@@ -167,7 +170,7 @@ def disperse_all(s, rows, rep, cell, sex, C, weight, road, crossing, neighbours,
         got = 0
         while left > 0:
             n = min(settle_every, left)
-            c, d, dead, took = walk(s, r, c, d, base, weight, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect, n)
+            c, d, dead, took = walk(s, r, c, d, base, weight, road, crossing, neighbours, dir_of, persistence, road_death, barrier, crossing_effect, n, visits)
             left -= n
             cell[i] = base + c
             if dead:
@@ -210,6 +213,7 @@ class MapDispersal:
         self.neighbours = np.asarray(neighbours, dtype=np.int64)
         self.C = cells_per_rep
         self.dir_of = direction_index(self.neighbours.shape[1])
+        self.visits: np.ndarray | None = None  # steps of dispersers into each cell of the batch, summed over the run
 
     def move(self, streams, pop, rows: np.ndarray, layers: dict, territories) -> tuple[np.ndarray, np.ndarray]:
         """Walk each animal of ``rows`` (in order) for up to ``max_steps`` steps, trying to settle
@@ -235,11 +239,13 @@ class MapDispersal:
         died = np.zeros(rows.size, dtype=np.bool_)
         found_start = np.zeros(rows.size + 1, dtype=np.int64)
         found_cells = np.empty(rows.size * int(max_cells.max()), dtype=np.int64)
+        if self.visits is None or self.visits.size != t.R * self.C:
+            self.visits = np.zeros(t.R * self.C, dtype=np.int32)
         disperse_all(
             streams.s, rows, pop.rep, pop.cell, pop.sex.astype(np.int64), self.C, weight, layers["road"].astype(np.int64), layers["crossing"].astype(np.bool_),
             self.neighbours, self.dir_of, p.persistence, np.asarray(p.road_death), np.asarray(p.barrier), p.crossing_effect, p.max_steps, p.settle_every,
             t.owner, acceptable, stock, tp.search_radius, required, min_cells, max_cells, tp.max_tries, t._out, t._seen, t._queue, t._dist,
-            found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near, failed, epoch,
+            found_start, found_cells, died, comp_f, stock_f, size_f, comp_m, stock_m, size_m, near, failed, epoch, self.visits,
         )  # fmt: skip
         sizes = np.diff(found_start)
         settled = sizes > 0

@@ -153,9 +153,11 @@ def report_section(conn: dict, esc, figure_html) -> tuple[str, object]:
     cand = ""
     if conn["candidates"]:
         top = conn["candidates"][:TOP]
+        run = any(_num(r.get("dispersal_passage")) not in ("–",) for r in top)
         body = "".join(
             f"<tr><td class='num'>{esc(r['rank'])}</td><td class='num'>{float(r['x']) / 1000:.1f}, {float(r['y']) / 1000:.1f}</td><td>{esc(r['kind'])}</td>"
-            f"<td class='num'>{float(r['share_of_resistance']) * 100:.3f} %</td><td class='num'>{float(r['current']):.3g}</td></tr>"
+            f"<td class='num'>{float(r['share_of_resistance']) * 100:.3f} %</td><td class='num'>{float(r['current']):.3g}</td>"
+            + (f"<td class='num'>{_num(r.get('dispersal_passage'))}</td>" if run else "") + "</tr>"
             for r in top
         )
         best = top[0]
@@ -164,7 +166,8 @@ def report_section(conn: dict, esc, figure_html) -> tuple[str, object]:
             f"{float(best['y']) / 1000:.1f} km lowers the effective resistance between the cores most "
             f"({float(best['share_of_resistance']) * 100:.3f} %); the current through it before is {float(best['current']):.3g} A of 1 A.</p>"
             '<div class="table-wrap"><table class="data" id="connectivity-candidates"><thead><tr><th>Rank</th><th>Easting, northing (km)</th><th>Change</th>'
-            "<th title='fall of the summed effective resistance between the cores'>Fall of resistance</th><th title='before the change, of 1 A between the cores'>Current (A)</th></tr></thead>"
+            "<th title='fall of the summed effective resistance between the cores'>Fall of resistance</th><th title='before the change, of 1 A between the cores'>Current (A)</th>"
+            + ("<th title='steps of simulated dispersers into the cell a year (--results)'>Dispersal steps / year</th>" if run else "") + "</tr></thead>"
             f"<tbody>{body}</tbody></table></div>"
         )
     intro = (
