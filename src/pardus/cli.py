@@ -988,7 +988,8 @@ def connectivity(
         result = run_config(cfg, workers=workers, geotiff=geotiff)
     except ConnectivityError as exc:
         raise UserError(str(exc).splitlines()) from None
-    t = Table(title=f"{escape(cfg.data_type)} {escape(result.mode)}: {escape(str(config))}")
+    out.print(f"{escape(cfg.data_type)} {escape(result.mode)}: {escape(str(config))}", highlight=False)
+    t = Table()
     R = result.resistances
     if R is not None and result.mode == "pairwise":
         t.add_column("pair")
@@ -1087,7 +1088,8 @@ def _omniscape_ini(config: str, raw: dict, output, workers, geotiff: bool) -> No
         raise UserError(str(exc).splitlines()) from None
     import numpy as np
 
-    t = Table(title=f"Omniscape moving window: {escape(config)} (radius {job.kwargs['radius']}, block size {job.kwargs['block_size']})")
+    out.print(f"Omniscape moving window: {escape(config)} (radius {job.kwargs['radius']}, block size {job.kwargs['block_size']})", highlight=False)
+    t = Table()
     t.add_column("output")
     t.add_column("min", justify="right")
     t.add_column("mean", justify="right")
