@@ -53,7 +53,8 @@ DOCS = ("README.md", "docs/user-guide.md", "docs/model.md")
 
 #: the verbs of `pardus` a block may run, and those that simulate (slow; skipped by --fast)
 VERBS = frozenset({"presets", "check", "explain", "run", "compare", "summary", "validate", "landscape", "connectivity", "corridors"})
-SIMULATING = frozenset({"run", "compare", "validate", "landscape", "connectivity", "corridors"})  # slow: skipped by --fast
+SIMULATING = frozenset({"run", "compare", "validate", "landscape"})
+SLOW = frozenset({"connectivity", "corridors"})  # simulate nothing, but take seconds: skipped by --fast too
 FILTERS = frozenset({"from", "until", "rows"})
 
 BLOCK = re.compile(r"^<!-- generated:(?P<spec>.*?)-->\n(?P<body>.*?)^<!-- end generated -->$", re.M | re.S)
@@ -94,6 +95,11 @@ class Command:
         anything runs (with --fast such a block still runs, it only takes longer)."""
         return self.kind == "pardus" and self.args[0] in SIMULATING and not self.prompt
 
+    @property
+    def slow(self) -> bool:
+        """Whether --fast skips it: it simulates, or it solves (connectivity)."""
+        return self.simulates or (self.kind == "pardus" and self.args[0] in SLOW and not self.prompt)
+
     def option(self, *names: str) -> str | None:
         """The value of a command-line option (``-n 100`` or ``--replicates=100``), or None."""
         for i, a in enumerate(self.args):
@@ -118,6 +124,10 @@ class Block:
     @property
     def simulates(self) -> bool:
         return any(c.simulates for c in self.commands)
+
+    @property
+    def slow(self) -> bool:
+        return any(c.slow for c in self.commands)
 
 
 # --------------------------------------------------------------------------- reading markers
@@ -410,7 +420,7 @@ def regenerate(names=DOCS, *, fast: bool = False) -> Outcome:
             pieces, pos = [], 0
             for block in blocks[name]:
                 pieces.append(text[pos : block.start])
-                if fast and block.simulates:
+                if fast and block.slow:
                     body = block.body
                     skipped.append(block)
                 else:
@@ -436,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for block in done.skipped:
-        print(f"skipped (--fast, it simulates): {block.path}:{block.line}", file=sys.stderr)
+        print(f"skipped (--fast, it simulates or solves): {block.path}:{block.line}", file=sys.stderr)
     for block in done.stale:
         print(f"{'out of date' if args.check else 'regenerated'}: {block.path}:{block.line} ({block.commands[0].display})", file=sys.stderr)
     if args.check:
