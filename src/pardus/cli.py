@@ -1174,6 +1174,219 @@ def _connectivity_scenario(scenario: str, output, geotiff: bool, cores: list[str
     err.print(f"solver: direct (SuperLU) on the grounded Laplacian; wrote {len(files)} files beside {escape(str(prefix))}", highlight=False)
 
 
+H_ESTIMATE_MODEL = "a model formula to fit, e.g. g0~b or 'g0~b, sigma~sex' (terms of one model joined by ','); repeat for more models; null (D, g0, σ constant) is the default"
+
+
+def _g4(x, digits: int = 4) -> str:
+    """A number for the estimate tables: thousands separated from 1,000, else 4 significant digits."""
+    import math
+
+    if x is None:
+        return "—"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(v):
+        return "—"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if v == 0:
+        return "0"
+    s = f"{v:#.{digits}g}".rstrip(".")
+    return f"{v:.{digits - 1}e}" if "e" in s else s
+
+
+def _fixed(x, digits: int) -> str:
+    return "—" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def _print_capture_summary(sessions, captures: Path) -> None:
+    from .secr.capthist import COUNT_ROWS, summary as capture_summary
+
+    for ch in sessions:
+        sm = capture_summary(ch)
+        sess = f" (session {ch.session})" if len(sessions) > 1 else ""
+        t = Table(title=f"Captures: {escape(captures.name)}{escape(sess)} — {sm.n} animals, {sm.ndetections} detections, {sm.ndetectors} detectors ({escape(sm.detector)}), {sm.noccasions} occasions")
+        t.add_column("")
+        for s in range(sm.noccasions):
+            t.add_column(str(s + 1), justify="right")
+        t.add_column("Total", justify="right")
+        for r in COUNT_ROWS:
+            t.add_row(r, *(str(int(v)) for v in sm.counts[r]))
+        out.print(t)
+        extra = []
+        if sm.RPSV is not None:
+            extra.append(f"RPSV {_g4(sm.RPSV)} m")
+        if sm.move_distance:
+            extra.append(f"median move {_g4(sm.move_distance['Median'])} m")
+        if extra:
+            out.print("  " + ", ".join(extra), highlight=False, markup=False)
+
+
+def _print_estimates(result) -> None:
+    lik = "full likelihood" if result.likelihood == "full" else "conditional likelihood, D derived"
+    t = Table(title=f"Estimates ({lik}; D per ha as secr, and per 100 km²)")
+    for col in ("model", "detectfn", "parameter", "estimate", "SE", "95 % CI", "unit"):
+        t.add_column(col, justify="right" if col in ("estimate", "SE", "95 % CI") else "left", overflow="fold")
+    units = {"animals/100km2": "animals/100 km²"}
+    for r in result.parameters:
+        if r["parameter"] is None:
+            t.add_row(escape(r["model"]), r["detectfn"], "", "skipped", "", "", "")
+            continue
+        p = str(r["parameter"])
+        name = "D" + p[len("D_100km2"):] if p.startswith("D_100km2") else ("σ" if p == "sigma" else p)
+        if r["status"] == "not converged":
+            t.add_row(escape(r["model"]), r["detectfn"], escape(name), "not converged", "", "", "")
+            continue
+        ci = "—" if r["lcl"] is None or r["ucl"] is None else f"{_g4(r['lcl'])} – {_g4(r['ucl'])}"
+        est = _g4(r["estimate"])
+        t.add_row(escape(r["model"]), r["detectfn"], escape(name), f"[bold]{est}[/]" if p.startswith("D_100km2") else est,
+                  _g4(r["SE"]), ci, escape(units.get(r["unit"], r["unit"] or "")))
+    out.print(t)
+
+
+def _print_selection(result) -> None:
+    t = Table(title="Model selection (as secr's AIC(..., criterion = \"AICc\"): best first)")
+    for col in ("rank", "model", "detectfn", "npar", "logLik", "AIC", "AICc", "dAICc", "AICcwt", "note"):
+        t.add_column(col, justify="left" if col in ("model", "detectfn", "note") else "right", overflow="fold")
+    for r in result.selection:
+        note = r["note"] or ""
+        if r["status"] in ("skipped", "not converged"):
+            note = f"[bold red]{escape(r['status'])}[/]" + (f": {escape(note)}" if note else "")
+        elif r["status"] != "ok":
+            note = f"[yellow]{escape(r['status'])}[/]" + (f"; {escape(note)}" if note else "")
+        else:
+            note = escape(note)
+        t.add_row("" if r["rank"] is None else str(r["rank"]), escape(r["model"]), r["detectfn"],
+                  "" if r["npar"] is None else str(int(r["npar"])), _fixed(r["logLik"], 3), _fixed(r["AIC"], 3),
+                  _fixed(r["AICc"], 3), _fixed(r["dAICc"], 3), _fixed(r["AICcwt"], 4), note)
+    out.print(t)
+
+
+def _print_closed(result) -> None:
+    for sess, res in result.closed.items():
+        t = Table(title="Closed-population N (secr closedN)" + (f", session {escape(sess)}" if result.multisession else ""))
+        for col in ("estimator", "model", "Mt1", "N", "SE", "95 % CI", "AICc", "dAICc", "AICcwt", "note"):
+            t.add_column(col, justify="left" if col in ("estimator", "model", "note") else "right", overflow="fold")
+        for e in res:
+            ci = "—" if e.lclNhat != e.lclNhat or e.uclNhat != e.uclNhat else f"{e.lclNhat:.2f} – {e.uclNhat:.2f}"
+            note = escape(e.note) if e.converged else "[yellow]no interior maximum[/]" + (f": {escape(e.note)}" if e.note else "")
+            t.add_row(e.estimator, e.model, str(e.Mt1), _fixed(e.Nhat, 2), _fixed(e.seNhat, 2), ci, _fixed(e.AICc, 2),
+                      _fixed(e.dAICc, 2), _fixed(e.AICcwt, 3), note)
+        out.print(t)
+
+
+@app.command()
+def estimate(
+    captures: Path = typer.Argument(..., help="capture file, one detection per line: Session ID Occasion Detector [covariates] (secr's text format, or .csv)"),
+    traps: list[Path] = typer.Option(..., "--traps", help="detector file: Detector x y [usage] (secr's read.traps); repeat to give one per session"),
+    detector: str = typer.Option("multi", "--detector", help="detector type: multi, single, proximity or count (secr's read.capthist)"),
+    buffer: Optional[float] = typer.Option(None, "--buffer", help="habitat mask: this many metres around the detectors, built by secr's make.mask rule (about 4 σ)"),
+    mask: Optional[Path] = typer.Option(None, "--mask", help="habitat mask file, CSV of x,y in metres (secr's write.mask), instead of --buffer"),
+    nx: int = typer.Option(64, "--nx", help="mask cells across the buffered frame of the detectors (secr's nx; with --buffer)"),
+    model: Optional[list[str]] = typer.Option(None, "--model", help=H_ESTIMATE_MODEL),
+    detectfn: Optional[list[str]] = typer.Option(None, "--detectfn", help="detection function HN (half-normal, default), EX (exponential) or HR (hazard rate); repeat to fit each"),
+    cl: bool = typer.Option(False, "--cl/--full", help="conditional likelihood (secr CL = TRUE; D derived) or the full likelihood (default)"),
+    closed: bool = typer.Option(True, "--closed/--no-closed", help="also the closed-population estimates of N of each session (secr's closedN)"),
+    noccasions: Optional[int] = typer.Option(None, "--noccasions", help="number of occasions S (default: the usage columns of the detector file, else the last occasion with a detection)"),
+    output: Path = typer.Option(Path("estimate.csv"), "--output", "-o", help="the parameter table with the model-selection columns (CSV), one row per model × parameter"),
+    report: Optional[Path] = typer.Option(None, "--report", help="HTML report (default: beside the CSV, with .html)"),
+    no_report: bool = typer.Option(False, "--no-report", help="write no HTML report"),
+) -> None:
+    """Estimate density by spatially explicit capture–recapture (SECR, as R's secr.fit): every --model × --detectfn,
+    with the model-selection table and closed-population estimates of N; exit 1 if a model was skipped or did not converge."""
+    import time
+
+    from .secr.capthist import DETECTORS, CaptureDataError, read_capthist_sessions
+    from .secr.estimate import EstimateError, detectfn_name, estimate as run_estimate, parse_model_option
+    from .secr.mask import MaskError
+
+    problems = []
+    if detector not in DETECTORS:
+        problems.append(f"--detector {detector}: give one of {', '.join(DETECTORS)}")
+    if buffer is not None and mask is not None:
+        problems.append("--buffer and --mask: give one of them — --buffer builds the mask around the detectors, --mask reads one")
+    if nx < 1:
+        problems.append(f"--nx {nx}: give a whole number of cells ≥ 1, e.g. 64")
+    if noccasions is not None and noccasions < 1:
+        problems.append(f"--noccasions {noccasions}: give a whole number ≥ 1")
+    models = list(model or ["null"])
+    for m in models:
+        try:
+            parse_model_option(m)
+        except EstimateError as exc:
+            problems.append(f"--model {m}: {exc}")
+    fns = list(detectfn or ["HN"])
+    for f in fns:
+        try:
+            detectfn_name(f)
+        except EstimateError as exc:
+            problems.append(f"--detectfn {f}: {exc}")
+    if output.exists() and output.is_dir():
+        problems.append(f"{output}: is a folder — give a file name such as {output / 'estimate.csv'}")
+    report_path = None if no_report else (report if report is not None else output.with_suffix(".html"))
+    if report_path is not None and report_path.resolve() == output.resolve():
+        problems.append(f"--report {report_path}: the same file as -o/--output — give the report its own name, e.g. {output.with_suffix('.html')}")
+    if report is not None and no_report:
+        problems.append("--report and --no-report: give one of them")
+    if problems:
+        raise UserError(problems)
+    try:
+        sessions = list(read_capthist_sessions(captures, [str(t) for t in traps] if len(traps) > 1 else str(traps[0]),
+                                               detector, noccasions=noccasions).values())
+    except CaptureDataError as exc:
+        raise UserError(str(exc).splitlines()) from None
+    for target in [output] + ([report_path] if report_path is not None else []):
+        _check_writable(target)
+    _print_capture_summary(sessions, captures)
+    total = len(dict.fromkeys(parse_model_option(m)[0] for m in models)) * len(dict.fromkeys(detectfn_name(f) for f in fns))
+    err.print(f"fitting {total} model{'s' if total != 1 else ''} ({'conditional' if cl else 'full'} likelihood)", highlight=False)
+    t0 = [time.perf_counter()]
+
+    def tick(done: int, n: int, label: str) -> None:
+        now = time.perf_counter()
+        err.print(f"fitted {escape(label)} ({done}/{n}, {now - t0[0]:.1f} s)", highlight=False)
+        t0[0] = now
+
+    try:
+        result = run_estimate(sessions, buffer=buffer, mask=mask, nx=nx, models=models, detectfns=fns,
+                              likelihood="conditional" if cl else "full", closed=closed, progress=tick)
+    except (CaptureDataError, MaskError, EstimateError) as exc:
+        raise UserError(str(exc).splitlines()) from None
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        raise UserError([f"{_interrupted(signum)} during the fits — no file was written"], code=128 + signum) from None
+    result.captures_path = str(captures)
+    result.traps_path = ", ".join(str(t) for t in traps)
+    m0 = result.masks[0]
+    out.print(f"mask: {len(m0)} points, spacing {_g4(m0.spacing)} m ({_g4(m0.area_ha)} ha per cell, {len(m0) * m0.area_ha:,.1f} ha in all); {result.mask_source}", highlight=False, markup=False)
+    _print_estimates(result)
+    _print_selection(result)
+    if closed:
+        _print_closed(result)
+    for note in result.notes:
+        out.print(f"note: {note}", highlight=False, markup=False)
+    frame = result.parameter_frame()
+    _csv_atomic(frame.set_index(["model", "detectfn", "parameter"]), output)
+    written = [output]
+    if report_path is not None:
+        from .report.secr import write_secr_report
+
+        try:
+            write_secr_report(result, report_path, csv_path=str(output), command=" ".join(["pardus", *sys.argv[1:]]) if sys.argv[0].endswith("pardus") else None)
+        except OSError as exc:
+            raise UserError([f"{report_path}: cannot be written — {exc.strerror or exc}"]) from None
+        written.append(report_path)
+    err.print("wrote " + ", ".join(escape(str(p)) for p in written), highlight=False)
+    if result.problems:
+        n_bad = len(result.problems)
+        for p in result.problems:
+            out.print(f"[bold red]{escape(p)}[/]", highlight=False)
+        raise UserError([f"{n_bad} of {len(result.fits)} model fits {'was' if n_bad == 1 else 'were'} skipped or did not converge "
+                         f"(listed above); {output} holds the others"] + result.problems, code=1)
+
+
 def main() -> None:
     """The ``pardus`` command. It ends without the interpreter's teardown, which takes about
     0.4 s once numba is loaded: by then every file the command writes is complete and closed,

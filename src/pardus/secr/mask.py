@@ -17,8 +17,20 @@ each point stands for ``spacing**2 / 1e4`` hectares of habitat (secr's ``attr(ma
 * a habitat polygon (``poly``) keeps the points whose centre lies inside it (secr's
   ``cell.overlap = "centre"``).
 
-Masks from a raster habitat layer and the buffer-adequacy check (secr's ``suggest.buffer`` /
-``esa.plot``, which need the fitted detection model) are not here yet.
+``MASK_TYPES`` lists the ``type`` values of :func:`make_mask` (secr's ``make.mask`` types
+``"trapbuffer"``, ``"traprect"``, ``"polygon"``). A mask from a habitat *raster* is not one more
+``type`` but its own builder, :func:`mask_from_habitat`: the points are the centres of the
+raster's habitat cells (value ``>= threshold``; or of a regular grid of another ``spacing``,
+each point taking the value of the cell it falls in), optionally kept only within ``buffer`` of
+a detector -- i.e. a ``"trapbuffer"`` (with ``traps`` and ``buffer``) or whole-raster mask
+clipped to habitat, as secr's ``make.mask(..., poly = <habitat>)`` clips to a habitat polygon.
+The raster comes as a 2-D array with its grid (a :class:`pardus.landscape.grid.Grid`, a
+:class:`~pardus.landscape.core.Landscape`, a rasterio ``Affine`` or the six coefficients
+``(a, b, c, d, e, f)``) or as a GeoTIFF path (read with rasterio; it must carry a projected CRS
+in metres).
+
+Whether a mask is wide enough for a fitted detection model (secr's ``suggest.buffer``,
+``bias.D``, ``esaPlot``) is :mod:`pardus.secr.buffer`.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ import csv
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +52,8 @@ __all__ = [
     "polygon_rings",
     "points_in_polygon",
     "covers_detectors",
+    "mask_from_habitat",
+    "MASK_TYPES",
 ]
 
 MASK_TYPES = ("trapbuffer", "traprect", "polygon")
@@ -313,3 +328,195 @@ def covers_detectors(mask: Mask, traps, *, labels=None) -> bool:
                         "around these detectors (make_mask(traps, buffer=...)), or widen the "
                         "habitat polygon to include them")
     return True
+
+
+# --------------------------------------------------------------------------------------------
+# masks from a habitat raster
+# --------------------------------------------------------------------------------------------
+
+
+def _raster_geometry(transform_or_grid, shape, source):
+    """(rows, cols, (a, b, c, d, e, f), crs) of a raster grid given as a pardus Grid or
+    Landscape, a rasterio Affine or six coefficients (rasterio order)."""
+    g = getattr(transform_or_grid, "grid", transform_or_grid)  # a Landscape carries its Grid
+    if hasattr(g, "rows") and hasattr(g, "cols") and hasattr(g, "cell_size"):  # pardus Grid
+        if g.cell_size is None:
+            raise MaskError(f"{source}: the landscape has no map (non-spatial grid). Fix: give a "
+                            "spatial landscape or a GeoTIFF of the habitat")
+        t = g.transform
+        if t is None:  # Grid.centres' convention without a transform: north-up from (0, 0)
+            t = (g.cell_size, 0.0, 0.0, 0.0, -g.cell_size, 0.0)
+        return int(g.rows), int(g.cols), tuple(float(v) for v in t), getattr(g, "crs", None)
+    if transform_or_grid is None:
+        raise MaskError(f"{source}: a habitat array needs its grid geometry. Fix: pass the landscape's "
+                        "Grid, a rasterio Affine or (a, b, c, d, e, f) as transform_or_grid, or give "
+                        "the path of a GeoTIFF")
+    try:
+        t = tuple(float(v) for v in tuple(transform_or_grid)[:6])
+    except (TypeError, ValueError):
+        raise MaskError(f"{source}: {type(transform_or_grid).__name__} is no grid geometry. Fix: give a "
+                        "Grid, a rasterio Affine or (a, b, c, d, e, f)") from None
+    if len(t) != 6:
+        raise MaskError(f"{source}: a transform needs six coefficients (a, b, c, d, e, f), rasterio's order")
+    if len(shape) != 2:
+        raise MaskError(f"{source}: with a bare transform the habitat must be a 2-D array (rows x cols), "
+                        f"not of shape {shape}")
+    return int(shape[0]), int(shape[1]), t, None
+
+
+def _check_metric_crs(crs, source, required: bool):
+    """MaskError unless ``crs`` is a projected CRS in metres (None passes unless required)."""
+    if crs is None or (isinstance(crs, str) and not crs.strip()):
+        if required:
+            raise MaskError(f"{source}: the raster has no coordinate reference system, so its cell size "
+                            "has no known unit. Fix: assign its projected CRS in metres (gdal_edit.py "
+                            "-a_srs EPSG:<code>), or reproject it (gdalwarp -t_srs EPSG:<UTM zone>)")
+        return
+    try:
+        from rasterio.crs import CRS
+
+        c = CRS.from_user_input(crs)
+        projected = bool(c.is_projected)
+        unit, factor = c.linear_units_factor if projected else (c.linear_units, None)
+    except Exception as exc:  # rasterio's CRSError and friends
+        raise MaskError(f"{source}: CRS {crs!s} cannot be read ({exc}). Fix: give an EPSG code or WKT "
+                        "of a projected CRS in metres") from None
+    if not projected:
+        raise MaskError(f"{source}: CRS {crs!s} is geographic (degrees), not projected, so cells have no "
+                        "size in metres. Fix: reproject the raster to a projected CRS in metres, e.g. "
+                        "gdalwarp -t_srs EPSG:<UTM zone> -tr <cell m> <cell m>")
+    if factor is None or abs(float(factor) - 1.0) > 1e-9:
+        raise MaskError(f"{source}: CRS {crs!s} measures in {unit}, not metres; SECR masks and detector "
+                        "coordinates are in metres. Fix: reproject the raster to a projected CRS in "
+                        "metres (gdalwarp -t_srs EPSG:<code>)")
+
+
+def _read_habitat_tif(path):
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path) as src:
+            if src.count < 1:
+                raise MaskError(f"{path}: the GeoTIFF has no band. Fix: give a single-band habitat raster")
+            values = src.read(1, masked=True)
+            t = src.transform
+            crs = src.crs
+    except RasterioIOError as exc:
+        raise MaskError(f"{path}: cannot be read as a GeoTIFF ({exc}). Fix: give the path of a valid "
+                        "single-band GeoTIFF of habitat (0/1 or suitability)") from None
+    return values, (t.a, t.b, t.c, t.d, t.e, t.f), crs
+
+
+def mask_from_habitat(habitat, transform_or_grid=None, traps=None, buffer=None, *, threshold: float = 0.5,
+                      spacing: float | None = None) -> Mask:
+    """A mask of the habitat cells of a raster (see the module docstring).
+
+    ``habitat``: a 2-D array (rows x cols; boolean habitat or suitability, NaN and masked cells
+    are non-habitat), a flat pardus layer of ``rows * cols`` cells (C order, with a Grid), or
+    the path of a GeoTIFF (band 1, nodata = non-habitat; then ``transform_or_grid`` is not
+    given). A cell is habitat when its value is ``>= threshold``. ``traps``/``buffer``: keep
+    only points within ``buffer`` m of a detector; with ``traps`` every detector must lie in a
+    habitat cell of the mask. ``spacing`` (m) defaults to the raster's cell size (one point per
+    cell centre); another spacing lays a regular grid from the raster's corner and gives each
+    point the value of the cell it falls in (nearest-cell resampling).
+    """
+    if isinstance(habitat, (str, Path)):
+        source = str(habitat)
+        if transform_or_grid is not None:
+            raise MaskError(f"{source}: a GeoTIFF carries its own grid. Fix: leave transform_or_grid out")
+        values, t, crs = _read_habitat_tif(habitat)
+        rows, cols = values.shape
+        _check_metric_crs(crs, source, required=True)
+        arr = values
+    else:
+        source = "habitat raster"
+        arr = habitat if isinstance(habitat, np.ma.MaskedArray) else np.asarray(habitat)
+        rows, cols, t, crs = _raster_geometry(transform_or_grid, arr.shape, source)
+        if arr.ndim == 1 and arr.size == rows * cols:
+            arr = arr.reshape(rows, cols)
+        if arr.shape != (rows, cols):
+            raise MaskError(f"{source}: the habitat array has shape {arr.shape}, the grid {rows} x {cols}. "
+                            "Fix: give one value per cell of the grid (rows x cols, or a flat layer)")
+        _check_metric_crs(crs, source, required=False)
+    a, b, c, d, e, f = t
+    if b != 0 or d != 0:
+        raise MaskError(f"{source}: the raster is rotated (transform {t}). Fix: warp it to a north-up "
+                        "grid (gdalwarp)")
+    if a == 0 or e == 0:
+        raise MaskError(f"{source}: the transform {t} has a zero cell size. Fix: give the raster's real transform")
+    # habitat cells
+    if arr.dtype == np.bool_:
+        hab = np.ma.filled(arr, False).astype(bool)
+    else:
+        vals = np.ma.filled(np.ma.asarray(arr, dtype=float), np.nan)
+        with np.errstate(invalid="ignore"):
+            hab = np.asarray(vals >= float(threshold))
+    if not hab.any():
+        raise MaskError(f"{source}: no habitat cell (value >= {threshold:g}) in the {rows} x {cols} raster. "
+                        "Fix: lower threshold=, or give a habitat layer with 1 (or high suitability) "
+                        "where animals can live")
+    if spacing is None:
+        if abs(abs(a) - abs(e)) > 1e-9 * abs(a):
+            raise MaskError(f"{source}: cells are {abs(a):g} x {abs(e):g} m, not square, so they cannot be "
+                            f"mask cells. Fix: give spacing= (e.g. spacing={min(abs(a), abs(e)):g}) to "
+                            "resample to a square grid")
+        spacing = abs(a)
+        r, k = np.nonzero(hab)
+        xy = np.column_stack([c + a * (k + 0.5), f + e * (r + 0.5)])
+    else:
+        spacing = float(spacing)
+        if not (spacing > 0 and math.isfinite(spacing)):
+            raise MaskError(f"spacing = {spacing}. Fix: give a positive mask spacing in metres")
+        x0, x1 = sorted((c, c + a * cols))
+        y0, y1 = sorted((f, f + e * rows))
+        x = x0 + spacing / 2 + spacing * np.arange(int(math.floor((x1 - x0) / spacing + 1e-9)))
+        y = y0 + spacing / 2 + spacing * np.arange(int(math.floor((y1 - y0) / spacing + 1e-9)))
+        if len(x) == 0 or len(y) == 0:
+            raise MaskError(f"{source}: spacing {spacing:g} m exceeds the raster's extent "
+                            f"({x1 - x0:g} x {y1 - y0:g} m). Fix: give a smaller spacing")
+        gx, gy = np.meshgrid(x, y)
+        gx, gy = gx.ravel(), gy.ravel()
+        col = np.floor((gx - c) / a).astype(np.int64)
+        row = np.floor((gy - f) / e).astype(np.int64)
+        inside = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)
+        keep = np.zeros(len(gx), dtype=bool)
+        keep[inside] = hab[row[inside], col[inside]]
+        xy = np.column_stack([gx[keep], gy[keep]])
+        if len(xy) == 0:
+            raise MaskError(f"{source}: no point of a {spacing:g} m grid falls in a habitat cell. Fix: give a "
+                            "smaller spacing (at most the size of the habitat patches)")
+    # y ascending, x fastest (secr's expand.grid order, as make_mask)
+    order = np.lexsort((xy[:, 0], xy[:, 1]))
+    xy = xy[order]
+    if buffer is not None:
+        if traps is None:
+            raise MaskError("buffer= needs the detectors. Fix: pass traps (coordinates, Traps or CaptHist), "
+                            "or leave buffer out to keep all habitat in the raster")
+        buffer = float(buffer)
+        if not (math.isfinite(buffer) and buffer >= 0):
+            raise MaskError(f"buffer = {buffer}. Fix: give a buffer width >= 0 in metres")
+    if traps is not None:
+        txy, _ = _xy_of(traps)
+        if len(txy) == 0:
+            raise MaskError("no detectors. Fix: give at least one detector location")
+        if buffer is not None:
+            lo, hi = txy.min(axis=0) - buffer, txy.max(axis=0) + buffer
+            box = np.all((xy >= lo) & (xy <= hi), axis=1)
+            xy = xy[box]
+            if len(xy):
+                xy = xy[_distance_to_nearest(xy, txy) <= buffer]
+            if len(xy) == 0:
+                raise MaskError(f"{source}: no habitat cell lies within {buffer:g} m of a detector (detectors span "
+                                f"x {txy[:, 0].min():.0f}..{txy[:, 0].max():.0f}, y {txy[:, 1].min():.0f}..{txy[:, 1].max():.0f} m). "
+                                "Fix: check that the detector coordinates are in the raster's CRS, widen "
+                                "buffer=, or lower threshold=")
+        mask = Mask(xy=xy, spacing=float(spacing))
+        try:
+            covers_detectors(mask, traps)
+        except MaskError as exc:
+            raise MaskError(f"{source}: {exc}. For a habitat raster this means those detectors sit on "
+                            "non-habitat or outside the raster: check the detector coordinates and their "
+                            "CRS, extend the raster, or mark the cells where detectors stand as habitat") from None
+        return mask
+    return Mask(xy=xy, spacing=float(spacing))
