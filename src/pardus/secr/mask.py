@@ -298,6 +298,19 @@ def write_mask_csv(mask: Mask, path) -> None:
             fh.write(f"{float(x)!r},{float(y)!r}\n")
 
 
+def _in_mask_cells(mask: Mask, txy: np.ndarray) -> np.ndarray:
+    """Per detector: does it fall in a mask cell (within spacing/2 of a point in x and y)?"""
+    m = np.asarray(mask.xy, dtype=float)
+    half = mask.spacing / 2 * (1 + 1e-9)
+    ok = np.zeros(len(txy), dtype=bool)
+    for a in range(0, len(m), 4096):
+        p = m[a:a + 4096]
+        near = (np.abs(txy[:, None, 0] - p[None, :, 0]) <= half) & \
+               (np.abs(txy[:, None, 1] - p[None, :, 1]) <= half)
+        ok |= near.any(axis=1)
+    return ok
+
+
 def covers_detectors(mask: Mask, traps, *, labels=None) -> bool:
     """Check that every detector lies in a mask cell; raise :class:`MaskError` otherwise.
 
@@ -312,13 +325,7 @@ def covers_detectors(mask: Mask, traps, *, labels=None) -> bool:
     m = np.asarray(mask.xy, dtype=float)
     if len(m) == 0:
         raise MaskError("the mask has no points. Fix: build it with make_mask(traps, buffer=...)")
-    half = mask.spacing / 2 * (1 + 1e-9)
-    ok = np.zeros(len(txy), dtype=bool)
-    for a in range(0, len(m), 4096):
-        p = m[a:a + 4096]
-        near = (np.abs(txy[:, None, 0] - p[None, :, 0]) <= half) & \
-               (np.abs(txy[:, None, 1] - p[None, :, 1]) <= half)
-        ok |= near.any(axis=1)
+    ok = _in_mask_cells(mask, txy)
     if not ok.all():
         bad = np.flatnonzero(~ok)
         listed = ", ".join(f"{tl[k]} ({txy[k, 0]:g}, {txy[k, 1]:g})" for k in bad[:10])
@@ -512,11 +519,17 @@ def mask_from_habitat(habitat, transform_or_grid=None, traps=None, buffer=None, 
                                 "Fix: check that the detector coordinates are in the raster's CRS, widen "
                                 "buffer=, or lower threshold=")
         mask = Mask(xy=xy, spacing=float(spacing))
-        try:
-            covers_detectors(mask, traps)
-        except MaskError as exc:
-            raise MaskError(f"{source}: {exc}. For a habitat raster this means those detectors sit on "
-                            "non-habitat or outside the raster: check the detector coordinates and their "
-                            "CRS, extend the raster, or mark the cells where detectors stand as habitat") from None
+        ok = _in_mask_cells(mask, txy)
+        if not ok.all():
+            _, labels = _xy_of(traps)
+            bad = np.flatnonzero(~ok)
+            listed = ", ".join(f"{labels[k]} ({txy[k, 0]:.10g}, {txy[k, 1]:.10g})" for k in bad[:10])
+            more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+            where = f" ({crs})" if crs is not None else ""
+            raise MaskError(f"{source}: the habitat mask does not cover {len(bad)} of {len(txy)} detectors: "
+                            f"{listed}{more} -- they stand on non-habitat or outside the raster. Fix: check "
+                            f"that the detector coordinates are in the raster's CRS{where}, extend the raster "
+                            "over them, or mark the cells where they stand as habitat (value >= "
+                            f"{threshold:g})")
         return mask
     return Mask(xy=xy, spacing=float(spacing))
