@@ -363,10 +363,12 @@ def test_design_study_summary_arithmetic():
     assert [p.param for p in res.summary.params] == ["D", "g0", "sigma"]
 
 
-def test_design_study_default_mask_uses_four_sigma_buffer():
+def test_design_study_default_mask_is_secrdesigns():
+    """buffer 4 sigma and nx = 32 (secrdesign run.scenarios: xsigma = 4, nx = 32)."""
     res = design_study(TRAPS, D=6.0, g0=0.3, sigma=SIGMA, noccasions=3, nsim=1, seed=1)
-    m = make_mask(TRAPS, 4 * SIGMA)
+    m = make_mask(TRAPS, 4 * SIGMA, nx=32)
     assert res.settings["buffer"] == 4 * SIGMA and res.settings["mask_points"] == len(m)
+    assert res.settings["mask_spacing"] == m.spacing
 
 
 def test_design_study_csv_is_complete_and_atomic(tmp_path):
@@ -406,3 +408,7 @@ def test_design_study_rejects_bad_arguments():
         _small_study(workers=0)
     with pytest.raises(ValueError, match="D ="):
         _small_study(D=0.0)
+    with pytest.raises(ValueError, match="shape z"):
+        _small_study(detectfn="HR")
+    with pytest.raises(ValueError, match="likelihood"):
+        _small_study(likelihood="partial")

@@ -37,18 +37,21 @@ until the occasion ends.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
-import tempfile
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from .capthist import DETECTORS, CaptHist
-from .likelihood import _detectfn_name, detection_function
+from .likelihood import _detectfn_name, _norm_likelihood, detection_function
 from .mask import Mask, make_mask
+from .models import secr_fit
 
 __all__ = [
     "sim_popn",
@@ -153,6 +156,24 @@ def _resolve_design(traps, detector, usage, noccasions):
     return xy, ids, detector, usage
 
 
+def _check_detection(fn, g0, sigma, z, lambda0, b) -> None:
+    """Raise ValueError unless the detection parameters are usable (see :func:`sim_capthist`)."""
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma = {sigma}; give a positive spatial scale in metres")
+    if fn == "HR" and not (z is not None and math.isfinite(z) and z > 0):
+        raise ValueError("the hazard-rate detection function needs a shape z > 0")
+    if lambda0 is not None:
+        if not (math.isfinite(lambda0) and lambda0 > 0):
+            raise ValueError(f"lambda0 = {lambda0}; give a positive hazard")
+        if b is not None and not (math.isfinite(b) and b > 0):
+            raise ValueError(f"b = {b}; with lambda0, give the positive hazard after first detection")
+    else:
+        if g0 is None or not (math.isfinite(g0) and 0 < g0 <= 1):
+            raise ValueError(f"g0 = {g0}; give a detection probability in (0, 1]")
+        if b is not None and not (math.isfinite(b) and 0 < b <= 1):
+            raise ValueError(f"b = {b}; give the detection probability after first detection in (0, 1]")
+
+
 def _hazards(dist, detectfn, g0, sigma, z, lambda0):
     """Per-occasion hazard ``h = -log(1 - g)`` at distances ``dist`` (N × K)."""
     if lambda0 is not None:
@@ -171,8 +192,7 @@ def _single_catch(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     animals): with continuous times such a pair is always the next capture of the time-ordered
     sequence for both of them, so the rounds give exactly the sequential result.
     """
-    n, K = rate.shape
-    out = np.full(n, -1, dtype=np.int64)
+    out = np.full(rate.shape[0], -1, dtype=np.int64)
     with np.errstate(divide="ignore"):
         t = rng.standard_exponential(size=rate.shape) / rate
     t[~(t <= 1.0)] = np.inf  # rate 0 (unused or no hazard) or arrival after the occasion
@@ -216,21 +236,7 @@ def sim_capthist(traps, popn, *, detectfn="HN", g0: float = 0.2, sigma: float = 
     """
     fn = _detectfn_name(detectfn)
     xy, ids, detector, usage = _resolve_design(traps, detector, usage, noccasions)
-    sigma = float(sigma)
-    if not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma = {sigma}; give a positive spatial scale in metres")
-    if fn == "HR" and not (z is not None and math.isfinite(z) and z > 0):
-        raise ValueError("the hazard-rate detection function needs a shape z > 0")
-    if lambda0 is not None:
-        if not (math.isfinite(lambda0) and lambda0 > 0):
-            raise ValueError(f"lambda0 = {lambda0}; give a positive hazard")
-        if b is not None and not (math.isfinite(b) and b > 0):
-            raise ValueError(f"b = {b}; with lambda0, give the positive hazard after first detection")
-    else:
-        if not (math.isfinite(g0) and 0 < g0 <= 1):
-            raise ValueError(f"g0 = {g0}; give a detection probability in (0, 1]")
-        if b is not None and not (math.isfinite(b) and 0 < b <= 1):
-            raise ValueError(f"b = {b}; give the detection probability after first detection in (0, 1]")
+    _check_detection(fn, g0, sigma, z, lambda0, b)
     popn = np.asarray(popn, dtype=float).reshape(-1, 2)
     N, K, S = len(popn), len(xy), int(noccasions)
     diff = popn[:, None, :] - xy[None, :, :]
@@ -279,15 +285,16 @@ def sim_capthist(traps, popn, *, detectfn="HN", g0: float = 0.2, sigma: float = 
 
 
 def _atomic_csv(path, header, rows) -> None:
-    """Write a CSV to a temporary file beside ``path``, then rename it over ``path``."""
+    """Write a CSV to a temporary file beside ``path``, then rename it over ``path`` (so a
+    reader never sees a half-written file); ``None`` and non-finite floats are written ``NA``."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=folder)
+    tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+        with open(tmp, "x", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(header)
-            w.writerows(rows)
+            w.writerows([["NA" if v is None or (isinstance(v, float) and not math.isfinite(v))
+                          else v for v in row] for row in rows])
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -355,7 +362,8 @@ class DesignSummary:
         return [{f: getattr(p, f) for f in _SUMMARY_FIELDS} for p in self.params]
 
     def to_csv(self, path) -> None:
-        """Write the per-parameter summary as CSV (atomically: temporary file, then rename)."""
+        """Write the per-parameter summary as CSV (atomically: temporary file, then rename;
+        undefined values as ``NA``)."""
         _atomic_csv(path, _SUMMARY_FIELDS, [[getattr(p, f) for f in _SUMMARY_FIELDS]
                                             for p in self.params])
 
@@ -408,8 +416,8 @@ class DesignStudy:
         """Write the per-survey rows as CSV (atomically: temporary file, then rename);
         missing values are written as ``NA``."""
         dicts = self.rows_as_dicts()
-        header = list(dicts[0]) if dicts else ["sim"]
-        _atomic_csv(path, header, [["NA" if d[h] is None else d[h] for h in header] for d in dicts])
+        header = list(dicts[0])
+        _atomic_csv(path, header, [[d[h] for h in header] for d in dicts])
 
     def __str__(self) -> str:
         s = self.settings
@@ -421,8 +429,6 @@ class DesignStudy:
 
 def _one_survey(spec: Mapping, sim: int, seed: np.random.SeedSequence) -> SimRow:
     """Simulate and fit survey number ``sim`` (top level, so worker processes can run it)."""
-    from .models import secr_fit
-
     rng = np.random.default_rng(seed)
     mask = spec["mask"]
     popn = sim_popn(spec["D"], mask, rng)
@@ -446,12 +452,34 @@ def _one_survey(spec: Mapping, sim: int, seed: np.random.SeedSequence) -> SimRow
                   lcl=dict(fit.lcl), ucl=dict(fit.ucl))
 
 
+def _one_blas_thread():
+    """A context in which the BLAS uses one thread (``threadpoolctl``), else a no-op context.
+
+    The fits' matrix products are small: on a few cores OpenBLAS's own threads slow them
+    down, and with worker processes they compete with the workers (two workers on two cores
+    ran several times slower than one). Without ``threadpoolctl`` installed the BLAS keeps
+    its default thread count.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
+def _worker_init() -> None:
+    """Worker-process start: one BLAS thread for the worker's lifetime (``threadpool_limits``
+    applies its limit when created; the worker never restores it)."""
+    _one_blas_thread()
+
+
 def _run_chunk(spec: Mapping, jobs) -> list[SimRow]:
     """Run the surveys ``jobs`` = [(sim, seed), ...] (top level, for worker processes)."""
     return [_one_survey(spec, sim, seed) for sim, seed in jobs]
 
 
 def _summarise(rows, truth: Mapping) -> DesignSummary:
+    """Outcome counts, and bias, RMSE and coverage per parameter over the ``"ok"`` rows."""
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     ok = [r for r in rows if r.status == "ok"]
     params = []
@@ -470,14 +498,14 @@ def _summarise(rows, truth: Mapping) -> DesignSummary:
             param=p, true=true, m=m, mean=float(est.mean()), rb=float(est.mean() / true - 1.0),
             rb_se=sd / (true * math.sqrt(m)), rrmse=float(np.sqrt(np.mean((est - true) ** 2)) / true),
             coverage=cov, coverage_se=math.sqrt(cov * (1.0 - cov) / m)))
-    nrows = max(len(rows), 1)
     return DesignSummary(nsim=len(rows), status_counts=counts, params=tuple(params),
-                         mean_n=sum(r.n for r in rows) / nrows, mean_r=sum(r.r for r in rows) / nrows)
+                         mean_n=float(np.mean([r.n for r in rows])),
+                         mean_r=float(np.mean([r.r for r in rows])))
 
 
 def design_study(traps, *, D: float, detectfn="HN", g0: float, sigma: float,
                  z: float | None = None, noccasions: int, detector: str | None = None, usage=None,
-                 buffer: float | None = None, mask: Mask | None = None, nsim: int = 100,
+                 buffer: float | None = None, nx: int = 32, mask: Mask | None = None, nsim: int = 100,
                  seed: int = 0, workers: int = 1, likelihood: str = "full") -> DesignStudy:
     """Simulate ``nsim`` surveys of a detector layout and fit each (secrdesign's
     ``run.scenarios`` for one scenario, null model).
@@ -486,9 +514,10 @@ def design_study(traps, *, D: float, detectfn="HN", g0: float, sigma: float,
     mask), records it with :func:`sim_capthist` (``detectfn``, ``g0``, ``sigma``, ``z``,
     ``noccasions``, ``detector``, ``usage`` as there) and fits the same detection function with
     :func:`pardus.secr.models.secr_fit` (``likelihood`` ``"full"`` or ``"conditional"``, D then
-    derived). The mask is ``mask`` when given, else ``make_mask(traps, buffer)`` (nx = 64) with
-    ``buffer`` defaulting to 4 σ; it is both the region the animals live in and the fit's
-    integration region, so no animal outside the mask can be detected.
+    derived). The mask is ``mask`` when given, else ``make_mask(traps, buffer, nx)`` with
+    ``buffer`` defaulting to 4 σ and ``nx`` to 32, the defaults of secrdesign's
+    ``run.scenarios`` (``xsigma = 4, nx = 32``); it is both the region the animals live in and
+    the fit's integration region, so no animal outside the mask can be detected.
 
     Each survey uses its own child seed, ``np.random.SeedSequence(seed).spawn(nsim)[i]``, so the
     result does not depend on ``workers`` (> 1: a process pool of that size).
@@ -500,32 +529,37 @@ def design_study(traps, *, D: float, detectfn="HN", g0: float, sigma: float,
     """
     fn = _detectfn_name(detectfn)
     xy, _, detector, usage = _resolve_design(traps, detector, usage, noccasions)
+    _check_detection(fn, g0, sigma, z, None, None)
+    likelihood = _norm_likelihood(likelihood)
     if not (isinstance(nsim, (int, np.integer)) and nsim >= 1):
         raise ValueError(f"nsim = {nsim!r}; give a whole number of simulations >= 1")
     if not (isinstance(workers, (int, np.integer)) and workers >= 1):
         raise ValueError(f"workers = {workers!r}; give a whole number >= 1")
-    if not (float(D) > 0):
+    if not (math.isfinite(D) and D > 0):
         raise ValueError(f"D = {D}; give a positive density (animals per hectare)")
-    if mask is None:
+    made = mask is None
+    if made:
         buffer = 4.0 * float(sigma) if buffer is None else float(buffer)
-        mask = make_mask(xy, buffer)
+        mask = make_mask(xy, buffer, nx=nx)
     truth = {"D": float(D), "g0": float(g0), "sigma": float(sigma)}
     if fn == "HR":
         truth["z"] = float(z)
-    spec = {"mask": mask, "D": float(D), "traps": traps, "detectfn": fn, "g0": float(g0),
+    spec = {"mask": mask, "D": float(D), "traps": xy, "detectfn": fn, "g0": float(g0),
             "sigma": float(sigma), "z": z, "noccasions": int(noccasions), "detector": detector,
             "usage": usage, "likelihood": likelihood, "params": tuple(truth)}
     jobs = list(enumerate(np.random.SeedSequence(seed).spawn(nsim)))
     if workers == 1:
-        rows = _run_chunk(spec, jobs)
+        with _one_blas_thread():
+            rows = _run_chunk(spec, jobs)
     else:
         nchunk = min(len(jobs), 4 * workers)
         chunks = [jobs[i::nchunk] for i in range(nchunk)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
             rows = [row for part in pool.map(_run_chunk, [spec] * nchunk, chunks) for row in part]
         rows.sort(key=lambda r: r.sim)
     settings = {"D": float(D), "detectfn": fn, "g0": float(g0), "sigma": float(sigma), "z": z,
                 "noccasions": int(noccasions), "detector": detector, "ndetectors": len(xy),
                 "likelihood": likelihood, "nsim": int(nsim), "seed": seed, "workers": int(workers),
-                "buffer": buffer, "mask_points": len(mask), "mask_spacing": mask.spacing}
+                "buffer": buffer if made else None, "nx": nx if made else None,
+                "mask_points": len(mask), "mask_spacing": mask.spacing}
     return DesignStudy(settings=settings, rows=tuple(rows), summary=_summarise(rows, truth))
