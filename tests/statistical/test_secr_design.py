@@ -5,7 +5,8 @@ Each test runs a design study (:func:`pardus.secr.simulate.design_study`) on a s
 a 6 x 6 grid of detectors at 50 m (= 2 sigma), sigma = 25 m, g0 = 0.2, 5 occasions, D = 5/ha
 (about 40 animals detected per survey), a mask of buffer 100 m (= 4 sigma) and nx = 32
 (984 points), which is both the region the animals live in and the fit's integration region.
-NSIM = 150 surveys per test, fixed seeds (the result is a deterministic function of them).
+NSIM = 150 surveys per test, fixed seeds (the result is a deterministic function of them), run
+on 2 worker processes (the result does not depend on the number of workers).
 
 Tolerances, fixed before the tests were run:
 
