@@ -1207,7 +1207,8 @@ def _print_capture_summary(sessions, captures: Path) -> None:
     for ch in sessions:
         sm = capture_summary(ch)
         sess = f" (session {ch.session})" if len(sessions) > 1 else ""
-        t = Table(title=f"Captures: {escape(captures.name)}{escape(sess)} — {sm.n} animals, {sm.ndetections} detections, {sm.ndetectors} detectors ({escape(sm.detector)}), {sm.noccasions} occasions")
+        out.print(f"Captures: {captures.name}{sess} — {sm.n} animals, {sm.ndetections} detections, {sm.ndetectors} detectors ({sm.detector}), {sm.noccasions} occasions", highlight=False, markup=False)
+        t = Table(title="Counts by occasion (secr's summary)")
         t.add_column("")
         for s in range(sm.noccasions):
             t.add_column(str(s + 1), justify="right")
@@ -1258,6 +1259,8 @@ def _print_selection(result) -> None:
             note = f"[yellow]{escape(r['status'])}[/]" + (f"; {escape(note)}" if note else "")
         else:
             note = escape(note)
+        if r.get("buffer_adequate") is False:
+            note = "; ".join(x for x in (note, "[yellow]buffer too narrow[/] (see the note below)") if x)
         t.add_row("" if r["rank"] is None else str(r["rank"]), escape(r["model"]), r["detectfn"],
                   "" if r["npar"] is None else str(int(r["npar"])), _fixed(r["logLik"], 3), _fixed(r["AIC"], 3),
                   _fixed(r["AICc"], 3), _fixed(r["dAICc"], 3), _fixed(r["AICcwt"], 4), note)
@@ -1299,7 +1302,7 @@ def estimate(
     import time
 
     from .secr.capthist import DETECTORS, CaptureDataError, read_capthist_sessions
-    from .secr.estimate import EstimateError, detectfn_name, estimate as run_estimate, parse_model_option
+    from .secr.estimate import EstimateError, buffer_hint, detectfn_name, estimate as run_estimate, parse_model_option
     from .secr.mask import MaskError
 
     problems = []
@@ -1337,15 +1340,19 @@ def estimate(
                                                detector, noccasions=noccasions).values())
     except CaptureDataError as exc:
         raise UserError(str(exc).splitlines()) from None
+    if buffer is None and mask is None:
+        raise UserError([f"no habitat mask: give --buffer M (metres around the detectors; the mask is built by secr's make.mask rule) or --mask MASK.csv{buffer_hint(sessions)}"])
     for target in [output] + ([report_path] if report_path is not None else []):
         _check_writable(target)
     _print_capture_summary(sessions, captures)
-    total = len(dict.fromkeys(parse_model_option(m)[0] for m in models)) * len(dict.fromkeys(detectfn_name(f) for f in fns))
-    err.print(f"fitting {total} model{'s' if total != 1 else ''} ({'conditional' if cl else 'full'} likelihood)", highlight=False)
     t0 = [time.perf_counter()]
 
     def tick(done: int, n: int, label: str) -> None:
         now = time.perf_counter()
+        if done == 0:
+            err.print(f"fitting {n} model{'s' if n != 1 else ''} ({'conditional' if cl else 'full'} likelihood)", highlight=False)
+            t0[0] = now
+            return
         err.print(f"fitted {escape(label)} ({done}/{n}, {now - t0[0]:.1f} s)", highlight=False)
         t0[0] = now
 
@@ -1367,6 +1374,10 @@ def estimate(
         _print_closed(result)
     for note in result.notes:
         out.print(f"note: {note}", highlight=False, markup=False)
+    for mf in result.fits:
+        if mf.buffer_message:
+            flag = "buffer too narrow" if mf.buffer_adequate is False else "buffer check"
+            out.print(f"{flag}, {mf.model} {mf.detectfn}: {mf.buffer_message}", highlight=False, markup=False)
     frame = result.parameter_frame()
     _csv_atomic(frame.set_index(["model", "detectfn", "parameter"]), output)
     written = [output]
@@ -1381,10 +1392,12 @@ def estimate(
     err.print("wrote " + ", ".join(escape(str(p)) for p in written), highlight=False)
     if result.problems:
         n_bad = len(result.problems)
+        out.print(f"[bold red]{n_bad} of {len(result.fits)} model fits missing:[/]", highlight=False)
         for p in result.problems:
-            out.print(f"[bold red]{escape(p)}[/]", highlight=False)
+            out.print(f"  {escape(p)}", highlight=False)
+        rest = f"{output} and the report hold the others" if n_bad < len(result.fits) else f"there is no estimate; {output} lists why"
         raise UserError([f"{n_bad} of {len(result.fits)} model fits {'was' if n_bad == 1 else 'were'} skipped or did not converge "
-                         f"(listed above); {output} holds the others"] + result.problems, code=1)
+                         f"(listed above, with the reasons); {rest}"], code=1)
 
 
 def main() -> None:

@@ -255,8 +255,9 @@ def detection_function_figure(result) -> FigureSpec | None:
         below = np.flatnonzero(gp < 0.005 * g0)
         reach.append(probe[below[0]] if below.size else probe[-1])
     dmax = 1.1 * max(reach)
-    if result.buffer is not None and result.buffer < 2.0 * dmax:
-        dmax = max(dmax, 1.1 * result.buffer)
+    edge = result.buffer if result.buffer is not None else _mask_reach(result)
+    if edge is not None and edge < 2.0 * dmax:
+        dmax = max(dmax, 1.1 * edge)
     d = np.linspace(0.0, dmax, 240)
     rng = np.random.default_rng(20240521)
     banded = 0
@@ -273,15 +274,18 @@ def detection_function_figure(result) -> FigureSpec | None:
                 banded += 1
             ax.plot(d, g, color=col, lw=2.0, label=plain(f"{mf.model} {mf.detectfn}: g0 = {g0:.3g}, σ = {sigma:.3g} m"
                                                             + (f", z = {z:.3g}" if z is not None and mf.detectfn == "HR" else "")))
-        if result.buffer is not None and result.buffer <= dmax:
-            ax.axvline(result.buffer, color="#555555", ls="--", lw=1.0)
-            ax.annotate(f"mask buffer {result.buffer:g} m", (result.buffer, 0.97), xycoords=("data", "axes fraction"),
+        if edge is not None and edge <= dmax:
+            ax.axvline(edge, color="#555555", ls="--", lw=1.0)
+            text = f"mask buffer {edge:g} m" if result.buffer is not None else f"mask edge, {edge:.4g} m"
+            ax.annotate(text, (edge, 0.97), xycoords=("data", "axes fraction"),
                         xytext=(-4, 0), textcoords="offset points", ha="right", va="top", fontsize=9, color="#555555")
         ax.set_xlim(0, dmax)
         ax.set_ylim(0, None)
         ax.set_xlabel("distance between activity centre and detector, d (m)")
         ax.set_ylabel("detection probability per occasion, g(d)")
-        ax.legend(loc="upper right" if result.buffer is None or result.buffer > dmax else "center right", frameon=False)
+        leg = ax.legend(loc="upper right" if edge is None or edge > dmax else "center right",
+                        frameon=True, framealpha=0.95, edgecolor="none")
+        leg.set_zorder(5)
         png = _render(fig)
     caption = ("Fitted detection functions: the probability that a detector at distance d from an animal's "
                "activity centre detects it on one occasion, for each converged model.")
@@ -293,6 +297,17 @@ def detection_function_figure(result) -> FigureSpec | None:
     if len(curves) < len(fits):
         caption += " Models with covariates on g0 or σ are drawn at their first level."
     return FigureSpec("secr-detection-function", "Detection function", caption, png)
+
+
+def _mask_reach(result) -> float | None:
+    """Largest distance (m) from a point of the first mask to its nearest detector."""
+    from ..secr.mask import _distance_to_nearest  # noqa: PLC2701
+
+    try:
+        return float(_distance_to_nearest(np.asarray(result.masks[0].xy, float),
+                                          np.asarray(result.sessions[0].traps, float)).max())
+    except (ValueError, IndexError):
+        return None
 
 
 def mask_figure(result) -> FigureSpec:
@@ -463,14 +478,18 @@ def secr_figures(result) -> list[FigureSpec]:
 
 
 def _table(head: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]], table_id: str, caption: str,
-           left: int = 1) -> str:
-    """A table in the house style; the first ``left`` columns are text (left aligned)."""
-    th = "".join(f'<th scope="col" title="{esc(tip)}">{esc(h)}</th>' for h, tip in head)
+           left=1) -> str:
+    """A table in the house style; columns are right aligned (numbers) except the first ``left``
+    columns (an int) or the columns whose indices are in ``left`` (a set): text, left aligned."""
+    lefts = set(range(left)) if isinstance(left, int) else set(left) | {0}
+    al = ' style="text-align:left"'
+    th = "".join(f'<th scope="col" title="{esc(tip)}"{al if j in lefts else ""}>{esc(h)}</th>'
+                 for j, (h, tip) in enumerate(head))
     body = []
     for r in rows:
         cells = []
         for j, c in enumerate(r):
-            style = ' style="text-align:left"' if j < left else ""
+            style = al if j in lefts else ""
             cells.append(f"<td{style}>{c}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<div class="table-wrap"><table class="data" id="{esc(table_id)}">'
@@ -495,7 +514,7 @@ def _summary_html(result) -> str:
             facts.append(f"mean distance between successive detections {_sig(sm.dbar)} m")
         if sm.move_distance:
             facts.append(f"median move {_sig(sm.move_distance['Median'])} m")
-        parts.append(f"<h3>{title}counts by occasion</h3><p>{esc(', '.join(facts))}.</p>"
+        parts.append(f"<h3>{title}{'c' if title else 'C'}ounts by occasion</h3><p>{esc(', '.join(facts))}.</p>"
                      + _table(head, rows, f"capture-summary-{esc(sess)}", "Counts by occasion"))
     return "".join(parts)
 
@@ -524,7 +543,7 @@ def _parameter_html(result) -> str:
             est = '<span class="bad">not converged</span>'
         rows.append([esc(r["model"]), esc(r["detectfn"]), esc(pname), est, esc(_sig(r["SE"])),
                      esc(_ci(r["lcl"], r["ucl"])), esc(unit)])
-    return _table(head, rows, "secr-parameters", "Parameter estimates", left=3)
+    return _table(head, rows, "secr-parameters", "Parameter estimates", left={1, 2, 6})
 
 
 def _selection_html(result) -> str:
@@ -541,12 +560,22 @@ def _selection_html(result) -> str:
             note = f'<span class="bad">{esc(status)}</span>' + (f": {note}" if note else "")
         elif status != "ok":
             note = f'<span class="warn">{esc(status)}</span>' + (f"; {note}" if note else "")
+        if r.get("buffer_adequate") is False:
+            note = "; ".join(x for x in (note, '<span class="warn">buffer too narrow</span> (below)') if x)
         rows.append([esc(r["model"]), esc(r["detectfn"]),
                      DASH if r["npar"] is None else str(int(r["npar"])),
                      fmt_num(r["logLik"], 3), fmt_num(r["AIC"], 3), fmt_num(r["AICc"], 3),
                      fmt_num(r["dAICc"], 3), fmt_num(r["AICcwt"], 4),
-                     f'<span style="white-space:normal">{note}</span>'])
-    return _table(head, rows, "secr-selection", "Model selection", left=2)
+                     f'<span class="wrap">{note}</span>'])
+    table = _table(head, rows, "secr-selection", "Model selection", left={1, 8})
+    checks = [(r, r.get("buffer_check")) for r in result.selection if r.get("buffer_check")]
+    if checks:
+        items = "".join(
+            f"<li><b>{esc(r['model'])} {esc(r['detectfn'])}</b>: "
+            + ('<span class="warn">too narrow.</span> ' if r.get("buffer_adequate") is False else "")
+            + f"{esc(msg)}</li>" for r, msg in checks)
+        table += f'<h3>Is the mask wide enough?</h3><ul class="howto">{items}</ul>'
+    return table
 
 
 def _closed_html(result) -> str:
@@ -557,6 +586,9 @@ def _closed_html(result) -> str:
             ("Mt1", "animals caught"), ("N", "estimated population size"), ("SE", ""),
             ("95 % interval", "log-normal interval on N − Mt1"), ("Note", "")]
     parts = []
+    any_note = any(e.note or not e.converged for res in result.closed.values() for e in res)
+    if not any_note:
+        head = head[:-1]
     for sess, res in result.closed.items():
         rows = []
         for e in res:
@@ -566,9 +598,10 @@ def _closed_html(result) -> str:
             rows.append([esc(e.estimator), esc(e.model), DASH if e.npar is None else str(e.npar),
                          fmt_num(e.loglik, 3), fmt_num(e.AICc, 2), fmt_num(e.dAICc, 2), fmt_num(e.AICcwt, 3),
                          str(e.Mt1), fmt_num(e.Nhat, 2), fmt_num(e.seNhat, 2),
-                         esc(_ci(_f(e.lclNhat), _f(e.uclNhat), 5)), f'<span style="white-space:normal">{note}</span>'])
+                         f"{fmt_num(e.lclNhat, 2)} – {fmt_num(e.uclNhat, 2)}" if _f(e.lclNhat) is not None and _f(e.uclNhat) is not None else DASH]
+                        + ([f'<span class="wrap">{note}</span>'] if any_note else []))
         title = f"<h3>Session {esc(sess)}</h3>" if result.multisession else ""
-        parts.append(title + _table(head, rows, f"closed-{esc(sess)}", "Closed-population estimates", left=2))
+        parts.append(title + _table(head, rows, f"closed-{esc(sess)}", "Closed-population estimates", left={1, 11}))
     return "".join(parts)
 
 
@@ -607,7 +640,8 @@ def _methods_html(result) -> str:
         "<p class=\"note\">References: Borchers, D. L. &amp; Efford, M. G. (2008) Spatially explicit maximum "
         "likelihood methods for capture–recapture studies. Biometrics 64, 377–385. Efford, M. G. secr: spatially "
         "explicit capture–recapture models, R package version 5.5.0. Otis, D. L., Burnham, K. P., White, G. C. &amp; "
-        "Anderson, D. R. (1978) Wildlife Monographs 62.</p>"
+        "Anderson, D. R. (1978) Wildlife Monographs 62. Chao, A. (1987) Biometrics 43, 783–791. Pledger, S. (2000) "
+        "Biometrics 56, 434–442.</p>"
     )
 
 
@@ -617,6 +651,7 @@ _EXTRA_CSS = """
 .problems { border: 1px solid #e3b4b6; background: #fdf3f3; border-radius: 6px; padding: 10px 16px; }
 .problems li { margin: 4px 0; }
 .headline { font-size: 1.08em; }
+span.wrap { display: inline-block; white-space: normal; min-width: 18em; max-width: 36em; text-align: left; }
 """
 
 
@@ -684,7 +719,7 @@ def secr_report_html(result, figures: Sequence[FigureSpec] | None = None, *, tit
     toc += [("captures", "Captures"), ("estimates", "Estimates"), ("selection", "Model selection"),
             ("closed", "Closed population"), ("figures", "Figures"), ("methods", "Methods")]
     sections.append(f'<section id="captures"><h2>Captures</h2>{_summary_html(result)}</section>')
-    notes = "".join(f'<p class="note">{esc(n)}.</p>' for n in result.notes)
+    notes = "".join(f'<p class="note">{esc(n.rstrip("."))}.</p>' for n in result.notes)
     sections.append(f'<section id="estimates"><h2>Estimates</h2>{_headline(result)}{_parameter_html(result)}'
                     '<p class="note">D is in animals per hectare as secr reports it, and again per 100 km² '
                     "(× 10,000). SE and intervals are missing where the Hessian is not positive definite.</p>"

@@ -44,6 +44,7 @@ from .mask import Mask, MaskError, covers_detectors, make_mask, read_mask_csv
 __all__ = [
     "D_PER_100KM2",
     "EstimateError",
+    "buffer_hint",
     "EstimateResult",
     "ModelFit",
     "detectfn_name",
@@ -167,6 +168,7 @@ class ModelFit:
     fit: Any = None
     error: str = ""
     buffer_message: str = ""
+    buffer_adequate: bool | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -196,17 +198,13 @@ class ModelFit:
         return f"{self.model} {self.detectfn}"
 
     def note(self) -> str:
-        """Why skipped / not converged, the Hessian flag, derived D, the buffer check."""
+        """Why skipped / not converged, and warnings of the fit (the Hessian flag is in
+        ``status``, the buffer check in ``buffer_message``)."""
         parts = []
         if self.fit is None:
             parts.append(self.error)
         elif not self.converged:
             parts.append(str(getattr(self.fit, "message", "")).strip() or "the optimiser did not converge")
-        else:
-            if not self.hessian_pd:
-                parts.append("Hessian not positive definite: no standard errors or intervals")
-        if self.buffer_message:
-            parts.append(self.buffer_message)
         parts += self.warnings
         return "; ".join(p for p in parts if p)
 
@@ -221,7 +219,8 @@ class EstimateResult:
     (rows of the model-selection table, sorted as secr's ``AIC()``), ``closed`` (session → list
     of :class:`~pardus.secr.closed.ClosedEstimate`), ``problems`` (skipped or non-converged
     models, one line each) and ``notes`` (other things to know: single-catch traps fitted as
-    multi-catch, buffer messages, closed-population estimators that could not be computed).
+    multi-catch, a Hessian not positive definite, closed-population estimates not computed);
+    the buffer check of each fit is in its :class:`ModelFit` and the ``buffer_check`` column.
     """
 
     sessions: list[CaptHist]
@@ -281,10 +280,10 @@ def _frame(rows, columns):
 PARAMETER_COLUMNS = [
     "model", "detectfn", "parameter", "unit", "link", "estimate", "SE", "lcl", "ucl",
     "likelihood", "detector", "n", "esa_ha", "logLik", "npar", "AIC", "AICc", "dAICc", "AICcwt",
-    "rank", "status", "note",
+    "rank", "status", "note", "buffer_check",
 ]
 SELECTION_COLUMNS = ["rank", "model", "detectfn", "npar", "logLik", "AIC", "AICc", "dAICc", "AICcwt",
-                     "n", "esa_ha", "status", "note"]
+                     "n", "esa_ha", "status", "note", "buffer_adequate", "buffer_check"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,7 +379,8 @@ def _same_layout(a: CaptHist, b: CaptHist) -> bool:
     return a.trap_ids == b.trap_ids and np.array_equal(a.traps, b.traps)
 
 
-def _rpsv_hint(sessions: Sequence[CaptHist]) -> str:
+def buffer_hint(sessions: Sequence[CaptHist]) -> str:
+    """A hint for the buffer width from the data (RPSV, a rough σ; secr's 4 σ rule), or ''."""
     vals = []
     for ch in sessions:
         try:
@@ -408,7 +408,8 @@ def _selection(fits: Sequence[ModelFit]) -> tuple[list[dict], dict[int, dict]]:
         f = mf.fit
         r = {"model": mf.model, "detectfn": mf.detectfn, "npar": None, "logLik": None, "AIC": None,
              "AICc": None, "dAICc": None, "AICcwt": None, "n": None, "esa_ha": None,
-             "status": mf.status, "note": mf.note(), "rank": None, "_i": i}
+             "status": mf.status, "note": mf.note(), "buffer_adequate": mf.buffer_adequate,
+             "buffer_check": mf.buffer_message or None, "rank": None, "_i": i}
         if f is not None:
             r["n"] = getattr(f, "n", None)
         if mf.converged:
@@ -439,7 +440,8 @@ def _selection(fits: Sequence[ModelFit]) -> tuple[list[dict], dict[int, dict]]:
 
 def _parameter_rows(fits: Sequence[ModelFit], sel_by_index: Mapping[int, dict]) -> list[dict]:
     rows = []
-    sel_keys = ("n", "esa_ha", "logLik", "npar", "AIC", "AICc", "dAICc", "AICcwt", "rank", "status", "note")
+    sel_keys = ("n", "esa_ha", "logLik", "npar", "AIC", "AICc", "dAICc", "AICcwt", "rank", "status", "note",
+                "buffer_check")
     order = sorted(range(len(fits)), key=lambda i: (sel_by_index[i]["rank"] is None,
                                                    sel_by_index[i]["rank"] or 0, i))
     for i in order:
@@ -510,7 +512,8 @@ def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx:
     likelihood : ``"full"`` (secr ``CL = FALSE``) or ``"conditional"`` (``CL = TRUE``).
     closed : also the closed-population estimates of N of each session (secr's ``closedN``).
     fmt, noccasions : passed to :func:`~pardus.secr.capthist.read_capthist_sessions`.
-    progress : optional callable ``progress(done, total, label)`` after each fit.
+    progress : optional callable ``progress(done, total, label)``: once with ``done = 0`` when the
+        data and the mask are ready, then after each fit.
 
     Raises :class:`~pardus.secr.capthist.CaptureDataError` (a capture or detector file that
     cannot be read), :class:`~pardus.secr.mask.MaskError` (a mask that cannot be built or read,
@@ -549,7 +552,7 @@ def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx:
         if buffer is None:
             raise EstimateError("no habitat mask: give buffer= (metres around the detectors, mask "
                                 "built by secr's make.mask rule) or mask= (a mask CSV)"
-                                + _rpsv_hint(sessions))
+                                + buffer_hint(sessions))
         b = _num(buffer)
         if b is None or b <= 0:
             raise MaskError(f"buffer = {buffer!r}. Fix: give the buffer width in metres, > 0 "
@@ -603,6 +606,8 @@ def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx:
 
     fits: list[ModelFit] = []
     total = len(parsed) * len(fns)
+    if progress is not None:
+        progress(0, total, "")
     for label, terms in parsed:
         for fn in fns:
             mf = ModelFit(model=label, terms=dict(terms), detectfn=fn)
@@ -615,6 +620,9 @@ def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx:
                 except Exception as exc:  # noqa: BLE001 — any failure of one model skips that model
                     text = str(exc).strip() or type(exc).__name__
                     mf.error = f"{type(exc).__name__}: {text}" if isinstance(exc, (NotImplementedError, TypeError, AttributeError, KeyError, IndexError)) else text
+                    if len(sessions) > 1 and isinstance(exc, (TypeError, AttributeError)):
+                        mf.error = (f"{len(sessions)} sessions: this version's secr_fit cannot fit several "
+                                    f"sessions together ({mf.error}); fit each session's file on its own")
             seen = set()
             for w in caught:
                 if issubclass(w.category, (RuntimeWarning, DeprecationWarning, PendingDeprecationWarning)):
@@ -625,7 +633,10 @@ def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx:
                     mf.warnings.append(msg)
             if check is not None and mf.converged:
                 try:
-                    mf.buffer_message = _buffer_text(check(mf.fit, ch_arg, mask_arg))
+                    rv = check(mf.fit, ch_arg, mask_arg)
+                    mf.buffer_message = _buffer_text(rv)
+                    ok = getattr(rv, "adequate", None)
+                    mf.buffer_adequate = None if ok is None else bool(ok)
                 except Exception as exc:  # noqa: BLE001 — the check is advisory
                     mf.buffer_message = f"buffer check failed: {exc}"
             fits.append(mf)
@@ -642,8 +653,6 @@ def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx:
         if mf.converged and not mf.hessian_pd:
             notes.append(f"model {mf.model} ({mf.detectfn}): Hessian not positive definite — "
                          "estimates without standard errors or intervals")
-        if mf.buffer_message:
-            notes.append(f"model {mf.model} ({mf.detectfn}): {mf.buffer_message}")
 
     selection, by_index = _selection(fits)
     parameters = _parameter_rows(fits, by_index)
