@@ -52,6 +52,8 @@ and ``n / esa`` of trap-buffer masks of growing width at fixed detection paramet
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from dataclasses import dataclass
 
@@ -104,7 +106,8 @@ def detection_params(fit_or_params, *, detectfn=None, n=None) -> DetectionParams
         return _checked(DetectionParams(fn, p.g0, p.sigma, p.z, p.n if n is None else int(n), p.detector))
     if isinstance(fit_or_params, SecrFit):
         fit = fit_or_params
-        est = fit.estimates
+        # a formula model: the values at the first level of every factor (g0[b=0], ...)
+        est = (fit.extra or {}).get("baseline") or fit.estimates
         if not fit.converged or est.get("g0") is None or est.get("sigma") is None:
             raise ValueError("the SECR fit did not converge, so it has no detection parameters to check the "
                              "buffer with. Fix: refit (other starting values, another mask) or give g0 and sigma")
@@ -541,6 +544,15 @@ def check_buffer(fit, capthist, mask: Mask, *, bias_limit: float = BIAS_LIMIT, R
     checked; for a mask clipped to habitat (a polygon or raster) the missing non-habitat is
     not truncation, so the check errs on the side of caution there.
     """
+    if isinstance(capthist, (list, tuple)):
+        # several sessions: check each with its own mask; the worst one is the answer
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask] * len(capthist)
+        checks = []
+        for ch, mk in zip(capthist, masks):
+            c = check_buffer(fit, ch, mk, bias_limit=bias_limit, RBtarget=RBtarget, detectfn=detectfn)
+            label = getattr(ch, "session", None)
+            checks.append(dataclasses.replace(c, message=f"session {label}: {c.message}") if label else c)
+        return max(checks, key=lambda c: c.bias)
     p = detection_params(fit, detectfn=detectfn)
     sv = _survey(capthist, None, None, None, p)
     xy = np.asarray(mask.xy, dtype=float)
