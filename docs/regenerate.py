@@ -52,9 +52,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ("README.md", "docs/user-guide.md", "docs/model.md")
 
 #: the verbs of `pardus` a block may run, and those that simulate (slow; skipped by --fast)
-VERBS = frozenset({"presets", "check", "explain", "run", "compare", "summary", "validate", "landscape", "connectivity", "corridors"})
+VERBS = frozenset({"presets", "check", "explain", "run", "compare", "summary", "validate", "landscape", "connectivity", "corridors", "estimate", "design"})
 SIMULATING = frozenset({"run", "compare", "validate", "landscape"})
-SLOW = frozenset({"connectivity", "corridors"})  # simulate nothing, but take seconds: skipped by --fast too
+SLOW = frozenset({"connectivity", "corridors", "estimate", "design"})  # simulate nothing (or surveys, not populations), but take seconds: skipped by --fast too
 FILTERS = frozenset({"from", "until", "rows"})
 
 BLOCK = re.compile(r"^<!-- generated:(?P<spec>.*?)-->\n(?P<body>.*?)^<!-- end generated -->$", re.M | re.S)

@@ -1250,7 +1250,8 @@ def _print_estimates(result) -> None:
 def _print_selection(result) -> None:
     t = Table(title="Model selection (as secr's AIC(..., criterion = \"AICc\"): best first)")
     for col in ("rank", "model", "detectfn", "npar", "logLik", "AIC", "AICc", "dAICc", "AICcwt", "note"):
-        t.add_column(col, justify="left" if col in ("model", "detectfn", "note") else "right", overflow="fold")
+        t.add_column(col, justify="left" if col in ("model", "detectfn", "note") else "right", overflow="fold",
+                     max_width=60 if col == "note" else None)
     for r in result.selection:
         note = r["note"] or ""
         if r["status"] in ("skipped", "not converged"):
@@ -1291,6 +1292,7 @@ def estimate(
     model: Optional[list[str]] = typer.Option(None, "--model", help=H_ESTIMATE_MODEL),
     detectfn: Optional[list[str]] = typer.Option(None, "--detectfn", help="detection function HN (half-normal, default), EX (exponential) or HR (hazard rate); repeat to fit each"),
     cl: bool = typer.Option(False, "--cl/--full", help="conditional likelihood (secr CL = TRUE; D derived) or the full likelihood (default)"),
+    hcov: Optional[str] = typer.Option(None, "--hcov", help="individual covariate that gives known class membership in the full likelihood, e.g. sex (secr's hcov; class shares pmix estimated)"),
     closed: bool = typer.Option(True, "--closed/--no-closed", help="also the closed-population estimates of N of each session (secr's closedN)"),
     noccasions: Optional[int] = typer.Option(None, "--noccasions", help="number of occasions S (default: the usage columns of the detector file, else the last occasion with a detection)"),
     output: Path = typer.Option(Path("estimate.csv"), "--output", "-o", help="the parameter table with the model-selection columns (CSV), one row per model × parameter"),
@@ -1358,7 +1360,8 @@ def estimate(
 
     try:
         result = run_estimate(sessions, buffer=buffer, mask=mask, nx=nx, models=models, detectfns=fns,
-                              likelihood="conditional" if cl else "full", closed=closed, progress=tick)
+                              likelihood="conditional" if cl else "full", closed=closed, hcov=hcov,
+                              progress=tick)
     except (CaptureDataError, MaskError, EstimateError) as exc:
         raise UserError(str(exc).splitlines()) from None
     except KeyboardInterrupt as exc:
@@ -1398,6 +1401,207 @@ def estimate(
         rest = f"{output} and the report hold the others" if n_bad < len(result.fits) else f"there is no estimate; {output} lists why"
         raise UserError([f"{n_bad} of {len(result.fits)} model fits {'was' if n_bad == 1 else 'were'} skipped or did not converge "
                          f"(listed above, with the reasons); {rest}"], code=1)
+
+
+_DESIGN_UNITS = {"D": "animals/ha", "g0": "probability", "sigma": "m", "z": "shape"}
+
+
+def _pct(x, digits: int = 1, sign: bool = False) -> str:
+    """A share as a percentage (``—`` when undefined, e.g. the Monte-Carlo SE of one survey)."""
+    import math
+
+    if x is None or not math.isfinite(x):
+        return "—"
+    return f"{100 * x:{'+' if sign else ''}.{digits}f} %"
+
+
+class _KillPoolOnSignal:
+    """While a design study runs with worker processes: SIGINT or SIGTERM kills the worker
+    processes started meanwhile (SIGKILL: they inherit this process's handlers, so a politer
+    signal would only stop the survey they are on) and then raises as the command's own handlers
+    do, so that the interruption is not held up by the pool finishing its queued surveys."""
+
+    def __enter__(self):
+        import multiprocessing
+
+        self._mp = multiprocessing
+        self._before = set(multiprocessing.active_children())
+        self._old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        if threading.current_thread() is threading.main_thread():
+            for s in self._old:
+                signal.signal(s, self._handler)
+        return self
+
+    def _handler(self, signum, _frame):
+        if self._old.get(signum) is signal.SIG_IGN:
+            return
+        for p in set(self._mp.active_children()) - self._before:
+            try:
+                p.kill()
+            except OSError:
+                pass
+        exc = KeyboardInterrupt(signal.Signals(signum).name)  # as ensemble.Interrupted, without importing the engine
+        exc.signum = signum
+        raise exc
+
+    def __exit__(self, *exc):
+        if threading.current_thread() is threading.main_thread():
+            for s, h in self._old.items():
+                signal.signal(s, h)
+        return False
+
+
+def _print_design(study, traps_path: Path, per_100km2: bool) -> None:
+    from .secr.estimate import D_PER_100KM2
+    from .secr.simulate import _STATUS_TEXT, STATUSES
+
+    s, sm = study.settings, study.summary
+    z = f", z = {s['z']:g}" if s["detectfn"] == "HR" else ""
+    dens = f"D = {s['D']:g} animals/ha ({s['D'] * D_PER_100KM2:,.6g} per 100 km²)"
+    lik = "full likelihood" if s["likelihood"] == "full" else "conditional likelihood, D derived"
+    out.print(f"Design: {traps_path.name} — {s['ndetectors']} {s['detector']} detectors, {s['noccasions']} occasions; "
+              f"{dens}; detection {s['detectfn']}, g0 = {s['g0']:g}, σ = {s['sigma']:g} m{z}; {lik}",
+              highlight=False, markup=False)
+    buf = f"buffer {s['buffer']:g} m" + (" (4 σ)" if s["buffer"] == 4.0 * s["sigma"] else "")
+    out.print(f"mask: {s['mask_points']} points, spacing {_g4(s['mask_spacing'])} m; {buf} around the detectors, nx {s['nx']}; "
+              f"{s['nsim']} simulated surveys, seed {s['seed']}", highlight=False, markup=False)
+    out.print(f"per survey on average {sm.mean_n:.1f} animals detected and {sm.mean_r:.1f} recaptures", highlight=False, markup=False)
+    t = Table(title=f"Design study: {sm.nsim} simulated surveys; bias, RMSE and coverage over the {sm.status_counts.get('ok', 0)} ok fits")
+    for col in ("parameter", "unit", "true", "mean", "rel. bias ± SE", "RMSE", "rel. RMSE", "95 % coverage ± SE", "ok fits", "excluded"):
+        t.add_column(col, justify="left" if col in ("parameter", "unit", "excluded") else "right", overflow="fold")
+    excluded = ", ".join(f"{sm.status_counts[k]} {k}" for k in STATUSES[1:] if sm.status_counts.get(k)) or "none"
+    for p in sm.params:
+        # D as given: per 100 km² for --density-100km2 (the relative columns do not depend on the unit; the CSV keeps animals/ha)
+        scale, unit = (D_PER_100KM2, "animals/100 km²") if p.param == "D" and per_100km2 else (1.0, _DESIGN_UNITS.get(p.param, ""))
+        t.add_row("σ" if p.param == "sigma" else p.param, unit, f"{p.true * scale:,.6g}", _g4(p.mean * scale),
+                  "—" if p.m == 0 else f"{_pct(p.rb, sign=True)} ± {_pct(p.rb_se)}", _g4(p.rrmse * p.true * scale), _pct(p.rrmse),
+                  "—" if p.m == 0 else f"{_pct(p.coverage)} ± {_pct(p.coverage_se)}", str(p.m), excluded)
+    out.print(t)
+    for k in STATUSES[1:]:
+        if sm.status_counts.get(k):
+            out.print(f"excluded: {sm.status_counts[k]} × {k} — {_STATUS_TEXT[k]}", highlight=False, markup=False)
+    d = next(p for p in sm.params if p.param == "D")
+    n_excluded = sm.nsim - d.m
+    if d.m == 0:
+        hint = (" — fewer than 2 animals were detected in every survey: try more occasions or detectors, or check the density and g0"
+                if sm.status_counts.get("no_estimate") == sm.nsim else f" ({excluded})")
+        out.print(f"[bold]D: none of the {sm.nsim} surveys gave an estimate with an interval[/]{escape(hint)}", highlight=False)
+        return
+    over = f"over {sm.nsim} surveys" if n_excluded == 0 else f"over {d.m} of {sm.nsim} surveys ({n_excluded} excluded)"
+    mean = f"mean estimate {_g4(d.mean * D_PER_100KM2)} per 100 km² (true {d.true * D_PER_100KM2:,.6g})" if per_100km2 else \
+        f"mean estimate {_g4(d.mean)} animals/ha (true {d.true:g})"
+    out.print(f"[bold]D: relative bias {_pct(d.rb, sign=True)} ± {_pct(d.rb_se)}, relative RMSE {_pct(d.rrmse)}, "
+              f"95 % interval coverage {_pct(d.coverage)} (± {_pct(d.coverage_se)}) {over}[/]; {mean}", highlight=False)
+
+
+@app.command()
+def design(
+    traps: Path = typer.Argument(..., help="detector file: Detector x y [usage] (secr's read.traps; text or .csv); its usage, when it has one, is the effort of each detector on each occasion"),
+    density: Optional[float] = typer.Option(None, "--density", help="true density in animals per hectare, as secr (give this or --density-100km2)"),
+    density_100km2: Optional[float] = typer.Option(None, "--density-100km2", help="true density in animals per 100 km² (= 10,000 × animals/ha), instead of --density"),
+    g0: float = typer.Option(..., "--g0", help="true detection probability per occasion at distance 0, in (0, 1]"),
+    sigma: float = typer.Option(..., "--sigma", help="true spatial scale σ of the detection function, metres"),
+    occasions: int = typer.Option(..., "--occasions", help="number of occasions S of each survey (the usage columns of the detector file, when it has them)"),
+    detector: str = typer.Option("multi", "--detector", help="detector type: multi, single, proximity or count (secr's read.traps)"),
+    detectfn: str = typer.Option("HN", "--detectfn", help="detection function HN (half-normal, default), EX (exponential) or HR (hazard rate; needs --z), simulated and fitted"),
+    z: Optional[float] = typer.Option(None, "--z", help="true shape z of the hazard-rate detection function (with --detectfn HR)"),
+    buffer: Optional[float] = typer.Option(None, "--buffer", help="habitat mask: this many metres around the detectors (default 4 σ, as secrdesign); animals live and are fitted on it"),
+    nx: int = typer.Option(32, "--nx", help="mask cells across the buffered frame of the detectors (secr's nx; 32 as secrdesign)"),
+    replicates: int = typer.Option(100, "--replicates", "-n", help="simulated surveys, each fitted"),
+    seed: int = typer.Option(1, "--seed", "-s", help=H_SEED),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="local worker processes (default: every core; 1 runs in this process); the results do not depend on it"),
+    cl: bool = typer.Option(False, "--cl/--full", help="fit by the conditional likelihood (secr CL = TRUE; D derived) or the full likelihood (default)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write the simulated surveys as CSV, one row per survey (N, n, r, status, estimates and 95 % limits); default: none"),
+) -> None:
+    """Survey design by simulation (as secrdesign's run.scenarios): simulate surveys of a detector layout at a true
+    density, fit each by SECR and report the relative bias, RMSE and 95 % interval coverage of the estimates."""
+    import math
+    import time
+
+    from .secr.capthist import DETECTORS, CaptureDataError, read_traps
+    from .secr.estimate import D_PER_100KM2, EstimateError, detectfn_name
+    from .secr.mask import MaskError
+    from .secr.simulate import design_study
+
+    def positive(x) -> bool:
+        return math.isfinite(x) and x > 0
+
+    # as run_option_problems words them (not imported from .ensemble: it loads the population engine, a second and a half)
+    problems = []
+    if replicates < 1:
+        problems.append(f"--replicates {replicates} — must be a whole number of at least 1")
+    if not 0 <= seed <= 2**64 - 1:
+        problems.append(f"--seed {seed} — must be a whole number from 0 to 2**64 − 1 ({2**64 - 1})")
+    if workers is not None and workers < 1:
+        problems.append(f"--workers {workers} — must be a whole number of at least 1 (leave it out to use every core)")
+    if (density is None) == (density_100km2 is None):
+        problems.append("--density and --density-100km2: give one of them — the true density in animals per hectare (--density 0.5) "
+                        "or per 100 km² (--density-100km2 5000)")
+    elif density is not None and not positive(density):
+        problems.append(f"--density {density}: give a positive density in animals per hectare, e.g. 0.5")
+    elif density_100km2 is not None and not positive(density_100km2):
+        problems.append(f"--density-100km2 {density_100km2}: give a positive density in animals per 100 km², e.g. 5000")
+    if not (math.isfinite(g0) and 0 < g0 <= 1):
+        problems.append(f"--g0 {g0}: give a detection probability in (0, 1], e.g. 0.2")
+    if not positive(sigma):
+        problems.append(f"--sigma {sigma}: give a positive spatial scale in metres, e.g. 30")
+    if occasions < 1:
+        problems.append(f"--occasions {occasions}: give a whole number of occasions ≥ 1, e.g. 5")
+    if detector not in DETECTORS:
+        problems.append(f"--detector {detector}: give one of {', '.join(DETECTORS)}")
+    fn = None
+    try:
+        fn = detectfn_name(detectfn)
+    except EstimateError as exc:
+        problems.append(f"--detectfn {detectfn}: {exc}")
+    if fn == "HR" and z is None:
+        problems.append("--detectfn HR: the hazard-rate function needs its shape — give --z Z (> 0), e.g. --z 4")
+    elif z is not None and fn is not None and fn != "HR":
+        problems.append(f"--z {z}: the shape is only used by the hazard-rate function — give --detectfn HR, or leave --z out")
+    elif z is not None and not positive(z):
+        problems.append(f"--z {z}: give a positive hazard-rate shape, e.g. 4")
+    if buffer is not None and not positive(buffer):
+        problems.append(f"--buffer {buffer}: give a positive width in metres, e.g. {4 * sigma:g} (4 σ)" if positive(sigma) else
+                        f"--buffer {buffer}: give a positive width in metres")
+    if nx < 1:
+        problems.append(f"--nx {nx}: give a whole number of cells ≥ 1, e.g. 32")
+    if output is not None and output.exists() and output.is_dir():
+        problems.append(f"{output}: is a folder — give a file name such as {output / 'design.csv'}")
+    if problems:
+        raise UserError(problems)
+    try:
+        layout = read_traps(traps, detector)
+    except CaptureDataError as exc:
+        raise UserError(str(exc).splitlines()) from None
+    if layout.usage is not None and layout.usage.shape[1] != occasions:
+        raise UserError([f"{traps}: its usage has {layout.usage.shape[1]} occasions but --occasions is {occasions} — "
+                         f"give --occasions {layout.usage.shape[1]}, or a detector file without usage (every detector used on every occasion)"])
+    if output is not None:
+        _check_writable(output)
+    D = density if density is not None else density_100km2 / D_PER_100KM2
+    n_workers = min(workers or os.cpu_count() or 1, replicates)
+    err.print(f"simulating and fitting {replicates} survey{'s' if replicates != 1 else ''} "
+              f"({n_workers} worker{'s' if n_workers != 1 else ''}; {'conditional' if cl else 'full'} likelihood)", highlight=False)
+    t0 = time.perf_counter()
+    try:
+        with _KillPoolOnSignal():
+            study = design_study(layout, D=D, detectfn=fn, g0=g0, sigma=sigma, z=z, noccasions=occasions, detector=detector,
+                                 buffer=buffer, nx=nx, nsim=replicates, seed=seed, workers=n_workers,
+                                 likelihood="conditional" if cl else "full")
+    except (ValueError, MaskError) as exc:
+        raise UserError([f"{traps}: {line}" for line in str(exc).splitlines()]) from None
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        stopped = " — stopped the workers;" if n_workers > 1 else " —"
+        raise UserError([f"{_interrupted(signum)} during the design study{stopped} no file was written"], code=128 + signum) from None
+    err.print(f"done: {replicates} surveys in {time.perf_counter() - t0:.1f} s", highlight=False)
+    _print_design(study, traps, per_100km2=density_100km2 is not None)
+    if output is not None:
+        try:
+            study.to_csv(output)
+        except OSError as exc:
+            raise UserError([f"{output}: cannot be written — {exc.strerror or exc}"]) from None
+        err.print(f"wrote {escape(str(output))} ({replicates} surveys)", highlight=False)
 
 
 def main() -> None:

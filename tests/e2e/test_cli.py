@@ -706,7 +706,7 @@ def test_every_option_of_every_command_has_help_text():
             if isinstance(param, click.Option) and not (param.help or "").strip():
                 missing.append(f"{name} {param.opts[0]}")
     assert not missing, f"options without help text: {missing}"
-    assert sorted(group.commands) == ["calibrate", "check", "compare", "connectivity", "corridors", "estimate", "explain", "landscape", "presets", "report", "run", "sensitivity", "summary", "validate"]
+    assert sorted(group.commands) == ["calibrate", "check", "compare", "connectivity", "corridors", "design", "estimate", "explain", "landscape", "presets", "report", "run", "sensitivity", "summary", "validate"]
     assert sorted(group.commands["landscape"].commands) == ["export", "fire", "run", "show"]
 
 

@@ -360,3 +360,27 @@ def test_numeric_individual_covariate_needs_the_conditional_likelihood():
     ch, mask = _small("multi")
     with pytest.raises(ModelError, match="conditional likelihood"):
         _Model([ch], [mask], {"sigma": "~weight"}, "HN", "full")
+
+
+@pytest.mark.parametrize("detector", ["multi", "proximity", "count"])
+@pytest.mark.parametrize("model", [None, {"g0": "~b"}])
+def test_an_occasion_without_any_detector_in_use_changes_nothing(detector, model):
+    """Cameras all down on one occasion: the fit equals the fit without that occasion (exactly:
+    such an occasion contributes nothing to any history). Once gave 0/0 in the multi-catch
+    likelihood and a fit stuck at its starting values."""
+    rng = np.random.default_rng(17)
+    g = np.arange(6) * 30.0
+    traps = np.array([(x, y) for y in g for x in g])
+    mask = make_mask(traps, 100, nx=16)
+    usage = np.ones((len(traps), 5))
+    usage[:, 2] = 0.0
+    ch = sim_capthist(traps, sim_popn(8.0, mask, rng), g0=0.25, sigma=25.0, noccasions=5, detector=detector,
+                      usage=usage, rng=rng)
+    keep = [0, 1, 3, 4]
+    short = dataclasses.replace(ch, counts=ch.counts[:, keep], usage=usage[:, keep])
+    a = secr_fit(ch, mask, model=model)
+    b = secr_fit(short, mask, model=model)
+    assert a.converged and b.converged
+    assert a.loglik == pytest.approx(b.loglik, abs=1e-6)
+    for p in b.estimates:
+        assert a.estimates[p] == pytest.approx(b.estimates[p], rel=1e-4), p

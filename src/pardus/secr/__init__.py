@@ -4,10 +4,15 @@
   formats (``read_capthist``, ``write_capthist``, ``summary``, ``moves``), with validation
   (:class:`CaptureDataError` naming file, line and fix).
 * :mod:`pardus.secr.mask` — habitat masks (``make_mask`` as secr's ``make.mask``, polygon
-  masks from GeoJSON, ``read_mask_csv``, ``covers_detectors``).
-
-The likelihood (:mod:`pardus.secr.likelihood`) and the closed-population estimators
-(:mod:`pardus.secr.closed`) are separate modules, imported from there.
+  masks from GeoJSON, ``mask_from_habitat`` from a habitat raster, ``read_mask_csv``,
+  ``covers_detectors``).
+* :mod:`pardus.secr.models` — ``secr_fit`` (secr's ``secr.fit``: null and formula models,
+  several sessions) over :mod:`pardus.secr.likelihood` (``fit_secr``, ``secr_loglik``).
+* :mod:`pardus.secr.buffer` — mask-buffer adequacy (``esa_curve``, ``bias_D``,
+  ``suggest_buffer``, ``check_buffer``).
+* :mod:`pardus.secr.closed` — closed-population estimators (``closed_n``, secr's ``closedN``).
+* :mod:`pardus.secr.simulate` — ``sim_popn``, ``sim_capthist`` and the survey ``design_study``.
+* :mod:`pardus.secr.estimate` — ``estimate``, the verb behind ``pardus estimate``.
 """
 
 from .capthist import (
@@ -29,11 +34,18 @@ from .mask import (
     MaskError,
     covers_detectors,
     make_mask,
+    mask_from_habitat,
     points_in_polygon,
     polygon_rings,
     read_mask_csv,
     write_mask_csv,
 )
+from .likelihood import SecrFit, fit_secr, secr_loglik
+from .models import ModelError, secr_fit
+from .buffer import BufferCheck, bias_D, check_buffer, esa_curve, suggest_buffer
+from .closed import closed_n
+from .simulate import DesignStudy, design_study, sim_capthist, sim_popn
+from .estimate import EstimateError, EstimateResult, estimate
 
 __all__ = [
     "COUNT_ROWS",
@@ -56,4 +68,23 @@ __all__ = [
     "polygon_rings",
     "read_mask_csv",
     "write_mask_csv",
+    "mask_from_habitat",
+    "SecrFit",
+    "fit_secr",
+    "secr_loglik",
+    "ModelError",
+    "secr_fit",
+    "BufferCheck",
+    "bias_D",
+    "check_buffer",
+    "esa_curve",
+    "suggest_buffer",
+    "closed_n",
+    "DesignStudy",
+    "design_study",
+    "sim_capthist",
+    "sim_popn",
+    "EstimateError",
+    "EstimateResult",
+    "estimate",
 ]

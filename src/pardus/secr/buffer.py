@@ -577,7 +577,8 @@ def check_buffer(fit, capthist, mask: Mask, *, bias_limit: float = BIAS_LIMIT, R
     elif sug is not None:
         msg = (f"{head}, more than the {_pct(bias_limit)} limit: the mask is too narrow and the density is "
                f"overestimated. Rebuild the mask with a buffer of at least {sug:.4g} m (which keeps the bias "
-               f"under {_pct(RBtarget)}: make_mask(traps, buffer={sug:.4g})) and refit.")
+               f"under {_pct(RBtarget)}: --buffer {sug:.4g} for pardus estimate, make_mask(traps, buffer={sug:.4g}) in "
+               "Python) and refit.")
     else:
         msg = (f"{head}, more than the {_pct(bias_limit)} limit: the mask is too narrow and the density is "
                f"overestimated, and no buffer up to {100 * p.sigma:.4g} m brings the bias under "

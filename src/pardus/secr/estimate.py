@@ -493,7 +493,8 @@ def _parameter_rows(fits: Sequence[ModelFit], sel_by_index: Mapping[int, dict]) 
 
 def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx: int = 64,
              models=("null",), detectfns=("HN",), likelihood: str = "full", closed: bool = True,
-             fmt: str = "trapID", noccasions=None, progress=None) -> EstimateResult:
+             fmt: str = "trapID", noccasions=None, hcov: str | None = None,
+             progress=None) -> EstimateResult:
     """Read, build the mask, fit every model × detection function, and tabulate (module docstring).
 
     Parameters
@@ -512,6 +513,9 @@ def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx:
     likelihood : ``"full"`` (secr ``CL = FALSE``) or ``"conditional"`` (``CL = TRUE``).
     closed : also the closed-population estimates of N of each session (secr's ``closedN``).
     fmt, noccasions : passed to :func:`~pardus.secr.capthist.read_capthist_sessions`.
+    hcov : an individual covariate (e.g. ``sex``) taken as known class membership in the full
+        likelihood, as secr's ``hcov`` (:func:`~pardus.secr.models.secr_fit`); a text-valued
+        individual covariate in a formula is taken as such without it.
     progress : optional callable ``progress(done, total, label)``: once with ``done = 0`` when the
         data and the mask are ready, then after each fit.
 
@@ -614,15 +618,13 @@ def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    mf.fit = secr_fit(ch_arg, mask_arg, model=terms or None, detectfn=fn, likelihood=lik)
+                    mf.fit = secr_fit(ch_arg, mask_arg, model=terms or None, detectfn=fn, likelihood=lik,
+                                       hcov=hcov)
                 except (KeyboardInterrupt, MemoryError):
                     raise
                 except Exception as exc:  # noqa: BLE001 — any failure of one model skips that model
                     text = str(exc).strip() or type(exc).__name__
                     mf.error = f"{type(exc).__name__}: {text}" if isinstance(exc, (NotImplementedError, TypeError, AttributeError, KeyError, IndexError)) else text
-                    if len(sessions) > 1 and isinstance(exc, (TypeError, AttributeError)):
-                        mf.error = (f"{len(sessions)} sessions: this version's secr_fit cannot fit several "
-                                    f"sessions together ({mf.error}); fit each session's file on its own")
             seen = set()
             for w in caught:
                 if issubclass(w.category, (RuntimeWarning, DeprecationWarning, PendingDeprecationWarning)):

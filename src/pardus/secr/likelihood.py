@@ -227,9 +227,11 @@ def _log_pr(data: _Data, g):
             h = -np.log1p(-g)  # M x K
             H = h @ u  # M x S
             log_h = np.log(h[:, data.used])
-            log_pcap = np.log(-np.expm1(-H)) - np.log(H)  # M x S
+            # log((1 - e^-H) / H); where H = 0 (no detector used on that occasion, or out of
+            # reach) no animal is caught, and the term is set to its limit 0, not 0/0
+            log_pcap = np.where(H > 0, np.log(-np.expm1(-H)) - np.log(np.where(H > 0, H, 1.0)), 0.0)  # M x S
             log0 = -H.sum(axis=1)
-            lp = (1.0 - data.caught - data.ignored) @ (-H.T) + data.caught @ log_pcap.T
+            lp = (1.0 - data.caught - data.ignored) @ (-H.T) + _safe_matmul(data.caught, log_pcap.T)
             lp += _safe_matmul(data.ck_used, log_h.T)
             lp += data.const[:, None]
             return lp, log0
@@ -559,6 +561,9 @@ def fit_secr(
     converged = bool(np.all(np.isfinite(grad)) and np.max(np.abs(grad)) <= 1e-3)
     if not converged:
         message += f"; gradient at optimum {grad}"
+    if profile_negll(det_hat) >= 1e49:  # the data are impossible everywhere the optimiser went
+        converged = False
+        message += "; the log-likelihood is -inf at every point tried (the data cannot arise under this model)"
 
     g0_hat, sig_hat, z_hat = unpack(det_hat)
     a_hat, lsum_hat = _components(data, g0_hat, sig_hat, z_hat, fn)

@@ -159,7 +159,7 @@ class _Var:
         if self.kind == "numeric":
             return [self.name], np.asarray(values, float)[:, None]
         codes = np.asarray(values, int)
-        names = [f"{self.name}{lv}" for lv in self.levels[1:]]
+        names = [f"{self.name}{_fmt_level(lv)}" for lv in self.levels[1:]]
         cols = np.stack([(codes == j).astype(float) for j in range(1, len(self.levels))], axis=1) \
             if len(self.levels) > 1 else np.zeros((len(codes), 0))
         return names, cols
@@ -195,6 +195,13 @@ class _Design:
         if not self.vars:
             return np.ones((n, 1))
         return self._build(full)[1]
+
+
+def _fmt_level(v) -> str:
+    """A factor level as text: 2.0 -> '2' (numeric class codes read from a file), else str."""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def _factor_levels(values) -> tuple:
@@ -337,7 +344,8 @@ class _Model:
             if num:
                 raise ModelError(f"individual covariate {num[0]!r} (numeric) with the full likelihood: secr "
                                  "needs the conditional likelihood for that. Fix: --cl (likelihood "
-                                 "'conditional'), or for a class variable give it as text (e.g. F/M)")
+                                 f"'conditional'), or, if {num[0]!r} codes classes (e.g. sex 1/2), --hcov "
+                                 f"{num[0]} (hcov={num[0]!r}: known class membership, as secr's hcov)")
             if hcov is None and len(cand) > 1:
                 raise ModelError(f"several individual factors {cand} with the full likelihood. Fix: at most "
                                  "one (it becomes the class variable, secr's hcov), or the conditional likelihood")
@@ -398,7 +406,7 @@ class _Model:
             if p == "pmix":
                 for h in range(1, self.H):
                     for c in self.designs["pmix"].colnames:
-                        out.append(f"pmix.{self.class_var}{self.class_levels[h]}" + ("" if c == "(Intercept)" else f":{c}"))
+                        out.append(f"pmix.{self.class_var}{_fmt_level(self.class_levels[h])}" + ("" if c == "(Intercept)" else f":{c}"))
             else:
                 out += [f"{p}" if c == "(Intercept)" else f"{p}.{c}" for c in self.designs[p].colnames]
         return out
@@ -618,7 +626,7 @@ class _Model:
                     h = -np.log1p(-g)  # M x K
                     Hm = h @ u[:, occ]  # M x len(sel)
                     base[sel_k] = -Hm.T
-                    capt[sel_k] = (np.log(-np.expm1(-Hm)) - np.log(Hm)).T
+                    capt[sel_k] = np.where(Hm > 0, np.log(-np.expm1(-Hm)) - np.log(np.where(Hm > 0, Hm, 1.0)), 0.0).T
                     if len(sel_r):
                         incr[sel_r] = np.log(h[:, s.inc_det[sel_r]]).T
                 elif d.detector == "proximity":
@@ -703,8 +711,8 @@ class _Model:
         dv = self.designs["D"].vars
         if any(self.variables[v].scope == "mask" for v in dv):
             return False
-        # saturated in sessions: ~1 with one session, or ~session
-        return (not dv) and len(self.sessions) == 1 or dv == ["session"] and self.terms["D"] == [("session",)]
+        # one density for all sessions (~1), or one per session (~session, saturated)
+        return (not dv) or (dv == ["session"] and self.terms["D"] == [("session",)])
 
     def profile_D(self, beta_det):
         """(full beta with D at its maximum, profile log-likelihood) given detection betas."""
@@ -719,8 +727,9 @@ class _Model:
             esas.append(info["esa"])
         ns = np.array([s.n for s in self.sessions], float)
         esas = np.array(esas)
-        if len(self.sessions) == 1:
-            beta[self.slices["D"]] = [math.log(ns[0] / esas[0]) if ns[0] > 0 and esas[0] > 0 else 0.0]
+        if not self.designs["D"].vars:  # one D: maximises -D sum(esa) + sum(n) log D
+            tot_n, tot_a = ns.sum(), esas.sum()
+            beta[self.slices["D"]] = [math.log(tot_n / tot_a) if tot_n > 0 and tot_a > 0 else 0.0]
         else:
             Ds = np.where((ns > 0) & (esas > 0), ns / np.where(esas > 0, esas, 1), 1e-12)
             lD = np.log(Ds)
@@ -829,6 +838,9 @@ def _minimise(fun, x0):
     ok = bool(np.all(np.isfinite(grad)) and np.max(np.abs(grad)) <= 1e-3)
     if not ok:
         msg += f"; gradient at optimum {grad}"
+    if fun(x) >= 1e49:  # flat at the penalty value: the data are impossible wherever it went
+        ok = False
+        msg += "; the log-likelihood is -inf at every point tried (the data cannot arise under this model)"
     return x, ok, msg
 
 
@@ -848,7 +860,7 @@ def _level_rows(model: _Model, p: str):
             S = model.sessions[0].S
             axes.append([(v, j if v == "t" else float(j), str(j + 1)) for j in range(S)])
         elif var.kind == "factor":
-            axes.append([(v, j, str(lv)) for j, lv in enumerate(var.levels)])
+            axes.append([(v, j, _fmt_level(lv)) for j, lv in enumerate(var.levels)])
         elif sc == "mask":
             axes.append([(v, 0.0, "mean")])
         else:  # numeric covariate: at its mean
@@ -871,11 +883,20 @@ def _level_rows(model: _Model, p: str):
 
 
 def _se_untransform(link, beta, se_link):
-    if link == "log":
-        v = math.exp(beta)
-        return v, v * math.sqrt(math.expm1(se_link ** 2))
-    v = float(special.expit(beta))
-    return v, v * (1 - v) * se_link
+    """secr's se.untransform; an SE that overflows (a parameter at a boundary) is None."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if link == "log":
+            v = float(np.exp(beta))
+            se = float(v * np.sqrt(np.expm1(se_link ** 2)))
+        else:
+            v = float(special.expit(beta))
+            se = v * (1 - v) * se_link
+    return v, (se if math.isfinite(se) else None)
+
+
+def _inv_link(link, eta):
+    with np.errstate(over="ignore"):
+        return float(np.exp(eta)) if link == "log" else float(special.expit(eta))
 
 
 def secr_fit(capthist, mask, model=None, detectfn="HN", likelihood="full", *, hcov=None, start=None,
@@ -968,13 +989,12 @@ def fit_general(chs, masks, spec, *, detectfn="HN", likelihood="full", hcov=None
             link = LINKS[p]
             sel = vcov[sl, sl] if vcov is not None else None
             s_link = float(math.sqrt(max(x @ sel @ x, 0.0))) if sel is not None else None
-            inv = math.exp if link == "log" else (lambda b: float(special.expit(b)))
-            val = inv(eta)
+            val = _inv_link(link, eta)
+            sev = lo = hi = None
             if s_link is not None and s_link > 0:
                 _, sev = _se_untransform(link, eta, s_link)
-                lo, hi = inv(eta - zq * s_link), inv(eta + zq * s_link)
-            else:
-                sev = lo = hi = None
+                if sev is not None:
+                    lo, hi = _inv_link(link, eta - zq * s_link), _inv_link(link, eta + zq * s_link)
             est[label], se[label], lcl[label], ucl[label], links[label] = val, sev, lo, hi, link
             real_rows.append({"parameter": p, "label": label, "levels": levels, "link": link,
                               "estimate": val, "SE": sev, "lcl": lo, "ucl": hi})
@@ -1028,7 +1048,7 @@ def _pmix_rows(model, beta, vcov, zq, est, se, lcl, ucl, links, real_rows, basel
         V = vcov[sl, sl] if vcov is not None else None
         for h in range(model.H):
             lv = model.class_levels[h]
-            label = f"pmix[{model.class_var}={lv}" + (f", session={s.label}]" if per_session else "]")
+            label = f"pmix[{model.class_var}={_fmt_level(lv)}" + (f", session={s.label}]" if per_session else "]")
             val = float(pm[h])
             if V is not None:
                 sev = float(math.sqrt(max(J[h] @ V @ J[h], 0.0)))
@@ -1038,7 +1058,7 @@ def _pmix_rows(model, beta, vcov, zq, est, se, lcl, ucl, links, real_rows, basel
             else:
                 sev = lo = hi = None
             est[label], se[label], lcl[label], ucl[label], links[label] = val, sev, lo, hi, "mlogit" if model.H > 2 else "logit"
-            real_rows.append({"parameter": "pmix", "label": label, "levels": {model.class_var: str(lv)},
+            real_rows.append({"parameter": "pmix", "label": label, "levels": {model.class_var: _fmt_level(lv)},
                               "link": links[label], "estimate": val, "SE": sev, "lcl": lo, "ucl": hi})
             baseline.setdefault("pmix", val)
 
