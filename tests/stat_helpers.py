@@ -2,7 +2,9 @@
 
 Everything here is deliberately small and independent of the engine's internals: scenarios are
 built from the shipped ``nonspatial-vortex`` preset as plain dicts, replicates are run with the
-public ``run_replicate`` and stacked into arrays, and the statistics (standard errors of means,
+public ``run_batch`` in batches (what an ensemble runs; each replicate's records are identical
+to ``run_replicate`` of that replicate alone, tests/unit/test_batch.py) and stacked into arrays,
+and the statistics (standard errors of means,
 of ratio estimators, of binomial proportions) are written out so that every tolerance in the
 tests can say which SE it is a multiple of.
 """
@@ -14,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pardus.engine import run_replicate
+from pardus.engine import batch_size, prepare, run_batch
 from pardus.scenario.loader import resolve_scenario, scenario_from_dict
 from pardus.scenario.schema import CAUSES, Scenario
 
@@ -53,13 +55,15 @@ def survival(female: tuple[float, float, float], male: tuple[float, float, float
 
 def run_many(sc: Scenario, seed: int, n: int, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """Run replicates 0 … n-1 of a scenario; every record stacked with a leading replicate axis."""
+    prep = prepare(sc)
+    size = batch_size(prep)
     out: dict[str, list[np.ndarray]] = {}
-    for r in range(n):
-        rec = run_replicate(sc, seed, r)
+    for start in range(0, n, size):
+        rec = run_batch(prep, seed, range(start, min(n, start + size)))
         for k, v in rec.items():
             if keys is None or k in keys:
                 out.setdefault(k, []).append(v)
-    return {k: np.stack(v) for k, v in out.items()}
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def se_mean(x: np.ndarray, axis: int = 0) -> np.ndarray:
