@@ -63,7 +63,7 @@ def test_posterior_intervals_cover_known_parameters_at_the_nominal_rate(tmp_path
             lines.append(f"{y},{c * np.exp(-H) - 0.5:.6f},{c * np.exp(H) - 0.5:.6f},,,,all_ages,main,synthetic,this test")
         rec = tmp_path / f"truth{i}.csv"
         rec.write_text("\n".join(lines) + "\n")
-        r = calibrate(res, str(rec), params, Settings(particles=60, generations=12, tolerance=0.0, min_acceptance=0.0, max_simulations=20_000, workers=2, seed=i + 1))
+        r = calibrate(res, str(rec), params, Settings(particles=40, generations=12, tolerance=0.0, min_acceptance=0.0, max_simulations=20_000, workers=2, seed=i + 1))
         assert r.epsilons[-1] == 0.0, f"truth {i}: the calibration stopped at ε = {r.epsilons[-1]} ({r.stopped}), not at 0"
         for j, (lo, hi) in enumerate(PRIORS.values()):
             q05, q95 = weighted_quantiles(r.theta[:, j], r.weights, [0.05, 0.95])

@@ -332,3 +332,35 @@ def test_non_converged_reported(monkeypatch):
     assert all(v is None for v in fit.estimates.values())
     assert math.isnan(fit.loglik) and math.isnan(fit.aic)
     assert "NOT CONVERGED" in str(fit)
+
+
+@pytest.mark.parametrize("detector", ["multi", "proximity", "count"])
+@pytest.mark.parametrize("detectfn, z", [("HN", None), ("EX", None), ("HR", 4.0)])
+@pytest.mark.parametrize("collapse", [False, True])
+def test_one_pass_kernels_equal_the_array_likelihood(detector, detectfn, z, collapse):
+    """The numba one-pass components of the fast path (multi-catch; proximity and count from
+    each animal's detections) equal the array form of the likelihood (_log_pr, used by the
+    mask-buffer check), with uneven and zero usage and two-count detections."""
+    from pardus.secr import likelihood as L
+    from pardus.secr.mask import make_mask
+    from pardus.secr.simulate import sim_capthist, sim_popn
+
+    if collapse and detector == "multi":
+        pytest.skip("collapsing applies to proximity and count detectors")
+    rng = np.random.default_rng(8)
+    g = np.arange(6) * 30.0
+    traps = np.array([(x, y) for y in g for x in g])
+    usage = np.full((36, 5), 1.0) if collapse else rng.choice([0.0, 1.0, 2.0, 0.5], size=(36, 5))
+    mask = make_mask(traps, 100, nx=20)
+    ch = sim_capthist(traps, sim_popn(8.0, mask, rng), g0=0.3, sigma=25.0, noccasions=5, detector=detector,
+                      usage=usage, rng=rng)
+    d = L._Data(ch.counts, ch.traps, mask.xy, mask.area_ha, detector, usage, collapse)
+    gk = L.detection_function(d.dist, 0.3, 25.0, z, detectfn)
+    lp, log0 = L._log_pr(d, gk)
+    want_a = float((-np.expm1(log0)).sum() * d.cell_ha)
+    mx = lp.max(axis=1)
+    want_l = float(np.sum(mx + np.log(np.exp(lp - mx[:, None]).sum(axis=1)) + d.log_cell))
+    a, lsum = L._components(d, 0.3, 25.0, z, detectfn)
+    assert ch.n > 10
+    assert a == pytest.approx(want_a, rel=1e-12)
+    assert lsum == pytest.approx(want_l, rel=1e-12, abs=1e-9)

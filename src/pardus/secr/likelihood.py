@@ -63,9 +63,11 @@ with ``n`` the number of animals detected (secr's convention).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 from math import lgamma
 
 import numpy as np
+from numba import njit
 from scipy import optimize, special
 from scipy.stats import norm
 
@@ -177,6 +179,7 @@ class _Data:
         elif collapse_occasions and detector == "multi":
             raise ValueError("collapse_occasions applies only to proximity and count detectors")
         self.collapsed = bool(collapse_occasions)
+        self.plan = None  # the rows each animal's log Pr gathers (built on first use, _gather_plan)
         self.counts = counts
         self.n, self.S, self.K = n, S, K
         self.usage = u
@@ -271,12 +274,116 @@ def _safe_matmul(a, b):
     return out
 
 
+@njit(cache=True)
+def _gather_rows(rows, ptr, idx, w, const):
+    """lp[i, :] = const[i] + sum_j w[j] * rows[idx[j], :] over j in ptr[i]:ptr[i+1] (numba): each
+    animal's log Pr(w_i | x) as a sum of a few precomputed rows over the mask, instead of dense
+    products with mostly-zero count matrices. Rows may hold -inf (an impossible event); w > 0."""
+    n = ptr.shape[0] - 1
+    M = rows.shape[1]
+    lp = np.empty((n, M))
+    for i in range(n):
+        for m in range(M):
+            lp[i, m] = const[i]
+        for j in range(ptr[i], ptr[i + 1]):
+            r = idx[j]
+            wj = w[j]
+            for m in range(M):
+                lp[i, m] += wj * rows[r, m]
+    return lp
+
+
+def _csr(entries, n):
+    """(ptr, idx, w) from (animal, row, weight) triples."""
+    if entries:
+        ii, rr, ww = (np.asarray(v) for v in zip(*entries))
+    else:
+        ii, rr, ww = np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    order = np.argsort(ii, kind="stable")
+    ptr = np.zeros(n + 1, np.int64)
+    np.add.at(ptr, ii + 1, 1)
+    return np.cumsum(ptr), rr[order].astype(np.int64), ww[order].astype(float)
+
+
+def _gather_plan(data: _Data):
+    """The rows each animal sums (built once per data set). Multi-catch: rows 0..S-1 are -H_s,
+    S..2S-1 log((1 - e^-H_s)/H_s), then log h_k of the detectors with captures; proximity and
+    count: row 0 the all-occasions base, then one row per (detector, usage) or detector
+    detected."""
+    if data.plan is not None:
+        return data.plan
+    n, S = data.n, data.S
+    c = data.counts
+    ent = []
+    if data.detector == "multi":
+        pos = {int(k): j for j, k in enumerate(data.used)}
+        for i in range(n):
+            for s_ in range(S):
+                if data.ignored[i, s_]:
+                    continue
+                ks = np.flatnonzero(c[i, s_] > 0)
+                if len(ks) == 0:
+                    ent.append((i, s_, 1.0))
+                else:
+                    ent.append((i, S + s_, 1.0))
+                    ent.append((i, 2 * S + pos[int(ks[0])], 1.0))
+        data.plan = ("multi", _csr(ent, n), None)
+        return data.plan
+    ii, ss, kk = np.nonzero(c > 0)
+    if data.detector == "count":
+        det = sorted(set(int(k) for k in kk))
+        pos = {k: j + 1 for j, k in enumerate(det)}
+        ent = [(i, 0, 1.0) for i in range(n)] + [(int(i), pos[int(k)], float(c[i, s_, k]))
+                                                 for i, s_, k in zip(ii, ss, kk)]
+        data.plan = ("count", _csr(ent, n), np.array(det, int))
+        return data.plan
+    pairs = sorted(set((int(k), float(data.usage[k, s_])) for k, s_ in zip(kk, ss)))
+    pos = {p: j + 1 for j, p in enumerate(pairs)}
+    ent = [(i, 0, 1.0) for i in range(n)] + [(int(i), pos[(int(k), float(data.usage[k, s_]))], 1.0)
+                                             for i, s_, k in zip(ii, ss, kk)]
+    data.plan = ("proximity", _csr(ent, n), pairs)
+    return data.plan
+
+
+def _log_pr_gather(data: _Data, g):
+    """As :func:`_log_pr` (same terms, same results to rounding), each animal's sum gathered
+    from a few rows over the mask (:func:`_gather_rows`)."""
+    g = np.clip(g, 0.0, 1.0 - 1e-15)
+    kind, (ptr, idx, w), extra = _gather_plan(data)
+    u = data.usage
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "multi":
+            h = -np.log1p(-g)  # M x K
+            H = h @ u  # M x S
+            log0 = -H.sum(axis=1)
+            lpc = np.where(H > 0, np.log(-np.expm1(-H)) - np.log(np.where(H > 0, H, 1.0)), 0.0)
+            rows = np.concatenate([-H.T, lpc.T, np.log(h[:, data.used]).T])
+        elif kind == "count":
+            h = -np.log1p(-g)
+            lam = h @ u.sum(axis=1)
+            log0 = -lam
+            rows = np.concatenate([-lam[None, :], np.log(h[:, extra]).T])
+        else:
+            l1g = np.log1p(-g)  # M x K
+            log0 = l1g @ u.sum(axis=1)
+            if extra:
+                kk = np.array([k for k, _ in extra], int)
+                uu = np.array([v for _, v in extra], float)
+                lq = l1g[:, kk] * uu[None, :]
+                inc = (np.log(-np.expm1(lq)) - lq).T
+            else:
+                inc = np.zeros((0, len(g)))
+            rows = np.concatenate([log0[None, :], inc])
+    lp = _gather_rows(np.ascontiguousarray(rows), ptr, idx, w, data.const)
+    return lp, log0
+
+
 def _components(data: _Data, g0, sigma, z, detectfn):
     if detectfn == "HN":
         g = g0 * np.exp(data.dist2 * (-0.5 / (sigma * sigma)))
     else:
         g = detection_function(data.dist, g0, sigma, z, detectfn)
-    lp, log0 = _log_pr(data, g)
+    lp, log0 = _log_pr_gather(data, g) if np.all(np.isfinite(data.const)) else _log_pr(data, g)
     pdot = -np.expm1(log0)
     a = float(pdot.sum() * data.cell_ha)
     if data.n == 0:
@@ -523,7 +630,9 @@ def fit_secr(
     z0 = start.get("z", 5.0)
     best = None
     g0_grid = [start["g0"]] if "g0" in start else [0.03, 0.1, 0.25, 0.6]
-    s_grid = [sig0] if "sigma" in start else [sig0 * f for f in (0.6, 1.0, 1.6)]
+    # sigma starts at the RPSV (a search over sigma as well cost more evaluations than it
+    # saved in the BFGS iterations, on every shipped secr data set and detection function)
+    s_grid = [sig0]
     if fn == "EX":
         s_grid = s_grid + [s * 0.6 for s in s_grid] if "sigma" not in start else s_grid
     for gg in g0_grid:
