@@ -180,6 +180,7 @@ class _Data:
             raise ValueError("collapse_occasions applies only to proximity and count detectors")
         self.collapsed = bool(collapse_occasions)
         self.plan = None  # the rows each animal's log Pr gathers (built on first use, _gather_plan)
+        self.grad_cols = None  # distances at the detectors those rows use (for the gradient)
         self.counts = counts
         self.n, self.S, self.K = n, S, K
         self.usage = u
@@ -189,6 +190,9 @@ class _Data:
         self.M = len(mask_xy)
         self.dist = _pairwise_distances(mask_xy, traps)  # M x K, computed once
         self.dist2 = self.dist * self.dist
+        # K x M copies: the fast path works detector by detector along contiguous rows
+        self.distT = np.ascontiguousarray(self.dist.T)
+        self.dist2T = np.ascontiguousarray(self.dist2.T)
         # multinomial coefficient over identical histories
         flat = (counts.sum(axis=1) if collapse_occasions else counts).reshape(n, -1)
         if n > 0:
@@ -293,6 +297,30 @@ def _gather_rows(rows, ptr, idx, w, const):
     return lp
 
 
+@njit(cache=True)
+def _gather_rows2(top, bottom, ptr, idx, w, const):
+    """:func:`_gather_rows` over the rows of ``top`` followed by those of ``bottom`` (no copy
+    of the two into one array)."""
+    n = ptr.shape[0] - 1
+    M = top.shape[1]
+    nt = top.shape[0]
+    lp = np.empty((n, M))
+    for i in range(n):
+        for m in range(M):
+            lp[i, m] = const[i]
+        for j in range(ptr[i], ptr[i + 1]):
+            r = idx[j]
+            wj = w[j]
+            if r < nt:
+                for m in range(M):
+                    lp[i, m] += wj * top[r, m]
+            else:
+                rb = r - nt
+                for m in range(M):
+                    lp[i, m] += wj * bottom[rb, m]
+    return lp
+
+
 def _csr(entries, n):
     """(ptr, idx, w) from (animal, row, weight) triples."""
     if entries:
@@ -345,45 +373,47 @@ def _gather_plan(data: _Data):
     return data.plan
 
 
-def _log_pr_gather(data: _Data, g):
-    """As :func:`_log_pr` (same terms, same results to rounding), each animal's sum gathered
-    from a few rows over the mask (:func:`_gather_rows`)."""
-    g = np.clip(g, 0.0, 1.0 - 1e-15)
+def _log_pr_gather(data: _Data, gT):
+    """As :func:`_log_pr` (same terms, same results to rounding) from the K x M detection
+    probabilities ``gT``, each animal's sum gathered from a few rows over the mask
+    (:func:`_gather_rows`)."""
+    gT = np.clip(gT, 0.0, 1.0 - 1e-15)
     kind, (ptr, idx, w), extra = _gather_plan(data)
     u = data.usage
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "multi":
-            h = -np.log1p(-g)  # M x K
-            H = h @ u  # M x S
-            log0 = -H.sum(axis=1)
-            lpc = np.where(H > 0, np.log(-np.expm1(-H)) - np.log(np.where(H > 0, H, 1.0)), 0.0)
-            rows = np.concatenate([-H.T, lpc.T, np.log(h[:, data.used]).T])
+            hT = -np.log1p(-gT)  # K x M
+            HT = u.T @ hT  # S x M
+            log0 = -HT.sum(axis=0)
+            pos = HT > 0
+            lpc = np.where(pos, np.log(-np.expm1(-HT)) - np.log(np.where(pos, HT, 1.0)), 0.0)
+            top, bottom = np.concatenate([-HT, lpc]), np.log(hT[data.used])
         elif kind == "count":
-            h = -np.log1p(-g)
-            lam = h @ u.sum(axis=1)
+            hT = -np.log1p(-gT)
+            lam = u.sum(axis=1) @ hT
             log0 = -lam
-            rows = np.concatenate([-lam[None, :], np.log(h[:, extra]).T])
+            top, bottom = -lam[None, :], np.log(hT[extra])
         else:
-            l1g = np.log1p(-g)  # M x K
-            log0 = l1g @ u.sum(axis=1)
+            l1g = np.log1p(-gT)  # K x M
+            log0 = u.sum(axis=1) @ l1g
             if extra:
                 kk = np.array([k for k, _ in extra], int)
                 uu = np.array([v for _, v in extra], float)
-                lq = l1g[:, kk] * uu[None, :]
-                inc = (np.log(-np.expm1(lq)) - lq).T
+                lq = l1g[kk] * uu[:, None]
+                inc = np.log(-np.expm1(lq)) - lq
             else:
-                inc = np.zeros((0, len(g)))
-            rows = np.concatenate([log0[None, :], inc])
-    lp = _gather_rows(np.ascontiguousarray(rows), ptr, idx, w, data.const)
+                inc = np.zeros((0, gT.shape[1]))
+            top, bottom = log0[None, :], inc
+    lp = _gather_rows2(top, bottom, ptr, idx, w, data.const)
     return lp, log0
 
 
 def _components(data: _Data, g0, sigma, z, detectfn):
     if detectfn == "HN":
-        g = g0 * np.exp(data.dist2 * (-0.5 / (sigma * sigma)))
+        gT = g0 * np.exp(data.dist2T * (-0.5 / (sigma * sigma)))
     else:
-        g = detection_function(data.dist, g0, sigma, z, detectfn)
-    lp, log0 = _log_pr_gather(data, g) if np.all(np.isfinite(data.const)) else _log_pr(data, g)
+        gT = detection_function(data.distT, g0, sigma, z, detectfn)
+    lp, log0 = _log_pr_gather(data, gT) if np.all(np.isfinite(data.const)) else _log_pr(data, gT.T)
     pdot = -np.expm1(log0)
     a = float(pdot.sum() * data.cell_ha)
     if data.n == 0:
@@ -394,6 +424,141 @@ def _components(data: _Data, g0, sigma, z, detectfn):
         return a, -np.inf
     lsum = mx + np.log(np.exp(lp - mx[:, None]).sum(axis=1)) + data.log_cell
     return a, float(np.sum(lsum))
+
+
+def _components_grad(data: _Data, g0, sigma, z, detectfn):
+    """Likelihood components and their gradients (every detector type of the fast path): (a, lsum, da, dlsum), derivatives with
+    respect to the link-scale detection parameters (logit g0, log sigma[, log z]).
+
+    By the chain rule through the terms of :func:`_log_pr_gather`: with g_k(x) the detection
+    function, h = -log(1 - g), H_s = sum_k u_ks h_k, each row of an animal's log Pr (-H_s,
+    log((1 - e^-H_s)/H_s), log h_k) has the derivative row -dH_s, (e^-H/(1 - e^-H) - 1/H) dH_s,
+    dh_k/h_k, gathered the same way; d lsum = sum_i sum_m w_im d lp_im with w the per-animal
+    softmax weights over the mask, and d a = -c sum_m e^(log0) d log0. Proximity: the rows are
+    log0 = -sum_k U_k h_k and log(1 - e^q) - q with q = -u h_k (derivative -dq / (1 - e^q));
+    count: log0 and log h_k (derivative dh_k / h_k, weighted by the count)."""
+    d, d2 = data.distT, data.dist2T  # K x M
+    u = data.usage
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # dh/dbeta = dg/dbeta / (1 - g), kept as (scalar, K x M array) pairs: the logit-g0
+        # derivative is (1 - g0) g/(1 - g), so it shares the array g/(1 - g) with no extra pass
+        if detectfn == "HN":
+            g = g0 * np.exp(d2 * (-0.5 / (sigma * sigma)))
+        elif detectfn == "EX":
+            g = g0 * np.exp(-d / sigma)
+        else:
+            r = d / sigma
+            t = r ** (-z)
+            et = np.exp(-t)
+            g = g0 * -np.expm1(-t)
+        clipped = g > 1.0 - 1e-15
+        any_clipped = bool(clipped.any())
+        if any_clipped:
+            g = np.where(clipped, 1.0 - 1e-15, g)
+        inv1mg = 1.0 / (1.0 - g)
+        if any_clipped:
+            inv1mg = np.where(clipped, 0.0, inv1mg)
+        ratio = g * inv1mg
+        dhs = [(1.0 - g0, ratio)]
+        if detectfn == "HN":
+            dhs.append((1.0 / (sigma * sigma), ratio * d2))
+        elif detectfn == "EX":
+            dhs.append((1.0 / sigma, ratio * d))
+        else:
+            zero = r == 0.0
+            base_ = np.where(zero, 0.0, g0 * et * t * z) * inv1mg
+            dhs.append((1.0, base_))
+            dhs.append((-1.0, base_ * np.log(np.where(zero, 1.0, r))))
+        h = -np.log1p(-g)  # K x M
+        kind, (ptr, idx, w), extra = _gather_plan(data)
+        M = g.shape[1]
+        if kind == "multi":
+            H = u.T @ h  # S x M
+            E = np.exp(-H)
+            pos = H > 0
+            Hp = np.where(pos, H, 1.0)
+            lpc = np.where(pos, np.log1p(-E) - np.log(Hp), 0.0)
+            log0 = -H.sum(axis=0)
+            hu = h[data.used]
+            top, bottom = np.concatenate([-H, lpc]), np.log(hu)
+            # d lpc / dH = e^-H / (1 - e^-H) - 1/H, by its series -1/2 + H/12 where H is small
+            # (the two terms cancel there, and both overflow for a denormal H)
+            small = Hp < 1e-4
+            dlpc_f = np.where(pos, np.where(small, -0.5 + Hp / 12.0, E / -np.expm1(-Hp) - 1.0 / Hp), 0.0)
+            cols = data.used
+        elif kind == "count":
+            U = u.sum(axis=1)
+            log0 = -(U @ h)
+            hu = h[extra]
+            top, bottom = log0[None, :], np.log(hu)
+            cols = extra
+        else:  # proximity: log(1 - g) = -h
+            U = u.sum(axis=1)
+            log0 = -(U @ h)
+            if extra:
+                kk = np.array([k for k, _ in extra], int)
+                uu = np.array([v for _, v in extra], float)
+                q = -h[kk] * uu[:, None]  # log(1 - p) for (detector, usage)
+                inc = np.log(-np.expm1(q)) - q
+                # d/dq [log(1 - e^q) - q] = -1 / (1 - e^q); dq = -u dh
+                one_m_eq = -np.expm1(q)
+            else:
+                kk = np.zeros(0, int)
+                uu = np.zeros(0)
+                inc = np.zeros((0, M))
+                one_m_eq = np.zeros((0, M))
+            top, bottom = log0[None, :], inc
+            cols = kk
+        lp = _gather_rows2(top, bottom, ptr, idx, w, data.const)
+        a = float((-np.expm1(log0)).sum() * data.cell_ha)
+        n = data.n
+        mx = lp.max(axis=1)
+        if n and not np.all(np.isfinite(mx)):
+            return a, -np.inf, None, None
+        Ex = np.exp(lp - mx[:, None])
+        Ssum = Ex.sum(axis=1)
+        lsum = float(np.sum(mx + np.log(Ssum) + data.log_cell))
+        W = Ex / Ssum[:, None]
+        # d rows along the needed detectors, per parameter, with the parameter's scalar
+        # factored out (everything below is linear in it)
+        sel = data.grad_cols
+        if sel is None or (sel[0] is not cols and not np.array_equal(sel[0], cols)):
+            sel = data.grad_cols = (cols, d2[cols], d[cols])
+        _, d2c, dc = sel
+        # (g/(1-g)) / h (multi, count) or u (g/(1-g)) / (1 - (1-g)^u) (proximity) at the
+        # needed detectors: quotients of two small numbers far from the detectors, taken as
+        # quotients (not times a reciprocal, which overflows) with their limit 1 where g = 0
+        if kind in ("multi", "count"):
+            num, den = ratio[cols], hu
+        else:
+            num, den = ratio[cols] * uu[:, None], one_m_eq
+        okd = den > 0
+        Rc = np.where(okd, num / np.where(okd, den, 1.0), 1.0)
+        if detectfn == "HN":
+            col_arrays = [Rc, Rc * d2c]
+        elif detectfn == "EX":
+            col_arrays = [Rc, Rc * dc]
+        else:
+            mult = uu[:, None] if kind == "proximity" else 1.0
+            # (where den = 0 the animal's log Pr is -inf there and its weight 0: any finite value)
+            col_arrays = [Rc] + [np.where(okd, (arr[cols] * mult) / np.where(okd, den, 1.0), 0.0)
+                                 for _, arr in dhs[1:]]
+        da, dl = [], []
+        zeros = np.zeros(n)
+        p0 = np.exp(log0)
+        S = u.shape[1]
+        for (scale, arr), colv in zip(dhs, col_arrays):
+            if kind == "multi":
+                dH = u.T @ arr
+                dlog0 = -dH.sum(axis=0)
+                dtop = np.concatenate([-dH, dlpc_f * dH])
+            else:
+                dlog0 = -(U @ arr)
+                dtop = dlog0[None, :]
+            dlp = _gather_rows2(dtop, colv, ptr, idx, w, zeros)
+            dl.append(scale * float(np.einsum("ij,ij->", W, dlp)))
+            da.append(scale * float(-np.sum(p0 * dlog0) * data.cell_ha))
+    return a, lsum, np.array(da), np.array(dl)
 
 
 def _loglik_from(data, likelihood, D, a, lsum):
@@ -505,11 +670,25 @@ def _expit(x):
     return special.expit(x)
 
 
-def _component_derivatives(comps, x, rel_step):
-    """Central-difference gradient and Hessian of a(x) and lsum(x) (from ``comps``)."""
+def _component_derivatives(comps, x, rel_step, grads=None):
+    """Gradient and Hessian of a(x) and lsum(x): central differences of ``comps``, or, given
+    ``grads`` (x -> exact gradients of a and lsum), those gradients and central differences
+    of them (2k evaluations instead of 1 + 2k^2)."""
     x = np.asarray(x, float)
     k = len(x)
     h = rel_step * np.maximum(1.0, np.abs(x))
+    if grads is not None:
+        a_g, l_g = grads(x)
+        a_H = np.empty((k, k))
+        l_H = np.empty((k, k))
+        for i in range(k):
+            e = np.zeros(k)
+            e[i] = h[i]
+            ap, lp = grads(x + e)
+            am, lm = grads(x - e)
+            a_H[i] = (ap - am) / (2 * h[i])
+            l_H[i] = (lp - lm) / (2 * h[i])
+        return a_g, 0.5 * (a_H + a_H.T), l_g, 0.5 * (l_H + l_H.T)
     c0 = np.array(comps(x))
     plus = np.empty((k, 2))
     minus = np.empty((k, 2))
@@ -621,6 +800,17 @@ def fit_secr(
         # conditional LL (up to constants) == profile of full LL over D
         return -(lsum - n * np.log(a))
 
+    # the exact gradient (fewer evaluations than finite differences)
+    analytic = bool(np.all(np.isfinite(data.const)))
+
+    def negll_and_grad(det_beta):
+        n_eval[0] += 1
+        g0, sigma, z = unpack(det_beta)
+        a, lsum, da, dl = _components_grad(data, g0, sigma, z, fn)
+        if da is None or not np.isfinite(lsum) or a <= 0:
+            return 1e50, np.zeros(len(det_beta))
+        return -(lsum - n * np.log(a)), -(dl - n * da / a)
+
     # starting values (in the spirit of secr's autoini: sigma from RPSV, g0 by search)
     sig0 = start.get("sigma") or _rpsv(data.counts, traps)
     if sig0 is None or not np.isfinite(sig0) or sig0 <= 0:
@@ -645,12 +835,17 @@ def fit_secr(
     eps = 1e-5
 
     def grad_at(x):
+        if analytic:
+            return negll_and_grad(x)[1]
         return np.array([
             (profile_negll(x + eps * e) - profile_negll(x - eps * e)) / (2 * eps)
             for e in np.eye(len(x))
         ])
 
-    res = optimize.minimize(profile_negll, x0, method="BFGS", options={"gtol": 1e-5})
+    if analytic:
+        res = optimize.minimize(negll_and_grad, x0, jac=True, method="BFGS", options={"gtol": 1e-5})
+    else:
+        res = optimize.minimize(profile_negll, x0, method="BFGS", options={"gtol": 1e-5})
     det_hat = res.x
     converged = bool(res.success)
     message = f"BFGS: {res.message}"
@@ -686,7 +881,14 @@ def fit_secr(
     # enters analytically: negLL = D a - n beta_D - lsum + const.  So the derivatives of
     # a and lsum w.r.t. the detection parameters theta are taken by central differences
     # (one set of evaluations) and the Hessian is assembled exactly in beta_D.
-    a_g, a_H, l_g, l_H = _component_derivatives(comps, det_hat, hessian_rel_step)
+    def grads(x):
+        n_eval[0] += 1
+        g0_, s_, z_ = unpack(x)
+        _, _, da_, dl_ = _components_grad(data, g0_, s_, z_, fn)
+        return da_, dl_
+
+    a_g, a_H, l_g, l_H = _component_derivatives(comps, det_hat, hessian_rel_step,
+                                                grads=grads if analytic else None)
     if lik == "full":
         beta = np.concatenate([[np.log(D_hat)], det_hat])
         loglik = float(_loglik_from(data, "full", D_hat, a_hat, lsum_hat))
