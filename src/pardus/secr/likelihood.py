@@ -279,28 +279,12 @@ def _safe_matmul(a, b):
 
 
 @njit(cache=True)
-def _gather_rows(rows, ptr, idx, w, const):
-    """lp[i, :] = const[i] + sum_j w[j] * rows[idx[j], :] over j in ptr[i]:ptr[i+1] (numba): each
-    animal's log Pr(w_i | x) as a sum of a few precomputed rows over the mask, instead of dense
-    products with mostly-zero count matrices. Rows may hold -inf (an impossible event); w > 0."""
-    n = ptr.shape[0] - 1
-    M = rows.shape[1]
-    lp = np.empty((n, M))
-    for i in range(n):
-        for m in range(M):
-            lp[i, m] = const[i]
-        for j in range(ptr[i], ptr[i + 1]):
-            r = idx[j]
-            wj = w[j]
-            for m in range(M):
-                lp[i, m] += wj * rows[r, m]
-    return lp
-
-
-@njit(cache=True)
-def _gather_rows2(top, bottom, ptr, idx, w, const):
-    """:func:`_gather_rows` over the rows of ``top`` followed by those of ``bottom`` (no copy
-    of the two into one array)."""
+def _gather_rows(top, bottom, ptr, idx, w, const):
+    """lp[i, :] = const[i] + sum_j w[j] * rows[idx[j], :] over j in ptr[i]:ptr[i+1] (numba),
+    the rows being those of ``top`` followed by those of ``bottom`` (not copied into one
+    array): each animal's log Pr(w_i | x) as a sum of a few precomputed rows over the mask,
+    instead of dense products with mostly-zero count matrices. Rows may hold -inf (an
+    impossible event); w > 0."""
     n = ptr.shape[0] - 1
     M = top.shape[1]
     nt = top.shape[0]
@@ -404,7 +388,7 @@ def _log_pr_gather(data: _Data, gT):
             else:
                 inc = np.zeros((0, gT.shape[1]))
             top, bottom = log0[None, :], inc
-    lp = _gather_rows2(top, bottom, ptr, idx, w, data.const)
+    lp = _gather_rows(top, bottom, ptr, idx, w, data.const)
     return lp, log0
 
 
@@ -427,8 +411,9 @@ def _components(data: _Data, g0, sigma, z, detectfn):
 
 
 def _components_grad(data: _Data, g0, sigma, z, detectfn):
-    """Likelihood components and their gradients (every detector type of the fast path): (a, lsum, da, dlsum), derivatives with
-    respect to the link-scale detection parameters (logit g0, log sigma[, log z]).
+    """Likelihood components and their gradients, for every detector type of the fast path:
+    (a, lsum, da, dlsum), derivatives with respect to the link-scale detection parameters
+    (logit g0, log sigma[, log z]).
 
     By the chain rule through the terms of :func:`_log_pr_gather`: with g_k(x) the detection
     function, h = -log(1 - g), H_s = sum_k u_ks h_k, each row of an animal's log Pr (-H_s,
@@ -509,7 +494,7 @@ def _components_grad(data: _Data, g0, sigma, z, detectfn):
                 one_m_eq = np.zeros((0, M))
             top, bottom = log0[None, :], inc
             cols = kk
-        lp = _gather_rows2(top, bottom, ptr, idx, w, data.const)
+        lp = _gather_rows(top, bottom, ptr, idx, w, data.const)
         a = float((-np.expm1(log0)).sum() * data.cell_ha)
         n = data.n
         mx = lp.max(axis=1)
@@ -555,7 +540,7 @@ def _components_grad(data: _Data, g0, sigma, z, detectfn):
             else:
                 dlog0 = -(U @ arr)
                 dtop = dlog0[None, :]
-            dlp = _gather_rows2(dtop, colv, ptr, idx, w, zeros)
+            dlp = _gather_rows(dtop, colv, ptr, idx, w, zeros)
             dl.append(scale * float(np.einsum("ij,ij->", W, dlp)))
             da.append(scale * float(-np.sum(p0 * dlog0) * data.cell_ha))
     return a, lsum, np.array(da), np.array(dl)
