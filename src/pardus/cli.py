@@ -1290,7 +1290,7 @@ def estimate(
     mask: Optional[Path] = typer.Option(None, "--mask", help="habitat mask file, CSV of x,y in metres (secr's write.mask), instead of --buffer"),
     nx: int = typer.Option(64, "--nx", help="mask cells across the buffered frame of the detectors (secr's nx; with --buffer)"),
     model: Optional[list[str]] = typer.Option(None, "--model", help=H_ESTIMATE_MODEL),
-    detectfn: Optional[list[str]] = typer.Option(None, "--detectfn", help="detection function HN (half-normal, default), EX (exponential) or HR (hazard rate); repeat to fit each"),
+    detectfn: Optional[list[str]] = typer.Option(None, "--detectfn", help="detection function HN (half-normal, default), EX (exponential) or HR (hazard rate), or their hazard forms HHN, HEX, HHR (fitted with lambda0, the hazard at distance 0); repeat to fit each"),
     cl: bool = typer.Option(False, "--cl/--full", help="conditional likelihood (secr CL = TRUE; D derived) or the full likelihood (default)"),
     hcov: Optional[str] = typer.Option(None, "--hcov", help="individual covariate that gives known class membership in the full likelihood, e.g. sex (secr's hcov; class shares pmix estimated)"),
     closed: bool = typer.Option(True, "--closed/--no-closed", help="also the closed-population estimates of N of each session (secr's closedN)"),
@@ -1403,7 +1403,7 @@ def estimate(
                          f"(listed above, with the reasons); {rest}"], code=1)
 
 
-_DESIGN_UNITS = {"D": "animals/ha", "g0": "probability", "sigma": "m", "z": "shape"}
+_DESIGN_UNITS = {"D": "animals/ha", "g0": "probability", "lambda0": "hazard", "sigma": "m", "z": "shape"}
 
 
 def _pct(x, digits: int = 1, sign: bool = False) -> str:
@@ -1456,11 +1456,12 @@ def _print_design(study, traps_path: Path, per_100km2: bool) -> None:
     from .secr.simulate import _STATUS_TEXT, STATUSES
 
     s, sm = study.settings, study.summary
-    z = f", z = {s['z']:g}" if s["detectfn"] == "HR" else ""
+    z = f", z = {s['z']:g}" if s["detectfn"] in ("HR", "HHR") else ""
+    p0 = "lambda0" if "lambda0" in s else "g0"
     dens = f"D = {s['D']:g} animals/ha ({s['D'] * D_PER_100KM2:,.6g} per 100 km²)"
     lik = "full likelihood" if s["likelihood"] == "full" else "conditional likelihood, D derived"
     out.print(f"Design: {traps_path.name} — {s['ndetectors']} {s['detector']} detectors, {s['noccasions']} occasions; "
-              f"{dens}; detection {s['detectfn']}, g0 = {s['g0']:g}, σ = {s['sigma']:g} m{z}; {lik}",
+              f"{dens}; detection {s['detectfn']}, {p0} = {s[p0]:g}, σ = {s['sigma']:g} m{z}; {lik}",
               highlight=False, markup=False)
     buf = f"buffer {s['buffer']:g} m" + (" (4 σ)" if s["buffer"] == 4.0 * s["sigma"] else "")
     out.print(f"mask: {s['mask_points']} points, spacing {_g4(s['mask_spacing'])} m; {buf} around the detectors, nx {s['nx']}; "
@@ -1499,12 +1500,13 @@ def design(
     traps: Path = typer.Argument(..., help="detector file: Detector x y [usage] (secr's read.traps; text or .csv); its usage, when it has one, is the effort of each detector on each occasion"),
     density: Optional[float] = typer.Option(None, "--density", help="true density in animals per hectare, as secr (give this or --density-100km2)"),
     density_100km2: Optional[float] = typer.Option(None, "--density-100km2", help="true density in animals per 100 km² (= 10,000 × animals/ha), instead of --density"),
-    g0: float = typer.Option(..., "--g0", help="true detection probability per occasion at distance 0, in (0, 1]"),
+    g0: Optional[float] = typer.Option(None, "--g0", help="true detection probability per occasion at distance 0, in (0, 1] (HN, EX, HR)"),
+    lambda0: Optional[float] = typer.Option(None, "--lambda0", help="true detection hazard per occasion at distance 0, > 0, for the hazard forms HHN, HEX, HHR (instead of --g0)"),
     sigma: float = typer.Option(..., "--sigma", help="true spatial scale σ of the detection function, metres"),
     occasions: int = typer.Option(..., "--occasions", help="number of occasions S of each survey (the usage columns of the detector file, when it has them)"),
     detector: str = typer.Option("multi", "--detector", help="detector type: multi, single, proximity or count (secr's read.traps)"),
-    detectfn: str = typer.Option("HN", "--detectfn", help="detection function HN (half-normal, default), EX (exponential) or HR (hazard rate; needs --z), simulated and fitted"),
-    z: Optional[float] = typer.Option(None, "--z", help="true shape z of the hazard-rate detection function (with --detectfn HR)"),
+    detectfn: str = typer.Option("HN", "--detectfn", help="detection function HN (half-normal, default), EX (exponential) or HR (hazard rate; needs --z) with --g0, or their hazard forms HHN, HEX, HHR (HHR needs --z) with --lambda0; simulated and fitted"),
+    z: Optional[float] = typer.Option(None, "--z", help="true shape z of the hazard-rate detection function (with --detectfn HR or HHR)"),
     buffer: Optional[float] = typer.Option(None, "--buffer", help="habitat mask: this many metres around the detectors (default 4 σ, as secrdesign); animals live and are fitted on it"),
     nx: int = typer.Option(32, "--nx", help="mask cells across the buffered frame of the detectors (secr's nx; 32 as secrdesign)"),
     replicates: int = typer.Option(100, "--replicates", "-n", help="simulated surveys, each fitted"),
@@ -1541,7 +1543,20 @@ def design(
         problems.append(f"--density {density}: give a positive density in animals per hectare, e.g. 0.5")
     elif density_100km2 is not None and not positive(density_100km2):
         problems.append(f"--density-100km2 {density_100km2}: give a positive density in animals per 100 km², e.g. 5000")
-    if not (math.isfinite(g0) and 0 < g0 <= 1):
+    hazard_fn = str(detectfn).strip().upper() in ("HHN", "HEX", "HHR", "14", "15", "16")
+    if hazard_fn:
+        if g0 is not None:
+            problems.append(f"--g0 {g0}: the hazard form {detectfn} has the intercept lambda0 — give --lambda0 (> 0), e.g. 0.3")
+        elif lambda0 is None:
+            problems.append(f"--detectfn {detectfn}: give the true hazard at distance 0, --lambda0 (> 0), e.g. 0.3")
+        elif not positive(lambda0):
+            problems.append(f"--lambda0 {lambda0}: give a positive detection hazard, e.g. 0.3")
+    elif lambda0 is not None:
+        problems.append(f"--lambda0 {lambda0}: lambda0 belongs to the hazard forms — give --detectfn HHN (or HEX, HHR), "
+                        "or --g0 for HN, EX, HR")
+    elif g0 is None:
+        problems.append("--g0: give the true detection probability at distance 0, in (0, 1], e.g. 0.2")
+    elif not (math.isfinite(g0) and 0 < g0 <= 1):
         problems.append(f"--g0 {g0}: give a detection probability in (0, 1], e.g. 0.2")
     if not positive(sigma):
         problems.append(f"--sigma {sigma}: give a positive spatial scale in metres, e.g. 30")
@@ -1554,10 +1569,10 @@ def design(
         fn = detectfn_name(detectfn)
     except EstimateError as exc:
         problems.append(f"--detectfn {detectfn}: {exc}")
-    if fn == "HR" and z is None:
-        problems.append("--detectfn HR: the hazard-rate function needs its shape — give --z Z (> 0), e.g. --z 4")
-    elif z is not None and fn is not None and fn != "HR":
-        problems.append(f"--z {z}: the shape is only used by the hazard-rate function — give --detectfn HR, or leave --z out")
+    if fn in ("HR", "HHR") and z is None:
+        problems.append(f"--detectfn {fn}: the hazard-rate function needs its shape — give --z Z (> 0), e.g. --z 4")
+    elif z is not None and fn is not None and fn not in ("HR", "HHR"):
+        problems.append(f"--z {z}: the shape is only used by the hazard-rate function — give --detectfn HR (or HHR), or leave --z out")
     elif z is not None and not positive(z):
         problems.append(f"--z {z}: give a positive hazard-rate shape, e.g. 4")
     if buffer is not None and not positive(buffer):
@@ -1585,7 +1600,7 @@ def design(
     t0 = time.perf_counter()
     try:
         with _KillPoolOnSignal():
-            study = design_study(layout, D=D, detectfn=fn, g0=g0, sigma=sigma, z=z, noccasions=occasions, detector=detector,
+            study = design_study(layout, D=D, detectfn=fn, g0=g0, lambda0=lambda0, sigma=sigma, z=z, noccasions=occasions, detector=detector,
                                  buffer=buffer, nx=nx, nsim=replicates, seed=seed, workers=n_workers,
                                  likelihood="conditional" if cl else "full")
     except (ValueError, MaskError) as exc:

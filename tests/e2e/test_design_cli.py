@@ -194,11 +194,15 @@ def _args(**change) -> list[str]:
         (_args(sigma="0"), "--sigma 0.0: give a positive spatial scale"),
         (_args(occasions="0"), "--occasions 0: give a whole number of occasions ≥ 1"),
         (_args() + ["--detectfn", "HR"], "--detectfn HR: the hazard-rate function needs its shape — give --z"),
+        (_args() + ["--detectfn", "HHN"], "--g0 0.25: the hazard form HHN has the intercept lambda0 — give --lambda0"),
+        (_args(g0=None) + ["--detectfn", "HHN"], "--detectfn HHN: give the true hazard at distance 0, --lambda0"),
+        (_args() + ["--lambda0", "0.3"], "--lambda0 0.3: lambda0 belongs to the hazard forms"),
         (_args(n="0"), "--replicates 0 — must be a whole number of at least 1"),
         (_args() + ["-w", "0"], "--workers 0 — must be a whole number of at least 1"),
     ],
     ids=["no-density", "two-densities", "density-0", "density-100km2-negative", "g0-0", "g0-1.5", "sigma-0",
-         "occasions-0", "HR-without-z", "replicates-0", "workers-0"],
+         "occasions-0", "HR-without-z", "HHN-with-g0", "HHN-without-lambda0", "lambda0-with-HN", "replicates-0",
+         "workers-0"],
 )
 def test_option_errors_exit_2_and_write_nothing(tmp_path, args, message):
     out = tmp_path / "design.csv"
@@ -207,3 +211,15 @@ def test_option_errors_exit_2_and_write_nothing(tmp_path, args, message):
     assert message in res.stderr
     assert "Traceback" not in res.stderr and "simulating" not in res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hazard_form_is_simulated_and_fitted_with_lambda0(tmp_path):
+    out = tmp_path / "hhn.csv"
+    res = pardus("design", TRAP, "--density", "5", "--detectfn", "HHN", "--lambda0", "0.3", "--sigma", "30",
+                 "--occasions", "5", "--nx", "16", "-n", "3", "-s", "3", "-w", "1", "-o", out)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "detection HHN, lambda0 = 0.3" in res.stdout
+    table = rows(out)
+    assert len(table) == 3 and "lambda0" in table[0] and "g0" not in table[0]
+    ok = [r for r in table if r["status"] == "ok"]
+    assert ok and all(float(r["lambda0_lcl"]) < float(r["lambda0"]) < float(r["lambda0_ucl"]) for r in ok)

@@ -100,6 +100,22 @@ def test_captdata_report_has_the_figures(captdata_run):
     assert "54,798" in html  # D per 100 km² of the best model, in the headline and the table
 
 
+def test_hazard_forms_are_fitted_with_lambda0(tmp_path):
+    """--detectfn HHN/HEX (secr's 14, 16): the intercept is the hazard lambda0 (log link)."""
+    out = tmp_path / "est.csv"
+    res = pardus("estimate", CAPT, "--traps", TRAP, "--detector", "single", "--buffer", "100", "--detectfn", "HHN",
+                 "--detectfn", "16", "--no-closed", "--no-report", "-o", out)
+    assert res.returncode == 0, res.stdout + res.stderr
+    table = rows(out)
+    for fn in ("HHN", "HEX"):
+        params = {r["parameter"]: r for r in table if r["detectfn"] == fn}
+        assert {"D", "lambda0", "sigma"} <= set(params), params
+        lam = params["lambda0"]
+        assert lam["link"] == "log" and lam["unit"] == "hazard"
+        assert float(lam["lcl"]) < float(lam["estimate"]) < float(lam["ucl"])
+        assert "g0" not in params
+
+
 def test_stoat_proximity_with_a_mask_file(tmp_path):
     out = tmp_path / "stoat.csv"
     res = pardus("estimate", DATA / "stoatCHcapt.txt", "--traps", DATA / "stoatCHtrap.txt", "--detector", "proximity",

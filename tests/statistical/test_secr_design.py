@@ -15,12 +15,13 @@ Tolerances, fixed before the tests were run:
   ML estimators of SECR parameters are consistent but not exactly unbiased at n ~ 40;
   published simulation studies of this size (Efford 2004; Efford, Borchers & Byrom 2009;
   secrdesign's examples) show |RB(D)| of 1-3 % and |RB| of g0 and sigma of a few per cent,
-  so ALLOW is 0.03 for D and sigma and 0.05 for g0 (the least precise, on the logit scale).
+  so ALLOW is 0.03 for D and sigma and 0.05 for g0 (the least precise, on the logit scale) and
+  for lambda0 (secr's hazard half-normal HHN, the same role on the log scale).
 * coverage of the 95 % intervals within Z binomial SEs of 0.95: |c - 0.95| <= Z sqrt(0.95 *
   0.05 / m) (about 0.062 for m = 150).
 
-Z = 3.5: with 5 bias/coverage assertions the chance that one fails by Monte-Carlo error alone
-is below 5 * 4.7e-4 ≈ 2.3e-3. No assertion depends on wall-clock time.
+Z = 3.5: with 9 bias/coverage assertions the chance that one fails by Monte-Carlo error alone
+is below 9 * 4.7e-4 ≈ 4.2e-3. No assertion depends on wall-clock time.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.slow
 
 NSIM = 150  # simulated surveys per design study
 Z = 3.5  # multiple of the Monte-Carlo / binomial SE
-ALLOW = {"D": 0.03, "g0": 0.05, "sigma": 0.03}  # small-sample ML bias allowed (see docstring)
+ALLOW = {"D": 0.03, "g0": 0.05, "lambda0": 0.05, "sigma": 0.03}  # small-sample ML bias allowed (see docstring)
 
 SIGMA, G0, D, NOCC = 25.0, 0.2, 5.0, 5
 _GRID = np.arange(6) * 2 * SIGMA
@@ -78,3 +79,13 @@ def test_multi_catch_detection_parameters_unbiased():
     """Multi-catch simulation + multi-catch fit: RB of g0 and sigma (and D)."""
     result = _study("multi", seed=20240602)
     _check_bias(result.summary, ["D", "g0", "sigma"])
+
+
+def test_hazard_halfnormal_lambda0_unbiased_and_covered():
+    """secr's hazard half-normal (HHN, lambda0 = 0.22, so g(0) = 1 - exp(-0.22) ≈ 0.2 as in the
+    tests above), multi-catch simulation and fit: RB of D, lambda0 and sigma, coverage of D."""
+    result = design_study(TRAPS, D=D, detectfn="HHN", lambda0=0.22, sigma=SIGMA, noccasions=NOCC,
+                          detector="multi", mask=MASK, nsim=NSIM, seed=20261203, workers=2)
+    assert [p.param for p in result.summary.params] == ["D", "lambda0", "sigma"]
+    _check_bias(result.summary, ["D", "lambda0", "sigma"])
+    _check_coverage(result.summary, "D")

@@ -240,3 +240,23 @@ def test_check_buffer_flags_a_narrow_mask():
     assert "too narrow" in str(res) and "Rebuild the mask with a buffer of at least" in res.message
     assert res.suggested_buffer_m == pytest.approx(suggest_buffer(_fit(), _ch()), abs=1.0)
     assert f"buffer={res.suggested_buffer_m:.4g}" in res.message
+
+
+def test_hazard_form_buffer_uses_lambda0():
+    """A hazard half-normal fit (HHN) is checked with its lambda0; the quadrature's esa at
+    secr's mask equals the fit's esa, as for HN."""
+    from pardus.secr.models import secr_fit
+
+    fit = secr_fit(_ch(), _mask(), detectfn="HHN")
+    p = detection_params(fit)
+    assert p.detectfn == "HHN" and p.g0 == pytest.approx(fit.estimates["lambda0"])
+    curve = esa_curve(fit, _ch(), max_buffer=100.0, spacing=7.34375, n_points=1)
+    assert curve.esa_ha[0] == pytest.approx(fit.esa_ha, rel=1e-5)
+    res = check_buffer(fit, _ch(), _mask())
+    assert res.adequate and "lambda0 = " in res.message
+    with pytest.raises(ValueError, match="lambda0"):
+        detection_params({"g0": 0.2, "sigma": 25.0, "detectfn": "HHN"})
+    # a hazard above 1 is allowed (g(0) = 1 - exp(-lambda0) < 1); a probability above 1 is not
+    assert detection_params({"lambda0": 1.5, "sigma": 25.0, "detectfn": "HHN"}).g0 == 1.5
+    with pytest.raises(ValueError, match="g0 = 1.5"):
+        detection_params({"g0": 1.5, "sigma": 25.0})

@@ -118,12 +118,14 @@ def _direct(counts, detector, D, g0, sigma, usage, likelihood, detectfn="HN", z=
         g = []
         for k in range(K):
             d = math.hypot(mx - TRAPS[k, 0], my - TRAPS[k, 1])
-            if detectfn == "HN":
-                g.append(g0 * math.exp(-d * d / (2 * sigma * sigma)))
-            elif detectfn == "EX":
-                g.append(g0 * math.exp(-d / sigma))
+            if detectfn in ("HN", "HHN"):
+                v = g0 * math.exp(-d * d / (2 * sigma * sigma))
+            elif detectfn in ("EX", "HEX"):
+                v = g0 * math.exp(-d / sigma)
             else:
-                g.append(g0 * (1 - math.exp(-((d / sigma) ** (-z)))))
+                v = g0 * (1 - math.exp(-((d / sigma) ** (-z))))
+            # secr's hazard forms (detectfn 14-16): g0 is lambda0, g = 1 - exp(-lambda(d))
+            g.append(1 - math.exp(-v) if detectfn in ("HHN", "HEX", "HHR") else v)
         q0 = 1.0
         for s in range(S):
             if detector == "multi":
@@ -188,12 +190,12 @@ def test_detection_at_unused_detector_ignored(detector):
 @pytest.mark.parametrize("detector", ["multi", "proximity", "count"])
 @pytest.mark.parametrize("use_usage", [False, True])
 @pytest.mark.parametrize("likelihood", ["full", "conditional"])
-@pytest.mark.parametrize("detectfn", ["HN", "EX", "HR"])
+@pytest.mark.parametrize("detectfn", ["HN", "EX", "HR", "HHN", "HEX", "HHR"])
 def test_loglik_tiny_direct(detector, use_usage, likelihood, detectfn):
     counts = COUNTS_COUNT if detector == "count" else COUNTS
     usage = np.array(USAGE, float) if use_usage else None
     u = USAGE if use_usage else [[1] * 3] * 3
-    z = 3.0 if detectfn == "HR" else None
+    z = 3.0 if detectfn in ("HR", "HHR") else None
     want, a_want = _direct(counts, detector, 1.7, 0.3, 8.0, u, likelihood, detectfn, z)
     got, a_got = secr_loglik(counts, TRAPS, MASK, CELL, D=1.7, g0=0.3, sigma=8.0, z=z,
                              detector=detector, detectfn=detectfn, usage=usage,
@@ -219,6 +221,11 @@ def test_detection_functions():
     assert np.allclose(detection_function(d, 0.5, 10.0, detectfn=2), 0.5 * np.exp(-d / 10))
     hr = detection_function(d[1:], 0.5, 10.0, z=4.0, detectfn="HR")
     assert np.allclose(hr, 0.5 * (1 - np.exp(-((d[1:] / 10) ** -4))))
+    # secr's hazard forms: lambda0 = 0.5 is the hazard at d = 0
+    assert np.allclose(detection_function(d, 0.5, 10.0, detectfn="HHN"), 1 - np.exp(-0.5 * np.exp(-d**2 / 200)))
+    assert np.allclose(detection_function(d, 0.5, 10.0, detectfn=16), 1 - np.exp(-0.5 * np.exp(-d / 10)))
+    hhr = detection_function(d[1:], 0.5, 10.0, z=4.0, detectfn=15)
+    assert np.allclose(hhr, 1 - np.exp(-0.5 * (1 - np.exp(-((d[1:] / 10) ** -4)))))
 
 
 def test_conditional_matches_full_detection_parameters():
@@ -336,7 +343,8 @@ def test_non_converged_reported(monkeypatch):
 
 
 @pytest.mark.parametrize("detector", ["multi", "proximity", "count"])
-@pytest.mark.parametrize("detectfn, z", [("HN", None), ("EX", None), ("HR", 4.0)])
+@pytest.mark.parametrize("detectfn, z", [("HN", None), ("EX", None), ("HR", 4.0),
+                                         ("HHN", None), ("HEX", None), ("HHR", 4.0)])
 @pytest.mark.parametrize("collapse", [False, True])
 def test_one_pass_kernels_equal_the_array_likelihood(detector, detectfn, z, collapse):
     """The fast path's components — each animal's log Pr gathered from a few rows over the
@@ -367,7 +375,9 @@ def test_one_pass_kernels_equal_the_array_likelihood(detector, detectfn, z, coll
     assert lsum == pytest.approx(want_l, rel=1e-12, abs=1e-9)
 
 
-@pytest.mark.parametrize("detectfn, beta", [("HN", [-1.0, 3.33]), ("EX", [-0.5, 3.0]), ("HR", [-1.0, 3.33, 1.39])])
+@pytest.mark.parametrize("detectfn, beta", [("HN", [-1.0, 3.33]), ("EX", [-0.5, 3.0]), ("HR", [-1.0, 3.33, 1.39]),
+                                            ("HHN", [-1.0, 3.33]), ("HEX", [-0.3, 3.0]),
+                                            ("HHR", [-1.0, 3.33, 1.39])])
 @pytest.mark.parametrize("usage", [False, True])
 @pytest.mark.parametrize("detector", ["multi", "proximity", "count"])
 def test_exact_gradient_equals_central_differences(detectfn, beta, usage, detector):
@@ -387,8 +397,9 @@ def test_exact_gradient_equals_central_differences(detectfn, beta, usage, detect
     d = L._Data(ch.counts, ch.traps, mask.xy, mask.area_ha, detector, u)
     b = np.array(beta)
 
-    def nat(x):
-        return L._expit(x[0]), np.exp(x[1]), (np.exp(x[2]) if len(x) > 2 else None)
+    def nat(x):  # link scale: logit g0, or log lambda0 for the hazard forms
+        p0 = np.exp(x[0]) if L.is_hazard(detectfn) else L._expit(x[0])
+        return p0, np.exp(x[1]), (np.exp(x[2]) if len(x) > 2 else None)
 
     a, lsum, da, dl = L._components_grad(d, *nat(b), detectfn)
     assert (a, lsum) == pytest.approx(L._components(d, *nat(b), detectfn), rel=1e-12)

@@ -86,10 +86,11 @@ def _small(detector, seed=3, usage_gaps=True):
     return ch, mask
 
 
-def _brute_loglik(ch, mask, likelihood, real, classes, pmix, known, D):
+def _brute_loglik(ch, mask, likelihood, real, classes, pmix, known, D, hazard=False):
     """log L written out from the definition: loops over animals, classes, occasions, detectors
     and mask points. ``real(i, o, k, b, h) -> (g0, sigma)``; ``i=None`` is a never-detected
-    animal (its covariates then are those of ``known``'s class / the group of animal ``grp``)."""
+    animal (its covariates then are those of ``known``'s class / the group of animal ``grp``).
+    ``hazard``: secr's HHN, whose intercept is the hazard lambda0 and g = 1 - exp(-lambda)."""
     counts = np.asarray(ch.counts, float)
     n, S, K = counts.shape
     u = np.ones((K, S)) if ch.usage is None else np.asarray(ch.usage, float)
@@ -111,7 +112,8 @@ def _brute_loglik(ch, mask, likelihood, real, classes, pmix, known, D):
             gk = np.empty((len(xy), K))
             for k in range(K):
                 g0, sig = real(i, o, k, b, h)
-                gk[:, k] = g0 * np.exp(-dist[:, k] ** 2 / (2 * sig * sig))
+                v = g0 * np.exp(-dist[:, k] ** 2 / (2 * sig * sig))
+                gk[:, k] = -np.expm1(-v) if hazard else v
             hk = -np.log1p(-gk)
             if det == "multi":
                 if not ignored:
@@ -193,6 +195,49 @@ def test_loglik_equals_brute_force_b_t_and_trap_covariate_full(detector):
 
     want = _brute_loglik(ch, mask, "full", real, [None], [1.0], np.full(ch.n, -1), 0.5)
     assert model.loglik(beta) == pytest.approx(want, abs=1e-8 * abs(want))
+
+
+@pytest.mark.parametrize("detector", ["multi", "proximity", "count"])
+def test_loglik_equals_brute_force_hazard_halfnormal_lambda0_b_t(detector):
+    """secr's HHN (detectfn 14): lambda0 on the log link, with a learned response, a time
+    effect and a detector covariate on sigma."""
+    ch, mask = _small(detector)
+    spec = parse_model({"lambda0": "~b+t", "sigma": "~hab"})
+    model = _Model([ch], [mask], spec, "HHN", "full")
+    vals = {"D": math.log(0.5), "lambda0": -0.9, "lambda0.b1": 0.6, "lambda0.t2": -0.3, "lambda0.t3": 0.2,
+            "lambda0.t4": 0.4, "sigma": math.log(16.0), "sigma.hab": 0.7}
+    beta = _beta(model, vals)
+    hab = ch.trap_covariates["hab"]
+
+    def real(i, o, k, b, h):
+        tt = [0.0, -0.3, 0.2, 0.4][o]
+        return math.exp(-0.9 + 0.6 * b + tt), math.exp(math.log(16.0) + 0.7 * hab[k])
+
+    want = _brute_loglik(ch, mask, "full", real, [None], [1.0], np.full(ch.n, -1), 0.5, hazard=True)
+    assert model.loglik(beta) == pytest.approx(want, abs=1e-8 * abs(want))
+
+
+@pytest.mark.parametrize("detectfn", ["HHN", "HEX"])
+@pytest.mark.parametrize("likelihood", ["full", "conditional"])
+def test_general_engine_null_hazard_model_equals_fast_path(detectfn, likelihood):
+    ch, mask = _captdata("proximity")
+    fast = fit_secr(ch.counts, ch.traps, mask.xy, mask.area_ha, detector="proximity", detectfn=detectfn,
+                    likelihood=likelihood)
+    gen = fit_general([ch], [mask], {}, detectfn=detectfn, likelihood=likelihood)
+    assert gen.converged and fast.converged
+    assert "lambda0" in fast.estimates and "g0" not in fast.estimates
+    assert gen.loglik == pytest.approx(fast.loglik, abs=1e-6)
+    for p in fast.estimates:
+        assert gen.estimates[p] == pytest.approx(fast.estimates[p], rel=1e-4), p
+        assert gen.se[p] == pytest.approx(fast.se[p], rel=0.02), p
+
+
+def test_hazard_models_refuse_the_other_intercept():
+    ch, mask = _captdata("multi")
+    with pytest.raises(ModelError, match="intercept is lambda0"):
+        _Model([ch], [mask], parse_model({"g0": "~b"}), "HHN", "full")
+    with pytest.raises(ModelError, match="intercept is g0"):
+        _Model([ch], [mask], parse_model({"lambda0": "~b"}), "HN", "full")
 
 
 @pytest.mark.parametrize("detector", ["multi", "proximity"])

@@ -195,8 +195,9 @@ def detections_figure(result) -> FigureSpec:
 
 def _null_band(fit, d, fn, rng):
     """Pointwise 2.5 % and 97.5 % of g(d) over draws of the link-scale parameters, for a
-    null model (beta = [log D,] logit g0, log sigma [, log z]); None when not possible."""
-    from ..secr.likelihood import detection_function
+    null model (beta = [log D,] logit g0 or log lambda0, log sigma [, log z]); None when not
+    possible."""
+    from ..secr.likelihood import detection_function, first_param, is_hazard, needs_z
 
     vc = getattr(fit, "vcov_beta", None)
     beta = getattr(fit, "beta", None)
@@ -204,7 +205,8 @@ def _null_band(fit, d, fn, rng):
         return None
     extra = getattr(fit, "extra", None) or {}
     names = [p for p in fit.estimates if not (p == "D" and extra.get("derived_D"))]
-    expected = (["D"] if "D" in names else []) + ["g0", "sigma"] + (["z"] if fn == "HR" else [])
+    p0 = first_param(fn)
+    expected = (["D"] if "D" in names else []) + [p0, "sigma"] + (["z"] if needs_z(fn) else [])
     beta = np.asarray(beta, float)
     vc = np.asarray(vc, float)
     if names != expected or len(beta) != len(names) or vc.shape != (len(names), len(names)):
@@ -214,9 +216,9 @@ def _null_band(fit, d, fn, rng):
     except (np.linalg.LinAlgError, ValueError):
         return None
     j = {p: names.index(p) for p in names}
-    g0 = 1.0 / (1.0 + np.exp(-draws[:, j["g0"]]))
+    g0 = np.exp(draws[:, j[p0]]) if is_hazard(fn) else 1.0 / (1.0 + np.exp(-draws[:, j[p0]]))
     sig = np.exp(draws[:, j["sigma"]])
-    z = np.exp(draws[:, j["z"]]) if fn == "HR" else None
+    z = np.exp(draws[:, j["z"]]) if needs_z(fn) else None
     with np.errstate(all="ignore"):
         g = np.vstack([detection_function(d, g0[i], sig[i], None if z is None else z[i], fn)
                        for i in range(_BAND_DRAWS)])
@@ -233,15 +235,16 @@ def _param(est: dict, base: str):
 
 
 def detection_function_figure(result) -> FigureSpec | None:
-    """g(d) of each converged fit (95 % band for null models), distance in metres."""
-    from ..secr.likelihood import detection_function
+    """g(d) of each converged fit (95 % band for null models), distance in metres; for the
+    hazard forms (HHN, HEX, HHR) the detection probability g(d) = 1 - exp(-lambda(d))."""
+    from ..secr.likelihood import detection_function, first_param, needs_z
 
     fits = _ranked_fits(result)
     curves = []
     for mf in fits:
         est = mf.fit.estimates or {}
-        g0, sigma, z = _param(est, "g0"), _param(est, "sigma"), _param(est, "z")
-        if g0 is None or sigma is None or (mf.detectfn == "HR" and z is None):
+        g0, sigma, z = _param(est, first_param(mf.detectfn)), _param(est, "sigma"), _param(est, "z")
+        if g0 is None or sigma is None or (needs_z(mf.detectfn) and z is None):
             continue
         curves.append((mf, g0, sigma, z))
     if not curves:
@@ -252,7 +255,7 @@ def detection_function_figure(result) -> FigureSpec | None:
     for mf, g0, sigma, z in curves:
         with np.errstate(all="ignore"):
             gp = detection_function(probe, g0, sigma, z, mf.detectfn)
-        below = np.flatnonzero(gp < 0.005 * g0)
+        below = np.flatnonzero(gp < 0.005 * gp[0])
         reach.append(probe[below[0]] if below.size else probe[-1])
     dmax = 1.1 * max(reach)
     edge = result.buffer if result.buffer is not None else _mask_reach(result)
@@ -272,8 +275,9 @@ def detection_function_figure(result) -> FigureSpec | None:
             if band is not None:
                 ax.fill_between(d, band[0], band[1], color=col, alpha=0.14, lw=0)
                 banded += 1
-            ax.plot(d, g, color=col, lw=2.0, label=plain(f"{mf.model} {mf.detectfn}: g0 = {g0:.3g}, σ = {sigma:.3g} m"
-                                                            + (f", z = {z:.3g}" if z is not None and mf.detectfn == "HR" else "")))
+            ax.plot(d, g, color=col, lw=2.0, label=plain(f"{mf.model} {mf.detectfn}: {first_param(mf.detectfn)} = {g0:.3g}, "
+                                                            f"σ = {sigma:.3g} m"
+                                                            + (f", z = {z:.3g}" if z is not None and needs_z(mf.detectfn) else "")))
         if edge is not None and edge <= dmax:
             ax.axvline(edge, color="#555555", ls="--", lw=1.0)
             text = f"mask buffer {edge:g} m" if result.buffer is not None else f"mask edge, {edge:.4g} m"
@@ -520,11 +524,11 @@ def _summary_html(result) -> str:
 
 
 def _parameter_html(result) -> str:
-    head = [("Model", "model formula (null: D, g0 and σ constant)"), ("Detection function", "HN half-normal, EX negative exponential, HR hazard rate"),
-            ("Parameter", "D density; g0 detection probability at d = 0; σ spatial scale; z hazard-rate shape"),
+    head = [("Model", "model formula (null: D, g0 and σ constant)"), ("Detection function", "HN half-normal, EX negative exponential, HR hazard rate; HHN, HEX, HHR their hazard forms"),
+            ("Parameter", "D density; g0 detection probability at d = 0 (lambda0: detection hazard at d = 0); σ spatial scale; z hazard-rate shape"),
             ("Estimate", "maximum-likelihood estimate"), ("SE", "standard error (delta method, inverse Hessian)"),
             ("95 % interval", "Wald interval on the link scale, back-transformed (secr's predict())"), ("Unit", "")]
-    names = {"D": "D", "g0": "g0", "sigma": "σ", "z": "z"}
+    names = {"D": "D", "g0": "g0", "lambda0": "λ0", "sigma": "σ", "z": "z"}
     rows = []
     for r in result.parameters:
         if r["parameter"] is None:

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from .likelihood import SecrFit, _Data, _detectfn_name, _log_pr, detection_function
+from .likelihood import HAZARD_SHAPE, SecrFit, _Data, _detectfn_name, _log_pr, detection_function, first_param, is_hazard
 from .mask import Mask, _distance_to_nearest, _xy_of, make_mask
 
 __all__ = [
@@ -85,8 +85,10 @@ _CHUNK = 8192  # mask points per block of the p.(x) computation (memory: CHUNK x
 
 @dataclass(frozen=True)
 class DetectionParams:
-    """Detection model on the natural scale: ``detectfn`` (HN, HR, EX), ``g0``, ``sigma`` (m),
-    ``z`` (HR shape), and optionally ``n`` (animals detected) and ``detector``."""
+    """Detection model on the natural scale: ``detectfn`` (HN, HR, EX, or the hazard forms HHN,
+    HHR, HEX), ``g0`` (the intercept: a probability, or for the hazard forms the hazard
+    ``lambda0``), ``sigma`` (m), ``z`` (HR/HHR shape), and optionally ``n`` (animals detected)
+    and ``detector``."""
 
     detectfn: str
     g0: float
@@ -108,34 +110,45 @@ def detection_params(fit_or_params, *, detectfn=None, n=None) -> DetectionParams
         fit = fit_or_params
         # a formula model: the values at the first level of every factor (g0[b=0], ...)
         est = (fit.extra or {}).get("baseline") or fit.estimates
-        if not fit.converged or est.get("g0") is None or est.get("sigma") is None:
-            raise ValueError("the SECR fit did not converge, so it has no detection parameters to check the "
-                             "buffer with. Fix: refit (other starting values, another mask) or give g0 and sigma")
         fn = _detectfn_name(detectfn if detectfn is not None else fit.detectfn)
-        return _checked(DetectionParams(fn, float(est["g0"]), float(est["sigma"]),
+        p0 = first_param(fn)
+        if not fit.converged or est.get(p0) is None or est.get("sigma") is None:
+            raise ValueError("the SECR fit did not converge, so it has no detection parameters to check the "
+                             f"buffer with. Fix: refit (other starting values, another mask) or give {p0} and sigma")
+        return _checked(DetectionParams(fn, float(est[p0]), float(est["sigma"]),
                                         None if est.get("z") is None else float(est["z"]),
                                         fit.n if n is None else int(n), fit.detector))
     if isinstance(fit_or_params, dict):
         d = fit_or_params
-        missing = [k for k in ("g0", "sigma") if d.get(k) is None]
-        if missing:
-            raise ValueError(f"detection parameters lack {', '.join(missing)}. Fix: give g0 (0-1) and "
-                             "sigma (m), and z for the hazard-rate function")
         fn = _detectfn_name(detectfn if detectfn is not None else d.get("detectfn", "HN"))
+        p0 = first_param(fn)
+        missing = [k for k in (p0, "sigma") if d.get(k) is None]
+        if missing:
+            raise ValueError(f"detection parameters lack {', '.join(missing)}. Fix: give "
+                             + ("lambda0 (> 0)" if p0 == "lambda0" else "g0 (0-1)")
+                             + " and sigma (m), and z for the hazard-rate function")
         nn = n if n is not None else d.get("n")
-        return _checked(DetectionParams(fn, float(d["g0"]), float(d["sigma"]),
+        return _checked(DetectionParams(fn, float(d[p0]), float(d["sigma"]),
                                         None if d.get("z") is None else float(d["z"]),
                                         None if nn is None else int(nn), d.get("detector")))
     raise TypeError(f"detection parameters from a {type(fit_or_params).__name__}? Give a SecrFit, a dict "
                     "with g0 and sigma (and z for HR) or a DetectionParams")
 
 
+def _shape_of(detectfn: str) -> str:
+    """HN, EX or HR: the shape of a detection function (the hazard forms share their shape's)."""
+    return HAZARD_SHAPE.get(detectfn, detectfn)
+
+
 def _checked(p: DetectionParams) -> DetectionParams:
-    if not (0.0 < p.g0 <= 1.0):
+    if is_hazard(p.detectfn):
+        if not (p.g0 > 0 and math.isfinite(p.g0)):
+            raise ValueError(f"lambda0 = {p.g0}. Fix: give a positive detection hazard at distance 0")
+    elif not (0.0 < p.g0 <= 1.0):
         raise ValueError(f"g0 = {p.g0}. Fix: give a detection probability at distance 0 in (0, 1]")
     if not (p.sigma > 0 and math.isfinite(p.sigma)):
         raise ValueError(f"sigma = {p.sigma}. Fix: give a positive spatial scale in metres")
-    if p.detectfn == "HR":
+    if _shape_of(p.detectfn) == "HR":
         if p.z is None or not math.isfinite(p.z):
             raise ValueError("the hazard-rate detection function needs its shape z. Fix: give z")
         if p.z <= 2.0:
@@ -243,9 +256,9 @@ class _Quadrature:
         centre = (lo + hi) / 2.0
         extent = float(max(hi - lo))
         sigma = p.sigma
-        w0 = extent / 2.0 + self.REACH[p.detectfn] * sigma  # half-width of the finest square
+        w0 = extent / 2.0 + self.REACH[_shape_of(p.detectfn)] * sigma  # half-width of the finest square
         if per_sigma is None:
-            per_sigma = self.PER_SIGMA[p.detectfn]
+            per_sigma = self.PER_SIGMA[_shape_of(p.detectfn)]
         n_side = int(math.ceil(2.0 * w0 / (sigma / per_sigma)))
         n_side = min(max(8 * int(math.ceil(n_side / 8)), 16), max_side)
 
@@ -286,7 +299,7 @@ class _Quadrature:
         self.outer = w0 * 2 ** (level - 1)  # half-width of the outermost square
         # far-field tail beyond the outermost square (hazard rate only, see _hr_tail)
         self._tail_coef = self._hr_tail(sv, p, 1.0)
-        self._z = p.z if p.detectfn == "HR" else None
+        self._z = p.z if _shape_of(p.detectfn) == "HR" else None
         self.r_outer = 2.0 * self.outer / math.sqrt(math.pi)
         self.a_grid = float(self.v.sum())
         self.a_inf = self.a_grid + self._tail(self.r_outer)
@@ -294,9 +307,10 @@ class _Quadrature:
     @staticmethod
     def _hr_tail(sv: _Survey, p: DetectionParams, r: float) -> float:
         """Hazard rate: integral of p.(x) (m^2) beyond radius ``r`` from the array, from the far
-        field ``g ~ g0 (d/sigma)^-z`` and ``p.(x) ~ sum_k U_k g(d)`` (``U_k`` the detector's total
-        usage); 0 for the other detection functions, whose tails the grid exhausts."""
-        if p.detectfn != "HR":
+        field ``g ~ g0 (d/sigma)^-z`` (HHR: ``g ~ lambda ~ lambda0 (d/sigma)^-z``) and
+        ``p.(x) ~ sum_k U_k g(d)`` (``U_k`` the detector's total usage); 0 for the other detection
+        functions, whose tails the grid exhausts."""
+        if _shape_of(p.detectfn) != "HR":
             return 0.0
         usage_total = float(sv.usage.sum()) if sv.usage is not None else float(len(sv.xy) * sv.noccasions)
         return 2.0 * math.pi * p.g0 * p.sigma ** p.z * usage_total / (p.z - 2.0) * r ** (2.0 - p.z)
@@ -565,7 +579,7 @@ def check_buffer(fit, capthist, mask: Mask, *, bias_limit: float = BIAS_LIMIT, R
         sug = _suggest(q, p, RBtarget, None, 3)
     except ValueError:
         sug = None
-    model = f"{p.detectfn}, g0 = {p.g0:.3g}, sigma = {p.sigma:.3g} m" + (f", z = {p.z:.3g}" if p.z else "")
+    model = f"{p.detectfn}, {first_param(p.detectfn)} = {p.g0:.3g}, sigma = {p.sigma:.3g} m" + (f", z = {p.z:.3g}" if p.z else "")
     head = (f"The mask reaches {width:.4g} m from the nearest detector. With the fitted detection model "
             f"({model}) cutting the integration there biases the density estimate upwards by about "
             f"{_pct(rb)}")

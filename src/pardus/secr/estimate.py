@@ -56,9 +56,11 @@ __all__ = [
 D_PER_100KM2 = 10_000.0
 #: secr's dmax: AIC weights only for models within this many units of the best
 DMAX = 10.0
-DETECTFNS = ("HN", "EX", "HR")
-_DETECTFN_ALIASES = {"0": "HN", "1": "HR", "2": "EX", "HALFNORMAL": "HN", "HAZARDRATE": "HR",
-                     "EXPONENTIAL": "EX", "HAZARD RATE": "HR", "HALF-NORMAL": "HN"}
+DETECTFNS = ("HN", "EX", "HR", "HHN", "HEX", "HHR")
+_DETECTFN_ALIASES = {"0": "HN", "1": "HR", "2": "EX", "14": "HHN", "15": "HHR", "16": "HEX",
+                     "HALFNORMAL": "HN", "HAZARDRATE": "HR", "EXPONENTIAL": "EX", "HAZARD RATE": "HR",
+                     "HALF-NORMAL": "HN", "HAZARD HALFNORMAL": "HHN", "HAZARD EXPONENTIAL": "HEX",
+                     "HAZARD HAZARD RATE": "HHR"}
 _UNITS = {"D": "animals/ha", "g0": "probability", "sigma": "m", "z": "shape", "lambda0": "hazard"}
 _TERM = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_.]*)\s*~\s*(\S.*?)\s*$")
 
@@ -129,12 +131,14 @@ def parse_model_option(model) -> tuple[str, dict[str, str]]:
 
 
 def detectfn_name(name) -> str:
-    """secr's name of a detection function (``HN``, ``EX``, ``HR``; also codes 0, 1, 2)."""
+    """secr's name of a detection function (``HN``, ``EX``, ``HR``, and the hazard forms ``HHN``,
+    ``HEX``, ``HHR`` fitted with lambda0; also secr's codes 0, 1, 2, 14, 15, 16)."""
     key = str(name).strip().upper()
     key = _DETECTFN_ALIASES.get(key, key)
     if key not in DETECTFNS:
         raise EstimateError(f"detection function {name!r} is not available. Fix: use HN "
-                            "(half-normal), EX (negative exponential) or HR (hazard rate)")
+                            "(half-normal), EX (negative exponential) or HR (hazard rate), or their "
+                            "hazard forms HHN, HEX, HHR (intercept lambda0)")
     return key
 
 
@@ -509,7 +513,8 @@ def estimate(captures, traps=None, *, detector=None, buffer=None, mask=None, nx:
     mask : a mask CSV (``x,y``; secr's ``write.mask``), a :class:`Mask`, or one per session.
     nx : cells across the mask's frame (secr's ``nx``; with ``buffer``).
     models : model formulas, each ``"null"``, ``"g0~b"``, ``"g0~b, sigma~sex"`` or a dict.
-    detectfns : detection functions ``HN``, ``EX``, ``HR``; every model is fitted with each.
+    detectfns : detection functions ``HN``, ``EX``, ``HR`` (g0) or ``HHN``, ``HEX``, ``HHR``
+        (lambda0); every model is fitted with each.
     likelihood : ``"full"`` (secr ``CL = FALSE``) or ``"conditional"`` (``CL = TRUE``).
     closed : also the closed-population estimates of N of each session (secr's ``closedN``).
     fmt, noccasions : passed to :func:`~pardus.secr.capthist.read_capthist_sessions`.

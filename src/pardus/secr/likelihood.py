@@ -12,6 +12,13 @@ hectare) over a discretised habitat mask of ``M`` points, each representing
 * ``HR`` (secr detectfn 1): ``g(d) = g0 * (1 - exp(-(d / sigma)^(-z)))``
 * ``EX`` (secr detectfn 2): ``g(d) = g0 * exp(-d / sigma)``
 
+and secr's hazard forms, whose first parameter is the hazard ``lambda0`` (log link) and
+``g(d) = 1 - exp(-lambda(d))``:
+
+* ``HHN`` (secr detectfn 14): ``lambda(d) = lambda0 * exp(-d^2 / (2 sigma^2))``
+* ``HHR`` (secr detectfn 15): ``lambda(d) = lambda0 * (1 - exp(-(d / sigma)^(-z)))``
+* ``HEX`` (secr detectfn 16): ``lambda(d) = lambda0 * exp(-d / sigma)``
+
 Per occasion ``s`` and detector ``k`` with usage ``u_ks`` (effort; 1 if not given):
 
 * ``multi`` (multi-catch traps; also used by secr for data declared single-catch):
@@ -51,8 +58,8 @@ S (secr ``fastproximity = TRUE``: the Bernoulli likelihood plus ``sum log C(S, c
 identical histories counted after collapsing).  Detections at a detector whose usage is
 0 on that occasion are ignored, as secr does.
 
-Parameters are estimated on secr's link scale (``log D``, ``logit g0``, ``log sigma``,
-``log z``); standard errors are from the inverse of a numerical (central-difference)
+Parameters are estimated on secr's link scale (``log D``, ``logit g0`` or ``log lambda0``,
+``log sigma``, ``log z``); standard errors are from the inverse of a numerical (central-difference)
 Hessian of the log-likelihood on that scale, transformed as secr's ``se.untransform``
 (logit: delta method; log: ``exp(beta) sqrt(exp(se^2) - 1)``), and the
 95 % intervals are Wald intervals on the link scale back-transformed, as in secr's
@@ -76,38 +83,78 @@ __all__ = [
     "fit_secr",
     "secr_loglik",
     "detection_function",
+    "hazard_function",
+    "is_hazard",
+    "first_param",
     "DETECTFN_CODES",
 ]
 
 #: secr's integer codes for the detection functions implemented here.
-DETECTFN_CODES = {"HN": 0, "HR": 1, "EX": 2}
+DETECTFN_CODES = {"HN": 0, "HR": 1, "EX": 2, "HHN": 14, "HHR": 15, "HEX": 16}
 _CODE_TO_NAME = {v: k for k, v in DETECTFN_CODES.items()}
+#: the hazard forms and the probability form of the same shape
+HAZARD_SHAPE = {"HHN": "HN", "HHR": "HR", "HEX": "EX"}
 _DETECTORS = ("multi", "single", "proximity", "count")
 
 
 def _detectfn_name(detectfn) -> str:
     if isinstance(detectfn, (int, np.integer)):
         if int(detectfn) not in _CODE_TO_NAME:
-            raise ValueError(f"detection function code {detectfn} not implemented (0 HN, 1 HR, 2 EX)")
+            raise ValueError(f"detection function code {detectfn} not implemented "
+                             "(0 HN, 1 HR, 2 EX, 14 HHN, 15 HHR, 16 HEX)")
         return _CODE_TO_NAME[int(detectfn)]
     name = str(detectfn).upper()
     if name not in DETECTFN_CODES:
-        raise ValueError(f"unknown detection function {detectfn!r}; use HN, HR or EX")
+        raise ValueError(f"unknown detection function {detectfn!r}; use HN, HR, EX (g0) or "
+                         "HHN, HHR, HEX (lambda0)")
     return name
 
 
-def detection_function(d, g0, sigma, z=None, detectfn="HN"):
-    """Detection probability ``g(d)`` for secr detection functions HN, HR, EX."""
-    name = _detectfn_name(detectfn)
-    d = np.asarray(d, dtype=float)
+def is_hazard(detectfn) -> bool:
+    """True for secr's hazard detection functions (HHN, HHR, HEX), parameterised by lambda0."""
+    return _detectfn_name(detectfn) in HAZARD_SHAPE
+
+
+def first_param(detectfn) -> str:
+    """Name of the detection function's intercept: ``lambda0`` for the hazard forms, else ``g0``."""
+    return "lambda0" if is_hazard(detectfn) else "g0"
+
+
+def needs_z(detectfn) -> bool:
+    return _detectfn_name(detectfn) in ("HR", "HHR")
+
+
+def _shape(d, sigma, z, name):
+    """The shape of a detection function at distance d (1 at d = 0 for HN and EX)."""
     if name == "HN":
-        return g0 * np.exp(-(d * d) / (2.0 * sigma * sigma))
+        return np.exp(-(d * d) / (2.0 * sigma * sigma))
     if name == "EX":
-        return g0 * np.exp(-d / sigma)
+        return np.exp(-d / sigma)
     if z is None:
         raise ValueError("hazard-rate detection function needs the shape parameter z")
     with np.errstate(divide="ignore", over="ignore"):
-        return g0 * (-np.expm1(-((d / sigma) ** (-z))))
+        return -np.expm1(-((d / sigma) ** (-z)))
+
+
+def detection_function(d, g0, sigma, z=None, detectfn="HN"):
+    """Detection probability ``g(d)`` for secr's detection functions: HN, HR, EX with
+    intercept ``g0`` (a probability), or HHN, HHR, HEX with intercept ``lambda0`` passed as
+    ``g0`` (a hazard: ``g = 1 - exp(-lambda0 * shape)``)."""
+    name = _detectfn_name(detectfn)
+    d = np.asarray(d, dtype=float)
+    if name in HAZARD_SHAPE:
+        return -np.expm1(-g0 * _shape(d, sigma, z, HAZARD_SHAPE[name]))
+    return g0 * _shape(d, sigma, z, name)
+
+
+def hazard_function(d, p0, sigma, z=None, detectfn="HN"):
+    """Detection hazard ``h(d) = -log(1 - g(d))``; for the hazard forms ``lambda0 * shape``."""
+    name = _detectfn_name(detectfn)
+    d = np.asarray(d, dtype=float)
+    if name in HAZARD_SHAPE:
+        return p0 * _shape(d, sigma, z, HAZARD_SHAPE[name])
+    with np.errstate(divide="ignore"):
+        return -np.log1p(-np.minimum(p0 * _shape(d, sigma, z, name), 1.0))
 
 
 def _pairwise_distances(a, b):
@@ -357,28 +404,25 @@ def _gather_plan(data: _Data):
     return data.plan
 
 
-def _log_pr_gather(data: _Data, gT):
+def _log_pr_gather(data: _Data, hT):
     """As :func:`_log_pr` (same terms, same results to rounding) from the K x M detection
-    probabilities ``gT``, each animal's sum gathered from a few rows over the mask
+    hazards ``hT = -log(1 - g)``, each animal's sum gathered from a few rows over the mask
     (:func:`_gather_rows`)."""
-    gT = np.clip(gT, 0.0, 1.0 - 1e-15)
     kind, (ptr, idx, w), extra = _gather_plan(data)
     u = data.usage
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "multi":
-            hT = -np.log1p(-gT)  # K x M
             HT = u.T @ hT  # S x M
             log0 = -HT.sum(axis=0)
             pos = HT > 0
             lpc = np.where(pos, np.log(-np.expm1(-HT)) - np.log(np.where(pos, HT, 1.0)), 0.0)
             top, bottom = np.concatenate([-HT, lpc]), np.log(hT[data.used])
         elif kind == "count":
-            hT = -np.log1p(-gT)
             lam = u.sum(axis=1) @ hT
             log0 = -lam
             top, bottom = -lam[None, :], np.log(hT[extra])
         else:
-            l1g = np.log1p(-gT)  # K x M
+            l1g = -hT  # log(1 - g), K x M
             log0 = u.sum(axis=1) @ l1g
             if extra:
                 kk = np.array([k for k, _ in extra], int)
@@ -386,18 +430,34 @@ def _log_pr_gather(data: _Data, gT):
                 lq = l1g[kk] * uu[:, None]
                 inc = np.log(-np.expm1(lq)) - lq
             else:
-                inc = np.zeros((0, gT.shape[1]))
+                inc = np.zeros((0, hT.shape[1]))
             top, bottom = log0[None, :], inc
     lp = _gather_rows(top, bottom, ptr, idx, w, data.const)
     return lp, log0
 
 
-def _components(data: _Data, g0, sigma, z, detectfn):
+def _hazards_T(data: _Data, p0, sigma, z, detectfn):
+    """K x M detection hazards -log(1 - g) at every detector and mask point. For the
+    probability forms g is kept below 1 - 1e-15 (a hazard of at most 34.5), as in
+    :func:`_log_pr`; for the hazard forms the hazard is lambda0 times the shape."""
+    if detectfn in HAZARD_SHAPE:
+        shape = HAZARD_SHAPE[detectfn]
+        if shape == "HN":
+            return p0 * np.exp(data.dist2T * (-0.5 / (sigma * sigma)))
+        return p0 * _shape(data.distT, sigma, z, shape)
     if detectfn == "HN":
-        gT = g0 * np.exp(data.dist2T * (-0.5 / (sigma * sigma)))
+        gT = p0 * np.exp(data.dist2T * (-0.5 / (sigma * sigma)))
+    else:
+        gT = p0 * _shape(data.distT, sigma, z, detectfn)
+    return -np.log1p(-np.clip(gT, 0.0, 1.0 - 1e-15))
+
+
+def _components(data: _Data, g0, sigma, z, detectfn):
+    if np.all(np.isfinite(data.const)):
+        lp, log0 = _log_pr_gather(data, _hazards_T(data, g0, sigma, z, detectfn))
     else:
         gT = detection_function(data.distT, g0, sigma, z, detectfn)
-    lp, log0 = _log_pr_gather(data, gT) if np.all(np.isfinite(data.const)) else _log_pr(data, gT.T)
+        lp, log0 = _log_pr(data, gT.T)
     pdot = -np.expm1(log0)
     a = float(pdot.sum() * data.cell_ha)
     if data.n == 0:
@@ -424,37 +484,48 @@ def _components_grad(data: _Data, g0, sigma, z, detectfn):
     count: log0 and log h_k (derivative dh_k / h_k, weighted by the count)."""
     d, d2 = data.distT, data.dist2T  # K x M
     u = data.usage
+    hazard = detectfn in HAZARD_SHAPE
+    shape = HAZARD_SHAPE.get(detectfn, detectfn)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # dh/dbeta = dg/dbeta / (1 - g), kept as (scalar, K x M array) pairs: the logit-g0
-        # derivative is (1 - g0) g/(1 - g), so it shares the array g/(1 - g) with no extra pass
-        if detectfn == "HN":
+        # dh/dbeta kept as (scalar, K x M array) pairs. Probability forms: dh/dbeta =
+        # dg/dbeta / (1 - g), and the logit-g0 derivative (1 - g0) g/(1 - g) shares the array
+        # g/(1 - g) with no extra pass. Hazard forms: h = lambda0 * shape, so the log-lambda0
+        # derivative is h itself and the shape's derivatives carry no 1/(1 - g)
+        if shape == "HN":
             g = g0 * np.exp(d2 * (-0.5 / (sigma * sigma)))
-        elif detectfn == "EX":
+        elif shape == "EX":
             g = g0 * np.exp(-d / sigma)
         else:
             r = d / sigma
             t = r ** (-z)
             et = np.exp(-t)
             g = g0 * -np.expm1(-t)
-        clipped = g > 1.0 - 1e-15
-        any_clipped = bool(clipped.any())
-        if any_clipped:
-            g = np.where(clipped, 1.0 - 1e-15, g)
-        inv1mg = 1.0 / (1.0 - g)
-        if any_clipped:
-            inv1mg = np.where(clipped, 0.0, inv1mg)
-        ratio = g * inv1mg
-        dhs = [(1.0 - g0, ratio)]
-        if detectfn == "HN":
+        if hazard:
+            h = g  # lambda0 * shape
+            inv1mg = 1.0
+            ratio = h
+            dhs = [(1.0, ratio)]
+        else:
+            clipped = g > 1.0 - 1e-15
+            any_clipped = bool(clipped.any())
+            if any_clipped:
+                g = np.where(clipped, 1.0 - 1e-15, g)
+            inv1mg = 1.0 / (1.0 - g)
+            if any_clipped:
+                inv1mg = np.where(clipped, 0.0, inv1mg)
+            ratio = g * inv1mg
+            dhs = [(1.0 - g0, ratio)]
+        if shape == "HN":
             dhs.append((1.0 / (sigma * sigma), ratio * d2))
-        elif detectfn == "EX":
+        elif shape == "EX":
             dhs.append((1.0 / sigma, ratio * d))
         else:
             zero = r == 0.0
             base_ = np.where(zero, 0.0, g0 * et * t * z) * inv1mg
             dhs.append((1.0, base_))
             dhs.append((-1.0, base_ * np.log(np.where(zero, 1.0, r))))
-        h = -np.log1p(-g)  # K x M
+        if not hazard:
+            h = -np.log1p(-g)  # K x M
         kind, (ptr, idx, w), extra = _gather_plan(data)
         M = g.shape[1]
         if kind == "multi":
@@ -519,9 +590,9 @@ def _components_grad(data: _Data, g0, sigma, z, detectfn):
             num, den = ratio[cols] * uu[:, None], one_m_eq
         okd = den > 0
         Rc = np.where(okd, num / np.where(okd, den, 1.0), 1.0)
-        if detectfn == "HN":
+        if shape == "HN":
             col_arrays = [Rc, Rc * d2c]
-        elif detectfn == "EX":
+        elif shape == "EX":
             col_arrays = [Rc, Rc * dc]
         else:
             mult = uu[:, None] if kind == "proximity" else 1.0
@@ -727,7 +798,7 @@ def fit_secr(
     hessian_rel_step=1e-4,
     collapse_occasions=False,
 ) -> SecrFit:
-    """Fit a null SECR model (D, g0, sigma [, z] constant) by maximum likelihood.
+    """Fit a null SECR model (D, g0 or lambda0, sigma [, z] constant) by maximum likelihood.
 
     Parameters
     ----------
@@ -738,10 +809,11 @@ def fit_secr(
     detector : "multi" (also "single", fitted as multi-catch as secr does),
         "proximity" (Bernoulli product, secr ``fastproximity=FALSE``) or
         "count" (Poisson, secr ``binomN=0``).
-    detectfn : "HN", "HR", "EX" or secr codes 0, 1, 2.
+    detectfn : "HN", "HR", "EX" (intercept g0, logit link) or the hazard forms "HHN", "HHR",
+        "HEX" (intercept lambda0, log link), or secr's codes 0, 1, 2, 14, 15, 16.
     usage : array K x S of detector effort, or None (all 1).
     likelihood : "full" or "conditional" (D then derived as n/a).
-    start : optional dict of natural-scale starting values (g0, sigma, z).
+    start : optional dict of natural-scale starting values (g0 or lambda0, sigma, z).
     hessian_rel_step : relative step of the central differences for the Hessian.
     collapse_occasions : secr's ``fastproximity=TRUE``: proximity data as binomial
         counts of size S (adds ``sum log C(S, c_ik)``), count data summed over
@@ -761,12 +833,17 @@ def fit_secr(
     if data.n == 0:
         raise ValueError("no animals detected: cannot fit SECR model")
     n = data.n
-    hr = fn == "HR"
+    hr = needs_z(fn)
+    hazard = fn in HAZARD_SHAPE
+    p0 = first_param(fn)
     traps = np.asarray(traps, float)
     start = dict(start or {})
+    if hazard and "g0" in start and "lambda0" not in start:
+        raise ValueError(f"start value g0 with detection function {fn}, whose intercept is the hazard "
+                         "lambda0. Fix: give lambda0")
 
     def unpack(det_beta):
-        g0 = _expit(det_beta[0])
+        g0 = np.exp(det_beta[0]) if hazard else _expit(det_beta[0])
         sigma = np.exp(det_beta[1])
         z = np.exp(det_beta[2]) if hr else None
         return g0, sigma, z
@@ -804,7 +881,10 @@ def fit_secr(
         sig0 = float(np.median(nn.min(axis=1))) if len(traps) > 1 else 1.0
     z0 = start.get("z", 5.0)
     best = None
-    g0_grid = [start["g0"]] if "g0" in start else [0.03, 0.1, 0.25, 0.6]
+    if p0 in start:
+        g0_grid = [start[p0]]
+    else:
+        g0_grid = [0.03, 0.1, 0.3, 1.0] if hazard else [0.03, 0.1, 0.25, 0.6]
     # sigma starts at the RPSV (a search over sigma as well cost more evaluations than it
     # saved in the BFGS iterations, on every shipped secr data set and detection function)
     s_grid = [sig0]
@@ -812,7 +892,7 @@ def fit_secr(
         s_grid = s_grid + [s * 0.6 for s in s_grid] if "sigma" not in start else s_grid
     for gg in g0_grid:
         for ss in s_grid:
-            b = [_logit(gg), np.log(ss)] + ([np.log(z0)] if hr else [])
+            b = [np.log(gg) if hazard else _logit(gg), np.log(ss)] + ([np.log(z0)] if hr else [])
             v = profile_negll(np.array(b))
             if best is None or v < best[0]:
                 best = (v, np.array(b))
@@ -858,8 +938,8 @@ def fit_secr(
     a_hat, lsum_hat = _components(data, g0_hat, sig_hat, z_hat, fn)
     D_hat = n / a_hat
 
-    names = (["D"] if lik == "full" else []) + ["g0", "sigma"] + (["z"] if hr else [])
-    links = {"D": "log", "g0": "logit", "sigma": "log", "z": "log"}
+    names = (["D"] if lik == "full" else []) + [p0, "sigma"] + (["z"] if hr else [])
+    links = {"D": "log", "g0": "logit", "lambda0": "log", "sigma": "log", "z": "log"}
 
     # Hessian of the negative log-likelihood on the link scale.  Both likelihoods are
     # functions of (a(theta), lsum(theta)) and, for the full likelihood, beta_D = log D

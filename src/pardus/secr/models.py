@@ -10,7 +10,8 @@ The null model of one session goes through the fast path of
 
 Model formulas
 --------------
-One formula per real parameter, ``D``, ``g0``, ``sigma``, ``z`` (hazard rate) and ``pmix``
+One formula per real parameter, ``D``, ``g0`` (or ``lambda0`` for the hazard detection functions
+HHN, HHR, HEX), ``sigma``, ``z`` (hazard rate) and ``pmix``
 (finite mixtures), on secr's links (log, logit, log, log, logit/mlogit). Right-hand sides are
 sums of terms (``+``), a term being a variable or an interaction (``a:b``; ``a*b`` is
 ``a + b + a:b``). Factors use treatment contrasts (R's default: the first level is the
@@ -68,12 +69,13 @@ import numpy as np
 from scipy import optimize, special
 from scipy.stats import norm
 
-from .likelihood import SecrFit, _Data, _detectfn_name, _norm_likelihood, _rpsv, _safe_matmul, fit_secr
+from .likelihood import (HAZARD_SHAPE, SecrFit, _Data, _detectfn_name, _norm_likelihood, _rpsv, _safe_matmul,
+                         first_param, fit_secr, is_hazard, needs_z)
 
 __all__ = ["secr_fit", "parse_model", "ModelError", "SUPPORTED_VARIABLES"]
 
-REAL_PARAMS = ("D", "g0", "sigma", "z", "pmix")
-LINKS = {"D": "log", "g0": "logit", "sigma": "log", "z": "log", "pmix": "logit"}
+REAL_PARAMS = ("D", "g0", "lambda0", "sigma", "z", "pmix")
+LINKS = {"D": "log", "g0": "logit", "lambda0": "log", "sigma": "log", "z": "log", "pmix": "logit"}
 _MASK_VARS = ("x", "y", "x2", "y2", "xy")
 #: the variables a formula may name (besides individual and detector covariates)
 SUPPORTED_VARIABLES = ("session", "Session", "t", "T", "b", "h2") + _MASK_VARS
@@ -256,8 +258,17 @@ class _Model:
             if k not in REAL_PARAMS:
                 raise ModelError(f"model for {k!r}: not a parameter of this model. Fix: use one of "
                                  f"{', '.join(REAL_PARAMS)}")
-        if "z" in self.spec and self.fn != "HR":
-            raise ModelError("a model for z needs the hazard-rate detection function. Fix: detectfn HR")
+        self.hazard = is_hazard(self.fn)
+        self.p0 = first_param(self.fn)
+        self.det_params = (self.p0, "sigma", "z")
+        if "z" in self.spec and not needs_z(self.fn):
+            raise ModelError("a model for z needs the hazard-rate detection function. Fix: detectfn HR "
+                             "(or HHR)")
+        other = "g0" if self.hazard else "lambda0"
+        if other in self.spec:
+            raise ModelError(f"a model for {other} with detection function {self.fn}, whose intercept is "
+                             f"{self.p0}. Fix: " + (f"write {self.p0}~... or use HN/HR/EX" if self.hazard
+                                                    else "write g0~... or use the hazard forms HHN/HHR/HEX"))
         terms = {p: _terms(self.spec.get(p, "~1")) for p in REAL_PARAMS}
         used = {v for p in terms for t in terms[p] for v in t}
         occ_used = bool(used & {"t", "T", "b"})
@@ -327,7 +338,7 @@ class _Model:
             raise ModelError("a model for D with the conditional likelihood: D is derived there. Fix: use "
                              "the full likelihood, or drop the D formula")
         # individual covariates: classes (hcov) or per-animal groups
-        indiv = sorted({v for p in ("g0", "sigma", "z") for t in terms[p] for v in t
+        indiv = sorted({v for p in self.det_params for t in terms[p] for v in t
                         if variables[v].scope == "indiv"})
         self.h2 = "h2" in used
         self.hcov = None
@@ -374,9 +385,9 @@ class _Model:
             pass
         self.designs = {p: _Design(p, terms[p], variables) for p in self._params()}
         self.terms = terms
-        self.occ_used = bool({"t", "T"} & {v for p in ("g0", "sigma", "z") for t in terms[p] for v in t})
-        self.b_used = "b" in {v for p in ("g0", "sigma", "z") for t in terms[p] for v in t}
-        self.trap_vars = sorted({v for p in ("g0", "sigma", "z") for t in terms[p] for v in t
+        self.occ_used = bool({"t", "T"} & {v for p in self.det_params for t in terms[p] for v in t})
+        self.b_used = "b" in {v for p in self.det_params for t in terms[p] for v in t}
+        self.trap_vars = sorted({v for p in self.det_params for t in terms[p] for v in t
                                  if variables[v].scope == "trap"})
         # layout of the coefficient vector
         self.slices = {}
@@ -392,7 +403,7 @@ class _Model:
 
     # -- layout -------------------------------------------------------------------------------
     def _params(self):
-        ps = (["D"] if self.lik == "full" else []) + ["g0", "sigma"] + (["z"] if self.fn == "HR" else [])
+        ps = (["D"] if self.lik == "full" else []) + [self.p0, "sigma"] + (["z"] if needs_z(self.fn) else [])
         if self.H > 1:
             ps.append("pmix")
         return ps
@@ -504,7 +515,7 @@ class _Model:
             elif sc == "trap" and v in self.trap_vars:
                 j = self.trap_vars.index(v)
                 ctx[v] = np.array([tuniq[t][j] for _, t in rows], int if var.kind == "factor" else float)
-        s.X = {p: self.designs[p].matrix(ctx, len(rows)) for p in ("g0", "sigma", "z") if p in self.designs}
+        s.X = {p: self.designs[p].matrix(ctx, len(rows)) for p in self.det_params if p in self.designs}
         s.nrows_t = len(tuniq)
         # D over the mask
         if "D" in self.designs:
@@ -572,9 +583,9 @@ class _Model:
 
     # -- evaluation --------------------------------------------------------------------------------
     def real_detection(self, s: _Session, beta):
-        """Per pattern x detector arrays of g0, sigma (and z)."""
+        """Per pattern x detector arrays of g0 (or lambda0), sigma (and z)."""
         out = {}
-        for p in ("g0", "sigma", "z"):
+        for p in self.det_params:
             if p not in self.designs:
                 continue
             eta = s.X[p] @ beta[self.slices[p]]
@@ -612,25 +623,29 @@ class _Model:
                 sel_r = np.flatnonzero(s.key_pat[s.inc_key] == p) if len(s.inc) else np.zeros(0, int)
                 if len(sel_k) == 0:
                     continue
-                g0 = rp["g0"][p]
+                g0 = rp[self.p0][p]  # g0, or the hazard lambda0
                 sig = rp["sigma"][p]
-                if self.fn == "HN":
+                shape = HAZARD_SHAPE.get(self.fn, self.fn)
+                if shape == "HN":
                     g = g0 * np.exp(d.dist2 * (-0.5 / (sig * sig)))
-                elif self.fn == "EX":
+                elif shape == "EX":
                     g = g0 * np.exp(-d.dist / sig)
                 else:
                     g = g0 * (-np.expm1(-((d.dist / sig) ** (-rp["z"][p]))))
-                g = np.clip(g, 0.0, 1.0 - 1e-15)
+                if self.hazard:
+                    h = g  # lambda0 * shape
+                else:
+                    g = np.clip(g, 0.0, 1.0 - 1e-15)
+                    h = -np.log1p(-g)  # M x K
                 occ = s.key_occ[sel_k]
                 if d.detector == "multi":
-                    h = -np.log1p(-g)  # M x K
                     Hm = h @ u[:, occ]  # M x len(sel)
                     base[sel_k] = -Hm.T
                     capt[sel_k] = np.where(Hm > 0, np.log(-np.expm1(-Hm)) - np.log(np.where(Hm > 0, Hm, 1.0)), 0.0).T
                     if len(sel_r):
                         incr[sel_r] = np.log(h[:, s.inc_det[sel_r]]).T
                 elif d.detector == "proximity":
-                    l1g = np.log1p(-g)  # M x K
+                    l1g = -h  # log(1 - g), M x K
                     uo = u[:, occ]  # K x len
                     base[sel_k] = (l1g @ uo).T
                     if len(sel_r):
@@ -639,7 +654,6 @@ class _Model:
                         lq = l1g[:, kk] * uk[None, :]
                         incr[sel_r] = (np.log(-np.expm1(lq)) - lq).T
                 else:  # count
-                    h = -np.log1p(-g)
                     base[sel_k] = -(h @ u[:, occ]).T
                     if len(sel_r):
                         incr[sel_r] = np.log(h[:, s.inc_det[sel_r]]).T
@@ -758,10 +772,11 @@ def _start(model: _Model, start):
         null = None
     beta = np.zeros(model.nbeta)
     est = null.estimates if (null is not None and null.converged) else {}
-    g0 = (start or {}).get("g0", est.get("g0") or 0.2)
+    p0 = model.p0
+    g0 = (start or {}).get(p0, est.get(p0) or 0.2)
     sig = (start or {}).get("sigma", est.get("sigma") or _rpsv(s.data.counts, np.asarray(ch.traps, float)) or 30.0)
     z = (start or {}).get("z", est.get("z") or 5.0)
-    beta[model.slices["g0"].start] = math.log(g0 / (1 - g0))
+    beta[model.slices[p0].start] = math.log(g0) if model.hazard else math.log(g0 / (1 - g0))
     beta[model.slices["sigma"].start] = math.log(sig)
     if "z" in model.slices:
         beta[model.slices["z"].start] = math.log(z)
@@ -769,10 +784,10 @@ def _start(model: _Model, start):
         D = (start or {}).get("D", est.get("D") or 1.0)
         beta[model.slices["D"].start] = math.log(D)
     if model.h2:  # break the symmetry of the two classes
-        cols = model.designs["g0"].colnames
+        cols = model.designs[p0].colnames
         for j, c in enumerate(cols):
             if "h22" in c.split(":"):
-                beta[model.slices["g0"].start + j] = -1.5
+                beta[model.slices[p0].start + j] = -1.5
         cols = model.designs["sigma"].colnames
         for j, c in enumerate(cols):
             if "h22" in c.split(":"):

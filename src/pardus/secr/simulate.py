@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .capthist import DETECTORS, CaptHist
-from .likelihood import _detectfn_name, _norm_likelihood, detection_function
+from .likelihood import HAZARD_SHAPE, _detectfn_name, _norm_likelihood, detection_function
 from .mask import Mask, make_mask
 from .models import secr_fit
 
@@ -226,7 +226,8 @@ def sim_capthist(traps, popn, *, detectfn="HN", g0: float = 0.2, sigma: float = 
     else ``"proximity"``. ``usage``: K × S effort (0 = not operating: nothing detected there);
     ``None`` takes the layout's own usage if it has one, else every detector is used with
     effort 1 on every occasion. ``detectfn``: ``"HN"``, ``"EX"``, ``"HR"`` (``z`` needed) or
-    secr's codes 0, 2, 1. ``lambda0``: when given, replaces ``g0`` and gives secr's hazard
+    secr's codes 0, 2, 1; or the hazard forms ``"HHN"``, ``"HEX"``, ``"HHR"`` (14, 16, 15), which
+    need ``lambda0``. ``lambda0``: when given, replaces ``g0`` and gives secr's hazard
     functions HHN/HEX/HHR (see the module docstring). ``b``: learned response, the ``g0`` (or
     ``lambda0``) after an animal's first detection. ``rng``: a :class:`numpy.random.Generator`;
     the result is a deterministic function of its state.
@@ -235,6 +236,11 @@ def sim_capthist(traps, popn, *, detectfn="HN", g0: float = 0.2, sigma: float = 
     numbered ``1..n`` in the order of ``popn`` (secr's ``renumber = TRUE``).
     """
     fn = _detectfn_name(detectfn)
+    if fn in HAZARD_SHAPE:  # secr's name of the hazard form: its intercept is lambda0
+        if lambda0 is None:
+            raise ValueError(f"detection function {fn} is parameterised by the hazard lambda0. Fix: give "
+                             f"lambda0=... (or detectfn {HAZARD_SHAPE[fn]} with g0)")
+        fn = HAZARD_SHAPE[fn]
     xy, ids, detector, usage = _resolve_design(traps, detector, usage, noccasions)
     _check_detection(fn, g0, sigma, z, lambda0, b)
     popn = np.asarray(popn, dtype=float).reshape(-1, 2)
@@ -433,7 +439,7 @@ def _one_survey(spec: Mapping, sim: int, seed: np.random.SeedSequence) -> SimRow
     mask = spec["mask"]
     popn = sim_popn(spec["D"], mask, rng)
     ch = sim_capthist(spec["traps"], popn, detectfn=spec["detectfn"], g0=spec["g0"],
-                      sigma=spec["sigma"], z=spec["z"], noccasions=spec["noccasions"],
+                      lambda0=spec.get("lambda0"), sigma=spec["sigma"], z=spec["z"], noccasions=spec["noccasions"],
                       detector=spec["detector"], usage=spec["usage"], rng=rng)
     n, r = ch.n, ch.ndetections - ch.n
     base = {"sim": sim, "N": len(popn), "n": n, "r": r}
@@ -503,15 +509,16 @@ def _summarise(rows, truth: Mapping) -> DesignSummary:
                          mean_r=float(np.mean([r.r for r in rows])))
 
 
-def design_study(traps, *, D: float, detectfn="HN", g0: float, sigma: float,
-                 z: float | None = None, noccasions: int, detector: str | None = None, usage=None,
+def design_study(traps, *, D: float, detectfn="HN", g0: float | None = None, sigma: float,
+                 z: float | None = None, lambda0: float | None = None, noccasions: int, detector: str | None = None, usage=None,
                  buffer: float | None = None, nx: int = 32, mask: Mask | None = None, nsim: int = 100,
                  seed: int = 0, workers: int = 1, likelihood: str = "full") -> DesignStudy:
     """Simulate ``nsim`` surveys of a detector layout and fit each (secrdesign's
     ``run.scenarios`` for one scenario, null model).
 
     Each survey draws a population with :func:`sim_popn` (density ``D`` animals/ha over the
-    mask), records it with :func:`sim_capthist` (``detectfn``, ``g0``, ``sigma``, ``z``,
+    mask), records it with :func:`sim_capthist` (``detectfn``, ``g0`` — ``lambda0`` for the hazard
+    forms HHN, HHR, HEX — ``sigma``, ``z``,
     ``noccasions``, ``detector``, ``usage`` as there) and fits the same detection function with
     :func:`pardus.secr.models.secr_fit` (``likelihood`` ``"full"`` or ``"conditional"``, D then
     derived). The mask is ``mask`` when given, else ``make_mask(traps, buffer, nx)`` with
@@ -528,8 +535,16 @@ def design_study(traps, *, D: float, detectfn="HN", g0: float, sigma: float,
     counted there (:attr:`DesignSummary.status_counts`).
     """
     fn = _detectfn_name(detectfn)
+    hazard = fn in HAZARD_SHAPE
+    if hazard and lambda0 is None:
+        raise ValueError(f"detection function {fn} is parameterised by the hazard lambda0. Fix: give lambda0")
+    if not hazard and lambda0 is not None:
+        raise ValueError(f"lambda0 with detection function {fn}, whose intercept is g0. Fix: give g0, or "
+                         "use a hazard form HHN, HHR, HEX")
     xy, _, detector, usage = _resolve_design(traps, detector, usage, noccasions)
-    _check_detection(fn, g0, sigma, z, None, None)
+    _check_detection(HAZARD_SHAPE.get(fn, fn), g0, sigma, z, lambda0, None)
+    p0 = "lambda0" if hazard else "g0"
+    p0_value = float(lambda0) if hazard else float(g0)
     likelihood = _norm_likelihood(likelihood)
     if not (isinstance(nsim, (int, np.integer)) and nsim >= 1):
         raise ValueError(f"nsim = {nsim!r}; give a whole number of simulations >= 1")
@@ -541,11 +556,11 @@ def design_study(traps, *, D: float, detectfn="HN", g0: float, sigma: float,
     if made:
         buffer = 4.0 * float(sigma) if buffer is None else float(buffer)
         mask = make_mask(xy, buffer, nx=nx)
-    truth = {"D": float(D), "g0": float(g0), "sigma": float(sigma)}
-    if fn == "HR":
+    truth = {"D": float(D), p0: p0_value, "sigma": float(sigma)}
+    if fn in ("HR", "HHR"):
         truth["z"] = float(z)
-    spec = {"mask": mask, "D": float(D), "traps": xy, "detectfn": fn, "g0": float(g0),
-            "sigma": float(sigma), "z": z, "noccasions": int(noccasions), "detector": detector,
+    spec = {"mask": mask, "D": float(D), "traps": xy, "detectfn": fn, "g0": None if hazard else p0_value,
+            "lambda0": p0_value if hazard else None, "sigma": float(sigma), "z": z, "noccasions": int(noccasions), "detector": detector,
             "usage": usage, "likelihood": likelihood, "params": tuple(truth)}
     jobs = list(enumerate(np.random.SeedSequence(seed).spawn(nsim)))
     if workers == 1:
@@ -557,7 +572,7 @@ def design_study(traps, *, D: float, detectfn="HN", g0: float, sigma: float,
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
             rows = [row for part in pool.map(_run_chunk, [spec] * nchunk, chunks) for row in part]
         rows.sort(key=lambda r: r.sim)
-    settings = {"D": float(D), "detectfn": fn, "g0": float(g0), "sigma": float(sigma), "z": z,
+    settings = {"D": float(D), "detectfn": fn, p0: p0_value, "sigma": float(sigma), "z": z,
                 "noccasions": int(noccasions), "detector": detector, "ndetectors": len(xy),
                 "likelihood": likelihood, "nsim": int(nsim), "seed": seed, "workers": int(workers),
                 "buffer": buffer if made else None, "nx": nx if made else None,
