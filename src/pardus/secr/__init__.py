@@ -10,7 +10,8 @@
   several sessions) over :mod:`pardus.secr.likelihood` (``fit_secr``, ``secr_loglik``).
 * :mod:`pardus.secr.buffer` — mask-buffer adequacy (``esa_curve``, ``bias_D``,
   ``suggest_buffer``, ``check_buffer``).
-* :mod:`pardus.secr.closed` — closed-population estimators (``closed_n``, secr's ``closedN``).
+* :mod:`pardus.secr.closed` — closed-population estimators (``closed_n``, secr's ``closedN``),
+  the mixture models fitted by :mod:`pardus.secr.nlm` (R's ``nlm``, step for step, as secr).
 * :mod:`pardus.secr.simulate` — ``sim_popn``, ``sim_capthist`` and the survey ``design_study``.
 * :mod:`pardus.secr.estimate` — ``estimate``, the verb behind ``pardus estimate``.
 """

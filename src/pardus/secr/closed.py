@@ -39,19 +39,23 @@ Behaviour matched to secr 5.5.0 (``R/ClosedN.R``):
   capture histories; M0, Mb and Mt use the profile (concentrated) likelihood in N with the
   ``x log x`` terms of Otis et al.
 * ``h2`` and ``betabinomial`` are maximised over all parameters (``log(N - Mt1)`` and
-  logit/log scale detection parameters, secr's start values) with scipy (Nelder-Mead then
-  BFGS) instead of R's ``nlm``. secr's SE is ``exp(b1) * sqrt(exp(V11**2) - 1)`` with
-  ``V11`` the variance of ``b1 = log(N - Mt1)`` from the inverse of ``nlm``'s
-  finite-difference Hessian -- the square on ``V11`` is secr's formula, kept so that the
-  numbers agree (the textbook log-normal SE would use ``V11``), and the Hessian is computed
-  as ``nlm`` does (uncmin's forward-difference ``fdhess``, :func:`_nlm_hessian`), which
-  moves the SE in the second decimal compared with an exact Hessian. Not reproduced:
-  ``nlm``'s iterations themselves, so where the likelihood is flat (a degenerate mixture,
-  variance of p -> 0) or the SE sits on a rounding boundary, secr's SE (which depends on
-  the point where ``nlm`` stopped) can differ from pardus' in the second decimal or more.
-* The beta-binomial likelihood is secr's, rearranged algebraically into sums of logs
-  (``Gamma(a+i)/Gamma(a) = prod_{k<i}(a+k)``) so that it stays exact when the variance of
-  p is tiny (secr's ``lgamma`` form then loses all precision).
+  logit/log scale detection parameters, from secr's start values) with R's ``nlm``,
+  reproduced step by step in :mod:`pardus.secr.nlm` (the Dennis-Schnabel quasi-Newton
+  method with finite-difference gradients, BFGS updates and line search, as R's
+  ``uncmin``), and the log-likelihoods are evaluated as secr writes them (same operations
+  in the same order, secr's ``lgamma`` form of the beta-binomial, 1e10 outside its
+  domain), so that the search stops where R's does. This matters: these likelihoods are
+  often flat (a degenerate mixture, variance of p -> 0, MLE on a boundary) and secr's SE
+  is computed at the point where ``nlm`` stops, from the Hessian ``nlm`` returns there
+  (uncmin's forward-difference ``fdhess``, :func:`pardus.secr.nlm.fd_hessian`), not at
+  the exact maximum. The SE is secr's ``exp(b1) * sqrt(exp(V11**2) - 1)`` with ``V11``
+  the variance of ``b1 = log(N - Mt1)`` from the inverse of that Hessian -- the square on
+  ``V11`` is secr's formula, kept so that the numbers agree (the textbook log-normal SE
+  would use ``V11``). ``lgamma`` is scipy's ``gammaln``, which may differ from R's
+  ``lgammafn`` in the last bits. A fit that ``nlm`` ends with code 4 or 5 (iteration
+  limit, repeated maximum steps), or with code 3 away from a stationary point, is
+  reported as not converged. ``betabinomial`` uses secr's fixed ``maxN = 1e7`` inside
+  its likelihood (``closedN`` does not pass its ``maxN`` to ``Mhbeta.est``).
 * A likelihood without an interior maximum (e.g. no recaptures) or an optimiser that did
   not reach a stationary point gives ``converged=False`` with the reason in ``note``; the
   numbers are kept as secr prints them but are not estimates. Closed-form estimators that
@@ -77,18 +81,23 @@ Monograph 5. Chao, A. (1987) Biometrics 43, 783-791. Chao, A., Lee, S.-M. & Jeng
 (1992) Biometrics 48, 201-216. Pledger, S. (2000) Biometrics 56, 434-442. Dorazio, R. M. &
 Royle, J. A. (2003) Biometrics 59, 351-364. Rexstad, E. & Burnham, K. P. (1991) User's
 guide for interactive program CAPTURE. Brent, R. P. (1973) Algorithms for minimization
-without derivatives.
+without derivatives. Dennis, J. E. & Schnabel, R. B. (1983) Numerical methods for
+unconstrained optimization and nonlinear equations (R's ``nlm``).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from scipy import optimize, stats
-from scipy.special import expit, gammaln, xlogy
+from scipy import stats
+from scipy.linalg import lapack
+from scipy.special import gammaln, xlogy
+
+from .nlm import NlmError, fd_hessian, nlm, relative_gradient
 
 __all__ = [
     "ESTIMATORS",
@@ -362,145 +371,319 @@ def _darroch(n_t: np.ndarray, Mt1: int, maxN: float):
     return nhat, se, tt + 1, ll, note
 
 
-def _nlm_hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, ndigit: int = 12) -> np.ndarray:
-    """Forward-difference Hessian as R's ``nlm(..., hessian = TRUE)`` computes it at the
-    solution (uncmin's ``fdhess`` with nlm's defaults ``ndigit = 12``, ``typsize = 1``):
-    step ``h_i = 10^(-ndigit/3) * max(x_i, 1)``,
-    ``H_ii = (f(x) - 2 f(x + h_i) + f(x + 2 h_i)) / h_i^2`` and
-    ``H_ij = (f(x) - f(x + h_i) - f(x + h_j) + f(x + h_i + h_j)) / (h_i h_j)``.
-    secr's SEs for ``h2`` and ``betabinomial`` come from this approximation; an exact
-    Hessian gives SEs that differ in the second decimal."""
-    x = np.array(x, dtype=float)
-    k = x.size
-    eta = 10.0 ** (-ndigit / 3.0)
-    fval = fun(x)
-    step = np.empty(k)
-    fi = np.empty(k)
-    for i in range(k):
-        xi = x[i]
-        x[i] = xi + eta * max(xi, 1.0)
-        step[i] = x[i] - xi
-        fi[i] = fun(x)
-        x[i] = xi
-    H = np.empty((k, k))
-    for i in range(k):
-        xi = x[i]
-        x[i] = xi + 2.0 * step[i]
-        fii = fun(x)
-        H[i, i] = ((fval - fi[i]) + (fii - fi[i])) / (step[i] * step[i])
-        x[i] = xi + step[i]
-        for j in range(i + 1, k):
-            xj = x[j]
-            x[j] = xj + step[j]
-            fij = fun(x)
-            H[i, j] = H[j, i] = ((fval - fi[i]) + (fij - fi[j])) / (step[i] * step[j])
-            x[j] = xj
-        x[i] = xi
-    return H
+#: the finite-difference Hessian of R's ``nlm(..., hessian = TRUE)`` (former name here)
+_nlm_hessian = fd_hessian
 
 
-def _minimise(fun: Callable[[np.ndarray], float], start: np.ndarray) -> np.ndarray:
-    """Minimise a smooth negative log-likelihood: Nelder-Mead to get close, then BFGS."""
-    res = optimize.minimize(
-        fun, start, method="Nelder-Mead",
-        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000, "maxfev": 8000},
-    )
-    res2 = optimize.minimize(fun, res.x, method="BFGS", options={"gtol": 1e-9})
-    best = res2.x if res2.fun <= res.fun else res.x
-    fbest = fun(best)
-    # stationarity check with nlm's scaled-gradient criterion (gradtol 1e-6), loosened
-    # for the central-difference gradient used here
-    g = np.empty(best.size)
-    for j in range(best.size):
-        h = 1e-5 * max(abs(best[j]), 1.0)
-        e = np.zeros(best.size)
-        e[j] = h
-        g[j] = (fun(best + e) - fun(best - e)) / (2 * h)
-    scaled = np.max(np.abs(g) * np.maximum(np.abs(best), 1.0)) / max(abs(fbest), 1.0)
-    note = ""
-    if not np.isfinite(fbest) or fbest >= 1e10:
-        note = "optimiser found no finite log-likelihood"
-    elif not scaled < 1e-4:
-        note = f"optimiser did not reach a stationary point (scaled gradient {scaled:.2g})"
-    return best, note
-
-
-def _ml_se_log_f0(nll: Callable[[np.ndarray], float], est: np.ndarray) -> float:
-    """secr's SE for the mixture models: exp(b1) * sqrt(exp(V11^2) - 1)."""
-    H = _nlm_hessian(nll, est)
+def _r_exp(x: float) -> float:
+    """R's ``exp`` on a scalar (libm; overflow gives Inf, not an exception)."""
     try:
-        V = np.linalg.inv(H)
-    except np.linalg.LinAlgError:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _r_div(a: float, b: float) -> float:
+    """R's ``/`` on scalars (IEEE: division by zero gives +-Inf or NaN)."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0.0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _r_log(x: float) -> float:
+    """R's ``log`` on a scalar: libm ``log`` for x > 0, -Inf at 0, NaN below."""
+    if x > 0.0:
+        return math.log(x)
+    return -math.inf if x == 0.0 else math.nan
+
+
+def _r_pow(x: float, y: float) -> float:
+    """R's ``^`` on scalars (``R_pow``: x^2 = x*x, x^0 = 1^y = 1, else libm ``pow``)."""
+    if y == 2.0:
+        return x * x
+    if x == 1.0 or y == 0.0:
+        return 1.0
+    if x == 0.0:
+        return 0.0 if y > 0.0 else (math.inf if y < 0.0 else y)
+    try:
+        return math.pow(x, y)
+    except (OverflowError, ValueError):
+        return float(np.power(np.float64(x), np.float64(y)))
+
+
+def _r_sum(values) -> float:
+    """R's ``sum`` of doubles: accumulated in extended precision, then rounded."""
+    s = np.longdouble(0.0)
+    for v in values:
+        s += np.longdouble(v)
+    return float(s)
+
+
+# Chebyshev coefficients of R's nmath (from Fullerton's SLATEC routines DGAMMA and D9LGMC,
+# public domain): gamma(1 + y) - 0.9375 on 0 <= y < 1 (the 22 that R uses) and the
+# Stirling correction of log gamma for x >= 10 (R uses 5).
+_GAMCS = (
+    +.8571195590989331421920062399942e-2, +.4415381324841006757191315771652e-2,
+    +.5685043681599363378632664588789e-1, -.4219835396418560501012500186624e-2,
+    +.1326808181212460220584006796352e-2, -.1893024529798880432523947023886e-3,
+    +.3606925327441245256578082217225e-4, -.6056761904460864218485548290365e-5,
+    +.1055829546302283344731823509093e-5, -.1811967365542384048291855891166e-6,
+    +.3117724964715322277790254593169e-7, -.5354219639019687140874081024347e-8,
+    +.9193275519859588946887786825940e-9, -.1577941280288339761767423273953e-9,
+    +.2707980622934954543266540433089e-10, -.4646818653825730144081661058933e-11,
+    +.7973350192007419656460767175359e-12, -.1368078209830916025799499172309e-12,
+    +.2347319486563800657233471771688e-13, -.4027432614949066932766570534699e-14,
+    +.6910051747372100912138336975257e-15, -.1185584500221992907052387126192e-15,
+)
+_ALGMCS = (
+    +.1666389480451863247205729650822e+0, -.1384948176067563840732986059135e-4,
+    +.9810825646924729426157171547487e-8, -.1809129475572494194263306266719e-10,
+    +.6221098041892605227126015543416e-13,
+)
+_LN_SQRT_2PI = 0.918938533204672741780329736406  # log(sqrt(2 pi))
+
+
+def _chebyshev(x: float, coef: Sequence[float]) -> float:
+    """Clenshaw's recurrence for a Chebyshev series on [-1, 1] (as R's nmath)."""
+    twox = x * 2.0
+    b0 = b1 = b2 = 0.0
+    for c in reversed(coef):
+        b2 = b1
+        b1 = b0
+        b0 = twox * b1 - b2 + c
+    return (b0 - b2) * 0.5
+
+
+def _r_gamma_small(x: float) -> float:
+    """R's ``gammafn`` for 0 < x <= 10: the Chebyshev series for gamma(1 + y),
+    0 <= y < 1, then the recurrence gamma(x + 1) = x gamma(x) up or down."""
+    n = int(x)
+    y = x - n
+    n -= 1
+    value = _chebyshev(y * 2.0 - 1.0, _GAMCS) + 0.9375
+    if n == 0:
+        return value
+    if n < 0:  # 0 < x < 1
+        return value / x
+    for i in range(1, n + 1):
+        value *= y + i
+    return value
+
+
+def _r_lgamma(x: float) -> float:
+    """R's ``lgamma`` (nmath ``lgammafn``) for the arguments the likelihoods use: the same
+    algorithm (log of the Chebyshev-series gamma up to 10, Stirling's formula with the
+    Chebyshev correction ``lgammacor`` above), so that values agree with R's to the last
+    bit rather than to a few hundred ulp as other implementations do near 1 and 2. Negative
+    non-integer arguments (never used here) fall back to scipy's ``gammaln``."""
+    x = float(x)
+    if math.isnan(x):
+        return x
+    if x <= 0.0:
+        if x == math.trunc(x):
+            return math.inf
+        return float(gammaln(x))
+    if x < 1e-306:
+        return -math.log(x)
+    if x <= 10.0:
+        return math.log(abs(_r_gamma_small(x)))
+    if x > 2.5327372760800758e+305:
+        return math.inf
+    if x > 1e17:
+        return x * (math.log(x) - 1.0)
+    if x > 4934720.0:
+        return _LN_SQRT_2PI + (x - 0.5) * math.log(x) - x
+    tmp = 10.0 / x  # 10 < x <= 4934720: Stirling plus the Chebyshev correction
+    cor = _chebyshev(tmp * tmp * 2.0 - 1.0, _ALGMCS) / x
+    return _LN_SQRT_2PI + (x - 0.5) * math.log(x) - x + cor
+
+
+def _invlogit(y: float) -> float:
+    """secr's ``invlogit``: ``1/(1+exp(-y))``."""
+    return 1.0 / (1.0 + _r_exp(-y))
+
+
+def _fit_nlm(nll: Callable[[np.ndarray], float], start: np.ndarray, mt1: int):
+    """``nlm(p = start, f = nll, hessian = TRUE)`` as secr calls it; returns the
+    :class:`~pardus.secr.nlm.NlmResult` (None if R's nlm would have stopped with an error)
+    and the failure note for ``ClosedEstimate.note`` ("" when the fit is a maximum).
+
+    The numbers are R's whatever the code; the note says when they are not an estimate:
+    nlm codes 4 and 5 (iteration limit, repeated maximum steps); codes 2 and 3 (step below
+    tolerance, no lower point found) where the relative gradient is still large, i.e. nlm
+    stopped making progress away from a stationary point; and a likelihood that is no
+    lower at a much larger N (:func:`_no_maximum_in_n`), i.e. no finite maximum in N
+    (e.g. no animal caught twice), where nlm may stop anywhere on the flat."""
+    try:
+        with warnings.catch_warnings():
+            # R's warning "NA/Inf replaced by maximum positive value": part of the search
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fit = nlm(nll, start, hessian=True)
+    except (NlmError, ValueError) as exc:  # R: nlm() stops with an error
+        return None, f"nlm stopped with an error: {exc}"
+    if not np.isfinite(fit.minimum) or fit.minimum >= 1e10:
+        return fit, f"nlm found no finite log-likelihood (nlm code {fit.code})"
+    if fit.code in (4, 5):
+        return fit, f"nlm did not converge: {fit.message} (nlm code {fit.code})"
+    if fit.code in (2, 3):
+        # nlm's gradtol test, 100 times looser for the noisy end of the search
+        rg = relative_gradient(fit.estimate, fit.minimum, fit.gradient)
+        if not rg < 1e-4:
+            return fit, (f"nlm made no progress from a point that is not stationary "
+                         f"(nlm code {fit.code}, relative gradient {rg:.2g})")
+    if _no_maximum_in_n(nll, fit, mt1):
+        return fit, ("log-likelihood no lower at a much larger N: no finite maximum in N, "
+                     f"or a numerically flat likelihood (nlm code {fit.code})")
+    return fit, ""
+
+
+def _no_maximum_in_n(nll: Callable[[np.ndarray], float], fit, mt1: int) -> bool:
+    """True when the profile likelihood at a much larger number not caught,
+    ``f0 = max(10 (N - Mt1), 10 Mt1)`` (the other parameters re-fitted with nlm from the
+    estimate), is at least as high as at the estimate, to 1e-6 relative: the likelihood
+    has no finite maximum in N. (The floor ``10 Mt1`` keeps an MLE on the boundary
+    ``N = Mt1``, where the likelihood is flat in ``log(N - Mt1)``, from looking like one.)"""
+    est = np.asarray(fit.estimate, dtype=float)
+    b1 = max(est[0], math.log(max(mt1, 1))) + math.log(10.0)
+
+    def profile(rest: np.ndarray) -> float:
+        return nll(np.concatenate([[b1], rest]))
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            far = nlm(profile, est[1:]).minimum
+    except (NlmError, ValueError):
+        return False
+    return bool(far <= fit.minimum + 1e-6 * max(abs(fit.minimum), 1.0))
+
+
+def _r_solve(H: np.ndarray) -> np.ndarray | None:
+    """R's ``solve(H)``: LU factorisation with partial pivoting (LAPACK ``dgesv``), None
+    where R stops with an error -- exactly singular, or computationally singular
+    (``dgecon``'s reciprocal 1-norm condition number below ``.Machine$double.eps``)."""
+    lu, piv, info = lapack.dgetrf(H)
+    if info != 0:
+        return None
+    anorm = float(np.max(np.sum(np.abs(H), axis=0)))
+    rcond, info = lapack.dgecon(lu, anorm, norm="1")
+    if info != 0 or not rcond >= np.finfo(float).eps:
+        return None
+    V, info = lapack.dgetrs(lu, piv, np.eye(H.shape[0]))
+    return V if info == 0 else None
+
+
+def _se_log_f0(fit) -> tuple[float, str]:
+    """secr's SE for the mixture models, ``exp(b1) * sqrt(exp(V11^2) - 1)`` with ``V`` the
+    inverse of the Hessian nlm returned (``solve(fit$hessian)``; NA where R's ``solve``
+    fails, as secr's ``try``)."""
+    H = fit.hessian
+    b1 = float(fit.estimate[0])
+    if H is None or not np.all(np.isfinite(H)):
+        return _NAN, "Hessian not finite: no SE"
+    V = _r_solve(np.array(H, dtype=float))
+    if V is None:
         return _NAN, "Hessian singular: no SE"
-    v11 = V[0, 0]
-    if not np.isfinite(v11):
-        return _NAN, "Hessian singular: no SE"
+    v11 = float(V[0, 0])
     warn = ""
     if not np.all(np.linalg.eigvalsh((H + H.T) / 2) > 0):
         warn = "Hessian not positive definite (likelihood flat or on a boundary): SE unreliable"
-    return float(np.exp(est[0]) * np.sqrt(np.expm1(v11**2))), warn
+    se = _r_exp(b1) * math.sqrt(_r_exp(v11 * v11) - 1.0)
+    return se, warn
+
+
+def _h2_negloglik(f: np.ndarray) -> Callable[[np.ndarray], float]:
+    """secr's ``Mh2.est`` negative log-likelihood for capture frequencies ``f``, in
+    ``beta = (log(N - Mt1), logit pi1, logit theta1, logit theta2)``, evaluated as secr
+    writes it (same operations in the same order, R's sum in extended precision)."""
+    tt = int(f.size)
+    Mt1 = int(f.sum())
+    fi = [float(v) for v in f]
+    lg_mt1 = _r_lgamma(Mt1 + 1.0)
+
+    def nll(beta: np.ndarray) -> float:
+        N = Mt1 + _r_exp(beta[0])
+        pi1 = _invlogit(beta[1])
+        th1 = _invlogit(beta[2])
+        th2 = _invlogit(beta[3])
+        terms = [
+            _r_log(pi1 * _r_pow(th1, i) * _r_pow(1.0 - th1, tt - i)
+                   + (1.0 - pi1) * _r_pow(th2, i) * _r_pow(1.0 - th2, tt - i))
+            for i in range(1, tt + 1)
+        ]
+        ll = (_r_lgamma(N + 1.0) - _r_lgamma(N - Mt1 + 1.0) - lg_mt1
+              + (N - Mt1) * _r_log(pi1 * _r_pow(1.0 - th1, tt)
+                                   + (1.0 - pi1) * _r_pow(1.0 - th2, tt))
+              + _r_sum(fk * tk for fk, tk in zip(fi, terms)))
+        return -ll
+
+    return nll
 
 
 def _h2(f: np.ndarray):
-    """Mh two-class finite mixture (Pledger 2000); parameters log(N-Mt1), logit pi1,
-    logit theta1, logit theta2; secr's start (log 5, 0, -1, 1)."""
-    tt = f.size
+    """Mh two-class finite mixture (Pledger 2000): secr's negative log-likelihood
+    (:func:`_h2_negloglik`) minimised with nlm from secr's start (log 5, 0, -1, 1)."""
     Mt1 = int(f.sum())
-    i = np.arange(1, tt + 1)
-    ff = f.astype(float)
-
-    def nll(beta: np.ndarray) -> float:
-        N = Mt1 + np.exp(beta[0])
-        pi1, th1, th2 = expit(beta[1]), expit(beta[2]), expit(beta[3])
-        with np.errstate(all="ignore"):
-            terms = np.log(pi1 * th1**i * (1 - th1) ** (tt - i)
-                           + (1 - pi1) * th2**i * (1 - th2) ** (tt - i))
-            ll = (_lchoose_N(N, Mt1)
-                  + (N - Mt1) * np.log(pi1 * (1 - th1) ** tt + (1 - pi1) * (1 - th2) ** tt)
-                  + float(np.sum(ff * terms)))
-        return -ll if np.isfinite(ll) else 1e10
-
-    est, note = _minimise(nll, np.array([np.log(5.0), 0.0, -1.0, 1.0]))
-    nhat = Mt1 + np.exp(est[0])
-    se, warn = _ml_se_log_f0(nll, est)
-    return nhat, se, 4, -nll(est), note, warn
+    nll = _h2_negloglik(f)
+    fit, note = _fit_nlm(nll, np.array([math.log(5.0), 0.0, -1.0, 1.0]), Mt1)
+    if fit is None:
+        return _NAN, _NAN, 4, _NAN, note, ""
+    nhat = _r_exp(float(fit.estimate[0])) + Mt1
+    se, warn = _se_log_f0(fit)
+    return nhat, se, 4, -fit.minimum, note, warn
 
 
-def _betabinomial(f: np.ndarray, maxN: float):
-    """Mh beta-binomial (Dorazio & Royle 2003); parameters on log scale: N-Mt1, mean p,
-    variance of p; secr's start log(10, 1/t, 0.2 (1/t)(1-1/t))."""
-    tt = f.size
+def _betabinomial_negloglik(f: np.ndarray) -> Callable[[np.ndarray], float]:
+    """secr's ``Mhbeta.est`` negative log-likelihood for capture frequencies ``f``, in
+    ``log(N - Mt1, mean p, variance of p)``, evaluated as secr writes it (``lgamma`` form,
+    same operations in the same order; 1e10 where the variance is too large for a beta
+    distribution or N > 1e7 -- the fixed ``maxN`` of ``Mhbeta.est``, which ``closedN``
+    does not pass on)."""
+    tt = int(f.size)
     Mt1 = int(f.sum())
-    i = np.arange(1, tt + 1)
-    k = np.arange(tt, dtype=float)
-    ff = f.astype(float)
+    fi = [float(v) for v in f]
+    lg_mt1 = _r_lgamma(Mt1 + 1.0)
+    maxN = 1e7  # Mhbeta.est's default; closedN calls Mhbeta.est(counts['f',])
 
     def nll(pr: np.ndarray) -> float:
-        pr = np.exp(pr)
+        pr = [_r_exp(v) for v in pr]
         N = Mt1 + pr[0]
-        rat = pr[1] * (1 - pr[1]) / pr[2]
-        if rat < 1 or N > maxN or not np.isfinite(rat):
+        rat = _r_div(pr[1] * (1.0 - pr[1]), pr[2])
+        if math.isnan(rat) and not N > maxN:
+            raise ValueError("missing value where TRUE/FALSE needed (secr's Mhbeta.est)")
+        if rat < 1.0 or N > maxN:
             return 1e10
-        alpha = pr[1] * (rat - 1)
-        beta = (1 - pr[1]) * (rat - 1)
-        # secr's expression N (lgamma(a+b) - lgamma(a) - lgamma(b) - lgamma(a+b+t))
-        # + (N - Mt1)(lgamma(a) + lgamma(b+t)) + sum f_i (lgamma(a+i) + lgamma(b+t-i)),
-        # rearranged (sum f_i = Mt1) into log beta-binomial probabilities and written as
-        # sums of logs (Gamma(a+i)/Gamma(a) = prod_{k<i} (a+k)): the same function, without
-        # the cancellation of huge lgamma values when the variance of p is tiny
-        la = np.concatenate([[0.0], np.cumsum(np.log(alpha + k))])  # sum_{k<i} log(a+k)
-        lb = np.concatenate([[0.0], np.cumsum(np.log(beta + k))])
-        lab = float(np.sum(np.log(alpha + beta + k)))
-        log_pi = la[i] + lb[tt - i] - lab  # i = 1..t, without binomial coefficient
-        log_p0 = lb[tt] - lab
-        ll = _lchoose_N(N, Mt1) + (N - Mt1) * log_p0 + float(np.sum(ff * log_pi))
-        return -float(ll) if np.isfinite(ll) else 1e10
+        alpha = pr[1] * (rat - 1.0)
+        beta = (1.0 - pr[1]) * (rat - 1.0)
+        terms = [_r_lgamma(alpha + i) + _r_lgamma(beta + tt - i) for i in range(1, tt + 1)]
+        la = _r_lgamma(alpha)
+        ll = (_r_lgamma(N + 1.0) - _r_lgamma(N - Mt1 + 1.0) - lg_mt1
+              + N * (_r_lgamma(alpha + beta) - la - _r_lgamma(beta)
+                     - _r_lgamma(alpha + beta + tt))
+              + (N - Mt1) * (la + _r_lgamma(beta + tt))
+              + _r_sum(fk * tk for fk, tk in zip(fi, terms)))
+        return -ll
 
-    start = np.log([10.0, 1.0 / tt, 0.2 * (1.0 / tt) * (1.0 - 1.0 / tt)])
-    est, note = _minimise(nll, start)
-    nhat = Mt1 + np.exp(est[0])
-    se, warn = _ml_se_log_f0(nll, est)
-    return nhat, se, 3, -nll(est), note, warn
+    return nll
+
+
+def _betabinomial(f: np.ndarray):
+    """Mh beta-binomial (Dorazio & Royle 2003): secr's negative log-likelihood
+    (:func:`_betabinomial_negloglik`) minimised with nlm from secr's start
+    log(10, 1/t, 0.2 (1/t)(1-1/t))."""
+    tt = int(f.size)
+    Mt1 = int(f.sum())
+    nll = _betabinomial_negloglik(f)
+    start = np.array([_r_log(v) for v in (10.0, 1.0 / tt, 0.2 * 1.0 / tt * (1.0 - 1.0 / tt))])
+    fit, note = _fit_nlm(nll, start, Mt1)
+    if fit is None:
+        return _NAN, _NAN, 3, _NAN, note, ""
+    nhat = _r_exp(float(fit.estimate[0])) + Mt1
+    se, warn = _se_log_f0(fit)
+    return nhat, se, 3, -fit.minimum, note, warn
 
 
 # -------------------------------------------------------------- closed-form estimators
@@ -711,7 +894,7 @@ def _dispatch(name: str, A: np.ndarray, cnt: dict, Mt1: int, maxN: float):
     if name == "h2":
         return _h2(cnt["f"])
     if name == "betabinomial":
-        return _betabinomial(cnt["f"], maxN)
+        return _betabinomial(cnt["f"])
     if name == "jackknife":
         nhat, se = _jackknife(cnt["f"])
     elif name == "chao":
@@ -745,8 +928,9 @@ def closed_n(
     level
         confidence level of the log-normal intervals.
     maxN
-        upper bound of the search for N (M0, Mb, Mt, betabinomial); values above it are
-        reported as NaN, as secr does.
+        upper bound of the search for N (M0, Mb, Mt); values above it are reported as NaN,
+        as secr does. (``betabinomial`` bounds N by secr's fixed 1e7 inside its
+        likelihood, as ``closedN`` does not pass ``maxN`` on.)
     dmax
         AICc weights are computed over estimators with ``|dAICc| < dmax``, others get 0.
 
