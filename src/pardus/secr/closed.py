@@ -97,7 +97,7 @@ from scipy import stats
 from scipy.linalg import lapack
 from scipy.special import gammaln, xlogy
 
-from .nlm import NlmError, fd_hessian, nlm, relative_gradient
+from .nlm import NlmError, _div as _ieee_div, fd_hessian, nlm, relative_gradient
 
 __all__ = [
     "ESTIMATORS",
@@ -383,14 +383,7 @@ def _r_exp(x: float) -> float:
         return math.inf
 
 
-def _r_div(a: float, b: float) -> float:
-    """R's ``/`` on scalars (IEEE: division by zero gives +-Inf or NaN)."""
-    try:
-        return a / b
-    except ZeroDivisionError:
-        if a == 0.0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+_r_div = _ieee_div  # R's ``/`` on scalars (IEEE: division by zero gives +-Inf or NaN)
 
 
 def _r_log(x: float) -> float:
