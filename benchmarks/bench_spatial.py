@@ -35,7 +35,7 @@ def main() -> None:
     from pardus.spatial import SpatialBatch, spatial_params
 
     land = default_landscape(rows=120 * args.scale, cols=100 * args.scale)
-    sc = load_scenario(str(Path(__file__).resolve().parents[1] / "examples" / "spatial-baseline.toml")).replace({"run.years": args.years})
+    sc = load_scenario(str(Path(__file__).resolve().parents[1] / "examples" / "spatial-baseline.toml")).replace({"run.years": args.years, "landscape.monitoring.enabled": False})  # the surveys' SECR fits are not the engine
     import dataclasses
 
     prep, params = prepare(sc), spatial_params(sc)

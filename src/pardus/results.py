@@ -17,6 +17,7 @@ from . import __version__
 from .fileio import atomic_write
 from .population.lifetable import life_table
 from .scenario.checks import common_currency
+from .processes.monitoring import SURVEY_RECORDS
 from .scenario.schema import CAUSES, SEXES, STAGES, Scenario
 
 UNITS = {
@@ -46,6 +47,8 @@ UNITS = {
     "forest_lost": "1",
     "forest_gained": "1",
     "dispersal_passage": "steps per year",
+    # simulated camera-trap surveys ([landscape.monitoring]; NaN in years without a survey)
+    **{name: units for name, (units, _) in SURVEY_RECORDS.items()},
 }
 DIMS = {
     "N": ("year", "population", "sex", "stage"),

@@ -51,6 +51,7 @@ from .processes.environment import Environment
 from .processes.fire import Fire, FireParams
 from .processes.management import Management
 from .processes.map_dispersal import MapDispersal, MapDispersalParams
+from .processes.monitoring import SURVEY_RECORDS, Monitoring, MonitoringParams, camera_layout
 from .processes.mortality import Mortality
 from .processes.poaching import Poaching
 from .processes.prey_cells import CellPrey, CellPreyParams
@@ -74,6 +75,7 @@ class SpatialParams:
     succession: SuccessionParams | None = field(default_factory=SuccessionParams)
     prey: CellPreyParams = field(default_factory=CellPreyParams)
     disease: SpilloverParams | None = field(default_factory=SpilloverParams)
+    monitoring: MonitoringParams | None = None  # simulated camera-trap surveys (off unless [landscape.monitoring] is given)
     start_radius_km: float = 25.0  # founders start within this distance of the park core (assumption)
     exposure_decay_km: float = 3.0  # deer-farm and road exposure decay with distance (assumption)
 
@@ -81,8 +83,10 @@ class SpatialParams:
 # ---------------------------------------------------------------------------------------------
 # the scenario's [landscape] table → the processes' parameters
 
-TABLES = {"fire": FireParams, "succession": SuccessionParams, "prey": CellPreyParams, "territories": TerritoryParams, "dispersal": MapDispersalParams, "disease": SpilloverParams}
-SWITCHABLE = ("fire", "succession", "disease")  # `enabled = false` leaves the process out
+TABLES = {"fire": FireParams, "succession": SuccessionParams, "prey": CellPreyParams, "territories": TerritoryParams, "dispersal": MapDispersalParams, "disease": SpilloverParams,
+          "monitoring": MonitoringParams}
+SWITCHABLE = ("fire", "succession", "disease", "monitoring")  # `enabled = false` leaves the process out
+OFF_UNLESS_GIVEN = ("monitoring",)  # processes that run only when their table is given
 # parameters the scenario's own tables give (one value, one place): not set again in [landscape.*]
 DERIVED = {
     "prey": {
@@ -137,7 +141,7 @@ def _table(spec, table: str, sc: Scenario | None):
     """The parameter object of one process table (None: switched off) — raises ValueError."""
     cls = TABLES[table]
     given = dict(getattr(spec, table))
-    enabled = given.pop("enabled", True)
+    enabled = given.pop("enabled", True if (table not in OFF_UNLESS_GIVEN or given) else False)
     if table in SWITCHABLE and not isinstance(enabled, bool):
         raise ValueError(f"landscape.{table}.enabled = {enabled!r} — must be true or false")
     if table not in SWITCHABLE and "enabled" in getattr(spec, table):
@@ -184,7 +188,8 @@ def spatial_params(sc: Scenario) -> SpatialParams:
     if spec is None:
         raise ValueError(f"scenario '{sc.name}' has no [landscape]: it is non-spatial")
     t = {table: _table(spec, table, sc) for table in TABLES}
-    return SpatialParams(t["territories"], t["dispersal"], t["fire"], t["succession"], t["prey"], t["disease"], spec.start_radius_km, spec.exposure_decay_km)
+    return SpatialParams(t["territories"], t["dispersal"], t["fire"], t["succession"], t["prey"], t["disease"], t["monitoring"],
+                         spec.start_radius_km, spec.exposure_decay_km)
 
 
 def _signature(source: str) -> tuple:
@@ -288,6 +293,11 @@ def spatial_problems(sc: Scenario) -> list[str]:
         intervention_targets(land, sc, params.territories.acceptable(land.layers["cover"]))
     except TargetError as exc:
         out.append(str(exc))
+    if params.monitoring is not None:
+        try:
+            camera_layout(params.monitoring, land)
+        except ValueError as exc:
+            out.append(str(exc))
     return out
 
 
@@ -522,6 +532,10 @@ class SpatialBatch(Batch):
             Resolve(),
             Census.from_scenario(sc),
         ]
+        self.monitoring = None
+        if params.monitoring is not None:  # camera-trap surveys of the population after the census
+            self.monitoring = Monitoring(params.monitoring, land, self.replicates, sc.run.start_year)
+            sched.append(self.monitoring)
         self.schedule = sched
         check_layers(sched, self.layers)
         self.rngs = {proc.name: Streams.from_seeds([process_seed(seq, proc.name) for seq in self.seqs]) for proc in sched}
@@ -566,6 +580,13 @@ class SpatialBatch(Batch):
         n = pop.n
         res = (pop.cause[:n] == ALIVE) & (pop.status[:n] == RESIDENT)
         rec["residents"][:, t] = self._by_region(np.bincount(pop.cell[:n][res], minlength=R * C))
+        if self.monitoring is not None:
+            if initial:
+                for name in SURVEY_RECORDS:
+                    rec[name] = np.full((R, rec["N"].shape[1]), np.nan)
+            else:
+                for name, v in state.fields["survey"].items():
+                    rec[name][:, t] = v
 
 
 def simulate_spatial(scenario: Scenario | str, land: Landscape | None = None, replicates: int = 8, seed: int = 1, years: int | None = None,

@@ -232,7 +232,8 @@ def test_on_the_map_no_process_writes_or_reads_what_it_did_not_declare():
 def load_scenario_for_map():
     raw = copy.deepcopy(resolve_scenario("amur-2015-nonspatial").raw)
     raw["run"]["years"] = 4
-    raw["landscape"] = {"source": "default", "disease": {"dog_epidemic": 1.0, "spill_rate": 5.0}}
+    raw["landscape"] = {"source": "default", "disease": {"dog_epidemic": 1.0, "spill_rate": 5.0},
+                        "monitoring": {"every": 1, "replicates": 2, "spacing_km": 4.0}}
     raw["interventions"] = {
         "patrols": {"type": "anti_poaching", "population": "russia", "start": 2016, "budget": 1000.0, "unit_cost": 1.0, "area": "zone:core"},
         "prey": {"type": "prey_recovery", "population": "china", "start": 2016, "hunting_ban": 0.5, "capacity_factor": 1.2, "feeding": 0.1},

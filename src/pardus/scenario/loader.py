@@ -168,7 +168,8 @@ def _resolve_chain(ref: str, base_dir: Path | None, seen: tuple[str, ...] = ()) 
 
 
 def _anchor_paths(own: dict, directory: Path) -> None:
-    """Make the file paths a scenario file gives (landscape.source, interventions.*.area)
+    """Make the file paths a scenario file gives (landscape.source, landscape.monitoring.layout,
+    interventions.*.area)
     relative to that file's folder, so that it runs from any working directory."""
     from ..landscape.targets import is_file_area
 
@@ -179,6 +180,9 @@ def _anchor_paths(own: dict, directory: Path) -> None:
     land = own.get("landscape")
     if isinstance(land, dict) and isinstance(land.get("source"), str) and land["source"] != "default":
         land["source"] = anchored(land["source"])
+    mon = land.get("monitoring") if isinstance(land, dict) else None
+    if isinstance(mon, dict) and isinstance(mon.get("layout"), str) and mon["layout"]:
+        mon["layout"] = anchored(mon["layout"])
     ivs = own.get("interventions")
     if isinstance(ivs, dict):
         for iv in ivs.values():

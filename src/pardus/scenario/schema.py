@@ -435,6 +435,7 @@ class LandscapeSpec(Strict):
     territories: dict[str, Any] = Field(default_factory=dict, description="home-range parameters (sizes in cells, prey taken, avoided cover)")
     dispersal: dict[str, Any] = Field(default_factory=dict, description="parameters of dispersal walks (resistance, road death, barriers, crossings)")
     disease: dict[str, Any] = Field(default_factory=dict, description="distemper spill-over from village dogs (enabled = false: no disease on the map)")
+    monitoring: dict[str, Any] = Field(default_factory=dict, description="simulated camera-trap surveys with photo-ID errors and SECR estimates beside the true number (off unless this table is given; enabled = false switches a given table off)")
 
     @model_validator(mode="after")
     def _process_tables(self) -> "LandscapeSpec":
