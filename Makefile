@@ -68,7 +68,7 @@ demo: install
 	@echo "report (non-spatial interventions): $(DEMO_DIR)/nonspatial/report/report.html"
 
 test: install-dev browser
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -rs -p no:cacheprovider tests
 
 bench: install
 	$(PY) benchmarks/bench_nonspatial.py

@@ -1619,6 +1619,11 @@ def design(
         err.print(f"wrote {escape(str(output))} ({replicates} surveys)", highlight=False)
 
 
+from .cli_id import id_app  # noqa: E402 — the photo-ID commands (pardus id ...), which use UserError above
+
+app.add_typer(id_app, name="id")
+
+
 def main() -> None:
     """The ``pardus`` command. It ends without the interpreter's teardown, which takes about
     0.4 s once numba is loaded: by then every file the command writes is complete and closed,

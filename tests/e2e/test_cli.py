@@ -699,15 +699,16 @@ def test_every_option_of_every_command_has_help_text():
     group = typer.main.get_command(app)
     missing = []
     commands = dict(group.commands)
-    for sub in ("landscape",):  # command groups: their commands too
+    for sub in ("landscape", "id"):  # command groups: their commands too
         commands.update({f"{sub} {n}": c for n, c in group.commands[sub].commands.items()})
     for name, cmd in commands.items():
         for param in cmd.params:
             if isinstance(param, click.Option) and not (param.help or "").strip():
                 missing.append(f"{name} {param.opts[0]}")
     assert not missing, f"options without help text: {missing}"
-    assert sorted(group.commands) == ["calibrate", "check", "compare", "connectivity", "corridors", "design", "estimate", "explain", "landscape", "presets", "report", "run", "sensitivity", "summary", "validate"]
+    assert sorted(group.commands) == ["calibrate", "check", "compare", "connectivity", "corridors", "design", "estimate", "explain", "id", "landscape", "presets", "report", "run", "sensitivity", "summary", "validate"]
     assert sorted(group.commands["landscape"].commands) == ["export", "fire", "run", "show"]
+    assert sorted(group.commands["id"].commands) == ["export-captures", "import", "migrate"]
 
 
 def test_version_option_prints_the_package_version(work):
