@@ -10,14 +10,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="pardus: Amur leopard population viability, threats and conservation actions.")
-# Tables go to stdout; when it is a log or a pipe (not a terminal) they are not cut at 80 columns.
-out = Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", 0)) or 400)
-err = Console(stderr=True)
+from .cli_base import UserError, err, out  # noqa: E402, F401 — shared with the command groups
 
 # Help texts shared by the verbs that run simulations.
 H_REPLICATES = "replicates per scenario (default: the largest run.replicates of the scenarios)"
@@ -27,13 +24,6 @@ H_SCHEDULER = "address of a Dask distributed scheduler, e.g. tcp://host:8786 (re
 H_POSTERIOR = "posterior file of `pardus calibrate`: each replicate draws one calibrated parameter set (the same draw in every scenario)"
 H_BASELINE = "scenario name that the others are compared with (default: the first scenario)"
 
-
-class UserError(Exception):
-    """A mistake of the user: shown as lines, no traceback, non-zero exit."""
-
-    def __init__(self, lines: list[str], code: int = 2):
-        self.lines = lines
-        self.code = code
 
 
 def _load_all(files: list[str]):
@@ -1619,7 +1609,7 @@ def design(
         err.print(f"wrote {escape(str(output))} ({replicates} surveys)", highlight=False)
 
 
-from .cli_id import id_app  # noqa: E402 — the photo-ID commands (pardus id ...), which use UserError above
+from .cli_id import id_app  # noqa: E402 — the photo-ID commands (pardus id ...)
 
 app.add_typer(id_app, name="id")
 

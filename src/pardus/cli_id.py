@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .cli import UserError, err, out
+from .cli_base import UserError, err, out
 
 id_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                      help="Photo-ID: import camera-trap photographs into a registry of known leopards, match, review, export detection histories.")

@@ -58,14 +58,16 @@ def _landscape_parameters(res: Resolved) -> dict[str, Any]:
     sc = res.scenario
     if sc.landscape is None:
         return {}
-    from ..spatial import DERIVED, TABLES, spatial_params
+    from ..spatial import DERIVED, OFF_UNLESS_GIVEN, TABLES, spatial_params
 
     params = spatial_params(sc)
     out: dict[str, Any] = {}
     for table in TABLES:
         obj = getattr(params, table)
         out[f"landscape.{table}.enabled"] = obj is not None
-        res.sources.setdefault(f"landscape.{table}.enabled", "assumption: the process is part of the spatial model (false leaves it out)")
+        res.sources.setdefault(f"landscape.{table}.enabled",
+                               "assumption: no simulated surveys unless the scenario gives [landscape.monitoring] (enabled = false then leaves them out)"
+                               if table in OFF_UNLESS_GIVEN else "assumption: the process is part of the spatial model (false leaves it out)")
         if obj is None:
             continue
         for f in dataclasses.fields(obj):
