@@ -64,6 +64,20 @@ def test_different_ids_differ_and_left_differs_from_right():
     assert len(ca) != len(cr) or not np.allclose(ca, cr, atol=0.01)
 
 
+def test_patterns_do_not_change_between_versions():
+    """A stored pattern id must keep its pattern: these numbers were recorded when the pattern
+    model was written (a change to the model that moves them changes every animal's coat, and
+    must be deliberate)."""
+    recorded = {
+        (1, "left"): (29, 316, 40.984944), (1, "right"): (31, 312, 43.014178),
+        (2**40 + 3, "left"): (28, 326, 40.336215), (2**40 + 3, "right"): (31, 323, 44.591919),
+    }
+    for (pid, side), (n_ros, n_spots, centre_sum) in recorded.items():
+        f = coat_pattern(pid).flank(side)
+        assert (f.n_rosettes, f.n_spots) == (n_ros, n_spots)
+        assert float(f.rosette_centres.sum()) == pytest.approx(centre_sum, abs=1e-5)
+
+
 @pytest.mark.parametrize("pid", [0, 7, 123456, 2**40 + 3])
 def test_rosette_geometry(pid):
     """Rosettes: 3–6 spots each; every rosette's disc (its outer radius: the farthest spot
